@@ -1,0 +1,288 @@
+"""Genotype input: PLINK 1 binary filesets (.bed/.bim/.fam), read in SNP blocks.
+
+The effect allele is A1, the .bim's column 5; genotypes are A1 allele counts
+(bed-reader's ``count_A1=True``, as GEMMA and PLINK 1 count).  Missing calls
+come back as NaN from the reader and are mean-imputed over the analysed
+samples by :func:`impute_mean`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError, UsageError
+
+BED_MAGIC = bytes([0x6C, 0x1B])
+SNP_MAJOR = 0x01
+
+# PLINK's numeric aliases of the non-autosomal human chromosomes.
+_CHR_ALIASES = {"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT", "XY": "XY",
+                "X": "X", "Y": "Y", "MT": "MT"}
+CHR_ORDER_TAIL = ["X", "Y", "XY", "MT"]
+
+
+def normalize_chromosome(code: str) -> str:
+    """Canonical chromosome label: '01'/'chr1' -> '1', '23'/'chrX' -> 'X', '26'/'M' -> 'MT'.
+
+    Unplaced ('0') and non-human names (e.g. 'scaffold_12') are kept as given.
+    """
+    c = code.strip()
+    if c[:3].lower() == "chr":
+        c = c[3:]
+    if c.isdigit():
+        c = str(int(c))
+    up = c.upper()
+    return _CHR_ALIASES.get(up, c)
+
+
+def chromosome_sort_key(label: str):
+    """Order 1..22 (numerically, any count), X, Y, XY, MT, 0, then other names."""
+    if label.isdigit() and label != "0":
+        return (0, int(label), "")
+    if label in CHR_ORDER_TAIL:
+        return (1, CHR_ORDER_TAIL.index(label), "")
+    if label == "0":
+        return (2, 0, "")
+    return (3, 0, label)
+
+
+def parse_chr_spec(spec: str) -> tuple[set, list]:
+    """Parse ``--chr`` like '1-5,7,X' into a set of canonical labels.
+
+    Ranges are numeric ('1-5'; 'X' style codes only singly, numeric aliases
+    23-26 expand to X, Y, XY, MT).  Returns (labels, tokens) for error messages.
+    """
+    labels: set = set()
+    tokens = [t.strip() for t in spec.split(",") if t.strip()]
+    if not tokens:
+        raise UsageError(f"--chr '{spec}' names no chromosome")
+    for tok in tokens:
+        if "-" in tok[1:]:
+            lo, hi = tok.split("-", 1)
+            lo_n, hi_n = normalize_chromosome(lo), normalize_chromosome(hi)
+            if not (lo.strip().isdigit() and hi.strip().isdigit()):
+                raise UsageError(f"--chr range '{tok}' must be numeric (for example 1-5)")
+            a, b = int(lo), int(hi)
+            if a > b:
+                raise UsageError(f"--chr range '{tok}' runs backwards")
+            for k in range(a, b + 1):
+                labels.add(normalize_chromosome(str(k)))
+            del lo_n, hi_n
+        else:
+            labels.add(normalize_chromosome(tok))
+    return labels, tokens
+
+
+@dataclass(frozen=True)
+class Fam:
+    """The .fam table; every column as read (strings), phenotype in column 6."""
+
+    fid: np.ndarray
+    iid: np.ndarray
+    father: np.ndarray
+    mother: np.ndarray
+    sex: np.ndarray
+    pheno: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.iid.size
+
+
+@dataclass(frozen=True)
+class Bim:
+    """The .bim table: chromosome (canonical label), variant ID, cM, bp, A1, A2."""
+
+    chromosome: np.ndarray
+    snp: np.ndarray
+    cm: np.ndarray
+    bp: np.ndarray
+    a1: np.ndarray
+    a2: np.ndarray
+
+    @property
+    def m(self) -> int:
+        return self.snp.size
+
+
+def _read_columns(path: str, ncol: int, what: str) -> list[list[str]]:
+    if not os.path.exists(path):
+        raise InputError(f"{what} file not found: {path}")
+    rows = []
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != ncol:
+                raise InputError(f"{path} line {lineno}: expected {ncol} columns in a {what} file, "
+                                 f"found {len(fields)}")
+            rows.append(fields)
+    return rows
+
+
+def read_fam(path: str) -> Fam:
+    rows = _read_columns(path, 6, ".fam")
+    if not rows:
+        raise InputError(f"{path} has no samples")
+    cols = list(zip(*rows))
+    fam = Fam(*(np.array(c, dtype=str) for c in cols))
+    keys = np.char.add(np.char.add(fam.fid, "\t"), fam.iid)
+    uniq, counts = np.unique(keys, return_counts=True)
+    if (counts > 1).any():
+        dup = uniq[counts > 1]
+        first = dup[0].replace("\t", " ")
+        raise InputError(f"{path} has {dup.size} duplicated sample ID(s) (FID IID), first: {first}")
+    return fam
+
+
+def read_bim(path: str) -> Bim:
+    rows = _read_columns(path, 6, ".bim")
+    if not rows:
+        raise InputError(f"{path} has no variants")
+    cols = list(zip(*rows))
+    chrom = np.array([normalize_chromosome(c) for c in cols[0]], dtype=object).astype(str)
+    try:
+        cm = np.array(cols[2], dtype=float)
+        bp = np.array(cols[3], dtype=np.int64)
+    except ValueError as exc:
+        raise InputError(f"{path}: non-numeric cM or base-pair position ({exc})") from None
+    return Bim(chromosome=chrom, snp=np.array(cols[1], dtype=str), cm=cm, bp=bp,
+               a1=np.array(cols[4], dtype=str), a2=np.array(cols[5], dtype=str))
+
+
+class BedFile:
+    """A validated PLINK 1 fileset opened for block reads.
+
+    Checks the magic bytes, SNP-major mode and that the .bed size equals
+    3 + n_snps * ceil(n_samples / 4) from the .bim and .fam line counts.
+    """
+
+    def __init__(self, prefix: str, num_threads: int | None = None):
+        self.prefix = prefix
+        self.bed_path, self.bim_path, self.fam_path = (prefix + ".bed", prefix + ".bim",
+                                                       prefix + ".fam")
+        for p in (self.bed_path, self.bim_path, self.fam_path):
+            if not os.path.exists(p):
+                raise InputError(f"PLINK fileset '{prefix}': {p} not found")
+        self.fam = read_fam(self.fam_path)
+        self.bim = read_bim(self.bim_path)
+        size = os.path.getsize(self.bed_path)
+        with open(self.bed_path, "rb") as fh:
+            head = fh.read(3)
+        if len(head) < 3 or head[:2] != BED_MAGIC:
+            raise InputError(f"{self.bed_path} is not a PLINK 1 .bed file (magic bytes "
+                             f"{head[:2].hex() or 'missing'}, expected 6c1b)")
+        if head[2] != SNP_MAJOR:
+            raise InputError(f"{self.bed_path} is in individual-major mode (byte 3 = "
+                             f"{head[2]:#04x}); convert it with plink --make-bed")
+        expected = 3 + self.bim.m * ((self.fam.n + 3) // 4)
+        if size != expected:
+            raise InputError(
+                f"{self.bed_path} has {size} bytes but {self.fam.n} samples (.fam) and "
+                f"{self.bim.m} variants (.bim) need {expected}: the .bed is "
+                f"{'truncated' if size < expected else 'too long'} or the .bim/.fam "
+                f"belong to another fileset")
+        self.num_threads = num_threads
+        self._bed = None
+
+    @property
+    def n_samples(self) -> int:
+        return self.fam.n
+
+    @property
+    def n_snps(self) -> int:
+        return self.bim.m
+
+    def _open(self):
+        if self._bed is None:
+            from bed_reader import open_bed
+
+            self._bed = open_bed(self.bed_path, iid_count=self.fam.n, sid_count=self.bim.m,
+                                 count_A1=True, num_threads=self.num_threads,
+                                 skip_format_check=True)
+        return self._bed
+
+    def read(self, samples: np.ndarray | None, snps, dtype="float64") -> np.ndarray:
+        """A1 allele counts with NaN for missing calls.
+
+        samples : ndarray of int (sample indices into the .fam) or None for all.
+        snps : slice or ndarray of int (variant indices into the .bim).
+        Returns ndarray, shape (n_selected_samples, n_selected_snps), ``dtype``,
+        Fortran order.
+        """
+        bed = self._open()
+        s_idx = slice(None) if samples is None else samples
+        return bed.read(index=np.s_[s_idx, snps], dtype=dtype, order="F")
+
+    def close(self):
+        if self._bed is not None:
+            self._bed.__exit__(None, None, None)
+            self._bed = None
+
+
+def impute_mean(block: np.ndarray):
+    """Mean-impute missing calls in place, per SNP, over the rows present.
+
+    block : ndarray, shape (n_samples, n_snps), float; NaN marks a missing call.
+    Returns (block, n_missing, a1_freq): n_missing int64 (n_snps,), a1_freq
+    float64 (n_snps,) the A1 allele frequency over the non-missing samples
+    (NaN where every call is missing, and those columns are left NaN).
+    """
+    miss = np.isnan(block)
+    n_missing = miss.sum(axis=0)
+    n_obs = block.shape[0] - n_missing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(n_obs > 0, np.nansum(block, axis=0) / np.maximum(n_obs, 1), np.nan)
+    if n_missing.any():
+        rows, cols = np.nonzero(miss)
+        block[rows, cols] = means[cols]
+    return block, n_missing.astype(np.int64), means / 2.0
+
+
+def snp_block_size(n_samples: int, memory_gb: float, bytes_per_value: int = 8,
+                   copies: int = 4, reserved_bytes: int = 0, max_block: int = 8192) -> int:
+    """Number of SNPs per block so that ``copies`` float blocks fit the budget.
+
+    The budget is ``memory_gb`` minus ``reserved_bytes`` (for example the n x n
+    kinship and eigenvectors); at least 16 SNPs per block.
+    """
+    avail = memory_gb * 1024 ** 3 - reserved_bytes
+    per_snp = max(1, n_samples * bytes_per_value * copies)
+    b = int(avail // per_snp)
+    return int(max(16, min(max_block, b)))
+
+
+def write_plink(prefix: str, genotypes: np.ndarray, fid, iid, father, mother, sex, pheno,
+                chromosome, snp, cm, bp, a1, a2) -> None:
+    """Write a PLINK 1 fileset.  genotypes : ndarray, shape (n, m), int8 A1
+    counts, any negative value = missing.  ``pheno`` entries are written as given
+    (strings or numbers; NaN as -9)."""
+    n, m = genotypes.shape
+    # 2-bit codes with A1 counted: 2 -> 00, missing -> 01, 1 -> 10, 0 -> 11.
+    code = np.full(genotypes.shape, 1, dtype=np.uint8)
+    code[genotypes == 2] = 0
+    code[genotypes == 1] = 2
+    code[genotypes == 0] = 3
+    nb = (n + 3) // 4
+    padded = np.zeros((nb * 4, m), dtype=np.uint8)
+    padded[:n] = code
+    packed = (padded[0::4] | (padded[1::4] << 2) | (padded[2::4] << 4) | (padded[3::4] << 6))
+    with open(prefix + ".bed", "wb") as fh:
+        fh.write(BED_MAGIC + bytes([SNP_MAJOR]))
+        fh.write(np.ascontiguousarray(packed.T).tobytes())
+
+    def fmt_pheno(v):
+        if isinstance(v, (float, np.floating)):
+            return "-9" if np.isnan(v) else repr(float(v))
+        return str(v)
+
+    with open(prefix + ".fam", "w") as fh:
+        for row in zip(fid, iid, father, mother, sex, pheno):
+            fh.write(" ".join([str(x) for x in row[:5]] + [fmt_pheno(row[5])]) + "\n")
+    with open(prefix + ".bim", "w") as fh:
+        for row in zip(chromosome, snp, cm, bp, a1, a2):
+            fh.write("\t".join(str(x) for x in row) + "\n")
