@@ -1,0 +1,78 @@
+"""Saved null models (``reml --save-null PREFIX``, ``assoc --null PREFIX``).
+
+PREFIX.null.npz holds plain arrays (no pickle): the contrast-basis
+eigendecomposition, the rotated phenotype, the null estimates, the analysed
+sample IDs and covariate names, so that HPC chunk jobs skip the kinship,
+the eigendecomposition and the null fit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .eigen import ProjectedEigen
+from .errors import InputError
+from .nullmodel import NullFit
+from .samples import SampleSelection
+
+FIT_SCALARS = ("n", "c", "lam", "lam_ml", "logl_reml", "logl_ml", "logl_reml_h0", "sigma_e2",
+               "sigma_g2", "h2", "h2_se", "lam_se", "p_h2")
+
+
+@dataclass(frozen=True)
+class StoredNull:
+    selection: SampleSelection
+    eig: ProjectedEigen
+    fit: NullFit
+    n_snps_grm: int
+
+
+def save_null(prefix: str, eig: ProjectedEigen, fit: NullFit, sel: SampleSelection, bed,
+              opts) -> str:
+    path = prefix + ".null.npz"
+    tmp = path + ".partial.npz"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    np.savez(tmp, B=eig.B, d=eig.d, Wq=eig.Wq, R=eig.R, G=eig.G, C=eig.C, t=eig.t,
+             n_zeroed=eig.n_zeroed, min_eigenvalue=eig.min_eigenvalue,
+             fingerprint=np.array(eig.fingerprint), yt=fit.yt, beta=fit.beta,
+             beta_se=fit.beta_se, name=np.array(fit.name), where=np.array(fit.where),
+             where_ml=np.array(fit.where_ml), fid=sel.fid, iid=sel.iid, W=sel.W,
+             covar_names=np.array(sel.covar_names, dtype=str),
+             bed_n=np.int64(bed.n_samples), bed_m=np.int64(bed.n_snps),
+             **{k: np.float64(getattr(fit, k)) for k in FIT_SCALARS})
+    os.replace(tmp, path)
+    return path
+
+
+def load_null(prefix: str, bed, log) -> StoredNull:
+    path = prefix if prefix.endswith(".npz") else prefix + ".null.npz"
+    if not os.path.exists(path):
+        raise InputError(f"null model file not found: {path}")
+    z = np.load(path, allow_pickle=False)
+    fid, iid = z["fid"], z["iid"]
+    keys = np.char.add(np.char.add(bed.fam.fid, " "), bed.fam.iid)
+    pos = {k: i for i, k in enumerate(keys)}
+    want = np.char.add(np.char.add(fid, " "), iid)
+    idx = np.array([pos.get(k, -1) for k in want], dtype=np.int64)
+    if (idx < 0).any():
+        raise InputError(f"{path}: {int((idx < 0).sum())} of its {idx.size} samples are not in "
+                         f"{bed.fam_path} (first: {want[idx < 0][0]})")
+    if (np.diff(idx) <= 0).any():
+        raise InputError(f"{path}: its samples are not in the .fam order of {bed.fam_path}")
+    eig = ProjectedEigen(B=z["B"], d=z["d"], Wq=z["Wq"], R=z["R"], G=z["G"], C=z["C"],
+                         t=float(z["t"]), n_zeroed=int(z["n_zeroed"]),
+                         min_eigenvalue=float(z["min_eigenvalue"]), seconds=0.0,
+                         fingerprint=str(z["fingerprint"]))
+    sc = {k: float(z[k]) for k in FIT_SCALARS}
+    sc["n"], sc["c"] = int(sc["n"]), int(sc["c"])
+    fit = NullFit(name=str(z["name"]), beta=z["beta"], beta_se=z["beta_se"], where=str(z["where"]),
+                  where_ml=str(z["where_ml"]), yt=z["yt"], **sc)
+    sel = SampleSelection(idx=idx, fid=fid, iid=iid, y=np.full((idx.size, 1), np.nan),
+                          pheno_names=[fit.name], W=z["W"], covar_names=list(z["covar_names"]),
+                          report=[])
+    log.write(f"null model: loaded {path} ({idx.size} samples, phenotype '{fit.name}', "
+              f"covariates {', '.join(sel.covar_names)})")
+    return StoredNull(selection=sel, eig=eig, fit=fit, n_snps_grm=1)

@@ -1,0 +1,250 @@
+"""Per-SNP association tests on rotated genotype blocks.
+
+Exact mode (GEMMA ``-lmm 1/2/3/4``; Zhou & Stephens 2012): for every SNP lam
+is re-estimated under the alternative, by REML for the Wald test and by ML
+for the likelihood-ratio test; the score test uses the null ML lam.
+
+* Wald: beta = b/a, tau = (n-c-1)/Q1, se = sqrt(1/(tau a)), F = beta^2/se^2
+  against F(1, n-c-1), at the SNP's REML lam.
+* LRT: 2 (ML_1 - ML_0) against chi-square(1).
+* Score: n b^2 / (q a) at the null ML lam against F(1, n-c-1) (GEMMA's form).
+
+Fast mode (EMMAX, GCTA --mlma, FaST-LMM): lam fixed at the null REML
+estimate; the Wald formulas above at that lam (sigma_e^2 re-estimated per SNP).
+
+a, b, q are the weighted sums of :mod:`gwaslmm.scan_kernels`.  A SNP whose
+uncentred r^2 with the covariates exceeds 0.9999 is skipped, as in GEMMA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from .eigen import ProjectedEigen
+from .nullmodel import (L_MAX, L_MIN, MAX_ITER, N_REGION, NEWTON_RTOL, NullFit, lambda_grid,
+                        maximize_lambda)
+
+R2_MAX = 0.9999
+TESTS = ("wald", "lrt", "score", "all")
+LN10 = np.log(10.0)
+
+
+@dataclass(frozen=True)
+class ScanModel:
+    """What the per-SNP tests need from the null model (contrast basis).
+
+    d (n',), yt (n',) float64; G (n', k), C (k, k): the non-zero covariate
+    columns of the kinship's cross blocks (for det V in ML); n, c sample and
+    covariate counts; lam_reml / lam_ml / logl_ml the null estimates.
+    """
+
+    d: np.ndarray
+    yt: np.ndarray
+    G: np.ndarray
+    C: np.ndarray
+    n: int
+    c: int
+    lam_reml: float
+    lam_ml: float
+    logl_ml: float
+
+    @property
+    def df(self) -> int:
+        return self.n - self.c - 1
+
+
+def make_model(eig: ProjectedEigen, null: NullFit) -> ScanModel:
+    # Columns of G/C that are zero (the intercept: Kc 1 = 0) do not affect det S.
+    scale = max(1.0, float(np.abs(eig.C).max()))
+    keep = np.flatnonzero((np.abs(eig.C).max(axis=0) > 1e-12 * scale)
+                          | (np.abs(eig.G).max(axis=0) > 1e-12 * scale))
+    return ScanModel(d=eig.d, yt=null.yt, G=np.ascontiguousarray(eig.G[:, keep]),
+                     C=np.ascontiguousarray(eig.C[np.ix_(keep, keep)]), n=eig.n, c=eig.c,
+                     lam_reml=null.lam, lam_ml=null.lam_ml, logl_ml=null.logl_ml)
+
+
+# --------------------------------------------------------------------------
+# p-values that stay exact in the far tail
+# --------------------------------------------------------------------------
+
+def neglog10_f1(F: np.ndarray, df: float) -> np.ndarray:
+    """-log10 of the upper tail of F(1, df) at F, exact where p underflows.
+
+    p = I_x(df/2, 1/2) with x = df/(df+F); below 1e-290 the log is taken from
+    I_x(a,b) = x^a (1-x)^b / (a B(a,b)) 2F1(a+b, 1; a+1; x) (DLMF 8.17.8).
+    """
+    F = np.asarray(F, dtype=float)
+    out = np.full(F.shape, np.nan)
+    ok = np.isfinite(F) & (F >= 0)
+    p = stats.f.sf(F[ok], 1, df)
+    res = np.empty(p.shape)
+    small = p < 1e-290
+    with np.errstate(divide="ignore"):
+        res[~small] = -np.log10(p[~small])
+    if small.any():
+        a, b = df / 2.0, 0.5
+        Fs = F[ok][small]
+        x = df / (df + Fs)
+        lnp = (a * np.log(x) + b * np.log1p(-x) - np.log(a) - special.betaln(a, b)
+               + np.log(special.hyp2f1(a + b, 1.0, a + 1.0, x)))
+        res[small] = -lnp / LN10
+    out[ok] = res
+    return out
+
+
+def neglog10_chi2_1(stat: np.ndarray) -> np.ndarray:
+    """-log10 of the upper tail of chi-square(1): p = 2 Phi(-sqrt(stat))."""
+    stat = np.asarray(stat, dtype=float)
+    out = np.full(stat.shape, np.nan)
+    ok = np.isfinite(stat) & (stat >= 0)
+    out[ok] = -(special.log_ndtr(-np.sqrt(stat[ok])) + np.log(2.0)) / LN10
+    return out
+
+
+def p_from_neglog10(L: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", under="ignore"):
+        return np.power(10.0, -L)
+
+
+# --------------------------------------------------------------------------
+# Block tests
+# --------------------------------------------------------------------------
+
+def collinear(X_raw_sq: np.ndarray, sxx: np.ndarray) -> np.ndarray:
+    """GEMMA's skip rule: uncentred r^2 of x on W = 1 - |B'x|^2/|x|^2 > 0.9999.
+
+    X_raw_sq (m,) = x'x of the imputed (uncentred) SNP; sxx (m,) = |B'x|^2.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = 1.0 - sxx / X_raw_sq
+    return ~(r2 <= R2_MAX)
+
+
+def fast_block(model: ScanModel, Xt: np.ndarray) -> dict:
+    """Fixed-lam Wald (and score at the same lam) for a rotated block Xt (n', m)."""
+    w = 1.0 / (model.lam_reml * model.d + 1.0)
+    Xt = np.asarray(Xt, dtype=np.float64)
+    a = w @ (Xt * Xt)
+    b = (w * model.yt) @ Xt
+    q = float(np.dot(w, model.yt * model.yt))
+    df = model.df
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Q1 = q - b * b / a
+        tau = df / Q1
+        beta = b / a
+        se = np.sqrt(1.0 / (tau * a))
+        F = beta * beta / (se * se)
+        score = model.n * b * b / (q * a)
+    return dict(beta=beta, se=se, F_wald=F, F_score=score)
+
+
+def exact_block(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
+    """Exact tests (numba kernel) for a rotated block Xt (n', m) float64."""
+    from .scan_kernels import exact_scan
+
+    Xt = np.asarray(Xt, dtype=np.float64)
+    m = Xt.shape[1]
+    out = np.empty((m, 10))
+    do_reml = test in ("wald", "all")
+    do_ml = test in ("lrt", "all")
+    lam_score = model.lam_ml if test in ("score", "all") else -1.0
+    exact_scan(model.d, model.yt, Xt, model.G, model.C, model.n, model.c, lambda_grid(),
+               do_reml, do_ml, lam_score, out, NEWTON_RTOL, MAX_ITER)
+    res = dict(beta=out[:, 0], se=out[:, 1], F_wald=out[:, 2], lam_remle=out[:, 3],
+               logl_remle=out[:, 4], lam_mle=out[:, 5], logl_mle=out[:, 6], F_score=out[:, 7],
+               where_remle=out[:, 8], where_mle=out[:, 9])
+    if test == "score":
+        # beta and se at the score test's lam (GEMMA -lmm 3 reports these).
+        fb = fast_block(ScanModel(**{**model.__dict__, "lam_reml": model.lam_ml}), Xt)
+        res["beta"], res["se"] = fb["beta"], fb["se"]
+    return res
+
+
+def exact_reference(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
+    """Plain-numpy reference of :func:`exact_block` (a Python loop over SNPs)."""
+    from .nullmodel import LN2PI
+
+    d, yt, n, c = model.d, model.yt, model.n, model.c
+    df = n - c - 1
+    m = Xt.shape[1]
+    keys = ("beta", "se", "F_wald", "lam_remle", "logl_remle", "lam_mle", "logl_mle", "F_score")
+    res = {k: np.full(m, np.nan) for k in keys}
+
+    def sums(lam, x):
+        w = 1.0 / (lam * d + 1.0)
+        t1 = d * w * w
+        t2 = d * d * w ** 3
+        return (np.dot(w, x * x), np.dot(w, x * yt), np.dot(w, yt * yt), np.dot(t1, x * x),
+                np.dot(t1, x * yt), np.dot(t1, yt * yt), np.dot(t2, x * x), np.dot(t2, x * yt),
+                np.dot(t2, yt * yt), (d * w).sum(), ((d * w) ** 2).sum(), np.log(w).sum())
+
+    def logdet_s(lam):
+        k = model.C.shape[0]
+        if k == 0:
+            return 0.0, 0.0, 0.0
+        G, C = model.G, model.C
+        w = 1.0 / (lam * d + 1.0)
+        g0 = G.T @ (w[:, None] * G)
+        g1 = G.T @ ((d * w * w)[:, None] * G)
+        g2 = G.T @ ((d * d * w ** 3)[:, None] * G)
+        S = lam * C + np.eye(k) - lam * lam * g0
+        S1 = C - 2 * lam * g0 + lam * lam * g1
+        S2 = -(2 * g0 - 4 * lam * g1 + 2 * lam * lam * g2)
+        Si = np.linalg.inv(S)
+        A = Si @ S1
+        return np.linalg.slogdet(S)[1], np.trace(A), np.trace(Si @ S2) - np.trace(A @ A)
+
+    for s in range(m):
+        x = Xt[:, s]
+        sxx = np.dot(x, x)
+
+        def f(lam, mode):
+            a, b, q, a1, b1, q1, a2, b2, q2, tr1, tr2, sl = sums(lam, x)
+            Q = q - b * b / a
+            dQ = -q1 + 2 * b * b1 / a - b * b * a1 / a ** 2
+            f2 = (2 * b1 ** 2 / a + 4 * b * b2 / a - 4 * b * b1 * a1 / a ** 2
+                  - 2 * b * b * a2 / a ** 2 + 2 * b * b * a1 ** 2 / a ** 3)
+            r1 = dQ / Q
+            r2 = (2 * q2 - f2) / Q - r1 ** 2
+            if mode == "reml":
+                ll = (0.5 * df * (np.log(df) - LN2PI - 1) - 0.5 * df * np.log(Q) + 0.5 * sl
+                      - 0.5 * np.log(a) + 0.5 * np.log(sxx))
+                return (ll, -0.5 * df * r1 - 0.5 * tr1 + 0.5 * a1 / a,
+                        -0.5 * df * r2 + 0.5 * tr2 - 0.5 * (2 * a2 / a - (a1 / a) ** 2))
+            ld, ld1, ld2 = logdet_s(lam)
+            ll = 0.5 * n * (np.log(n) - LN2PI - 1) - 0.5 * n * np.log(Q) - 0.5 * (-sl + ld)
+            return ll, -0.5 * n * r1 - 0.5 * (tr1 + ld1), -0.5 * n * r2 - 0.5 * (-tr2 + ld2)
+
+        if test in ("wald", "all"):
+            fit = maximize_lambda(lambda lam: f(lam, "reml"), L_MIN, L_MAX, N_REGION)
+            a, b, q = sums(fit.lam, x)[:3]
+            tau = df / (q - b * b / a)
+            res["beta"][s] = b / a
+            res["se"][s] = np.sqrt(1 / (tau * a))
+            res["F_wald"][s] = b * b / a * tau
+            res["lam_remle"][s], res["logl_remle"][s] = fit.lam, fit.logl
+        if test in ("lrt", "all"):
+            fit = maximize_lambda(lambda lam: f(lam, "ml"), L_MIN, L_MAX, N_REGION)
+            res["lam_mle"][s], res["logl_mle"][s] = fit.lam, fit.logl
+        if test in ("score", "all"):
+            a, b, q = sums(model.lam_ml, x)[:3]
+            res["F_score"][s] = n * b * b / (q * a)
+    return res
+
+
+def pvalues(model: ScanModel, res: dict, test: str, fast: bool) -> dict:
+    """Add -log10 p columns (neglog10_wald/lrt/score) to a block result."""
+    df = model.df
+    out = {}
+    if test in ("wald", "all") or fast:
+        out["nl_wald"] = neglog10_f1(res["F_wald"], df)
+    if test in ("lrt", "all") and not fast:
+        stat = 2.0 * (res["logl_mle"] - model.logl_ml)
+        out["nl_lrt"] = neglog10_chi2_1(np.maximum(stat, 0.0))
+        out["chi2_lrt"] = stat
+    if test in ("score", "all"):
+        out["nl_score"] = neglog10_f1(res["F_score"], df)
+    return out

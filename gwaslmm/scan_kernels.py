@@ -1,0 +1,231 @@
+"""numba kernels of the per-SNP exact tests (parallel over SNPs).
+
+The plain-numpy reference is :func:`gwaslmm.scan.exact_reference`; tests
+compare the two.  Everything is in the contrast basis (see
+:mod:`gwaslmm.eigen`): d (n'), y~ (n'), x~ (n') with n' = n - c.
+
+For one SNP and lam, with w = 1/(lam d + 1):
+  a = sum w x~^2, b = sum w x~ y~, q = sum w y~^2  (and their lam-derivatives
+  through a1 = sum d w^2 x~^2, a2 = sum d^2 w^3 x~^2, likewise b1, b2, q1, q2),
+  Q1 = q - b^2/a is the residual sum of squares with the SNP in the model.
+REML(lam) = df/2 (ln df - ln 2pi - 1) - df/2 ln Q1 + 1/2 sum ln w - 1/2 ln a
+            + 1/2 ln sum x~^2,                                      df = n - c - 1
+ML(lam)   = n/2 (ln n - ln 2pi - 1) - n/2 ln Q1 - 1/2 ln det V(lam)
+(GEMMA's constants; the REML form is GEMMA's LogRL_f with X = [W, x].)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+
+LN2PI = math.log(2.0 * math.pi)
+
+
+@jit()
+def _sums(lam, d, x, y, out):
+    """out[:] = a, b, q, a1, b1, q1, a2, b2, q2, tr1, tr2, slogw."""
+    a = b = q = a1 = b1 = q1 = a2 = b2 = q2 = tr1 = tr2 = sl = 0.0
+    for j in range(d.size):
+        w = 1.0 / (lam * d[j] + 1.0)
+        dw = d[j] * w
+        xx = x[j] * x[j]
+        xy = x[j] * y[j]
+        yy = y[j] * y[j]
+        a += w * xx
+        b += w * xy
+        q += w * yy
+        t1 = dw * w
+        a1 += t1 * xx
+        b1 += t1 * xy
+        q1 += t1 * yy
+        t2 = dw * t1
+        a2 += t2 * xx
+        b2 += t2 * xy
+        q2 += t2 * yy
+        tr1 += dw
+        tr2 += dw * dw
+        sl += math.log(w)
+    out[0] = a; out[1] = b; out[2] = q
+    out[3] = a1; out[4] = b1; out[5] = q1
+    out[6] = a2; out[7] = b2; out[8] = q2
+    out[9] = tr1; out[10] = tr2; out[11] = sl
+
+
+@jit()
+def _logdet_s(lam, d, G, C, work):
+    """ln det S(lam) and its first two derivatives, S = lam C + I - lam^2 G' diag(w) G.
+
+    G (n', k), C (k, k) with k small; work (3, k, k) scratch.
+    """
+    k = C.shape[0]
+    if k == 0:
+        return 0.0, 0.0, 0.0
+    g0 = work[0]; g1 = work[1]; g2 = work[2]
+    for p in range(k):
+        for r in range(k):
+            g0[p, r] = 0.0; g1[p, r] = 0.0; g2[p, r] = 0.0
+    for j in range(d.size):
+        w = 1.0 / (lam * d[j] + 1.0)
+        w1 = d[j] * w * w
+        w2 = d[j] * w1 * d[j] * w
+        for p in range(k):
+            gp = G[j, p]
+            for r in range(p + 1):
+                gg = gp * G[j, r]
+                g0[p, r] += w * gg
+                g1[p, r] += w1 * gg
+                g2[p, r] += w2 * gg
+    S = np.empty((k, k)); S1 = np.empty((k, k)); S2 = np.empty((k, k))
+    for p in range(k):
+        for r in range(p + 1):
+            s0 = lam * C[p, r] - lam * lam * g0[p, r]
+            if p == r:
+                s0 += 1.0
+            s1 = C[p, r] - 2.0 * lam * g0[p, r] + lam * lam * g1[p, r]
+            s2 = -(2.0 * g0[p, r] - 4.0 * lam * g1[p, r] + 2.0 * lam * lam * g2[p, r])
+            S[p, r] = s0; S[r, p] = s0
+            S1[p, r] = s1; S1[r, p] = s1
+            S2[p, r] = s2; S2[r, p] = s2
+    Si = np.linalg.inv(S)
+    sign, ld = np.linalg.slogdet(S)
+    A = Si @ S1
+    t1 = 0.0
+    t2 = 0.0
+    tAA = 0.0
+    B2 = Si @ S2
+    for p in range(k):
+        t1 += A[p, p]
+        t2 += B2[p, p]
+        for r in range(k):
+            tAA += A[p, r] * A[r, p]
+    return ld, t1, t2 - tAA
+
+
+@jit()
+def _eval(lam, mode, d, x, y, G, C, df, n, sxx, buf, work):
+    """(logl, d1, d2) of the alternative model at lam.  mode 0 = REML, 1 = ML."""
+    _sums(lam, d, x, y, buf)
+    a, b, q = buf[0], buf[1], buf[2]
+    a1, b1, q1 = buf[3], buf[4], buf[5]
+    a2, b2, q2 = buf[6], buf[7], buf[8]
+    tr1, tr2, sl = buf[9], buf[10], buf[11]
+    Q = q - b * b / a
+    dQ = -q1 + 2.0 * b * b1 / a - b * b * a1 / (a * a)
+    f2 = (2.0 * b1 * b1 / a + 4.0 * b * b2 / a - 4.0 * b * b1 * a1 / (a * a)
+          - 2.0 * b * b * a2 / (a * a) + 2.0 * b * b * a1 * a1 / (a * a * a))
+    d2Q = 2.0 * q2 - f2
+    r1 = dQ / Q
+    r2 = d2Q / Q - r1 * r1
+    if mode == 0:
+        logl = (0.5 * df * (math.log(df) - LN2PI - 1.0) - 0.5 * df * math.log(Q) + 0.5 * sl
+                - 0.5 * math.log(a) + 0.5 * math.log(sxx))
+        g = -0.5 * df * r1 - 0.5 * tr1 + 0.5 * a1 / a
+        h = -0.5 * df * r2 + 0.5 * tr2 - 0.5 * (2.0 * a2 / a - (a1 / a) ** 2)
+    else:
+        ld, ld1, ld2 = _logdet_s(lam, d, G, C, work)
+        logl = 0.5 * n * (math.log(n) - LN2PI - 1.0) - 0.5 * n * math.log(Q) - 0.5 * (-sl + ld)
+        g = -0.5 * n * r1 - 0.5 * (tr1 + ld1)
+        h = -0.5 * n * r2 - 0.5 * (-tr2 + ld2)
+    return logl, g, h
+
+
+@jit()
+def _maximize(mode, d, x, y, G, C, df, n, sxx, grid, buf, work, rtol, max_iter):
+    """Global maximum over the grid's range; returns (lam, logl, where, iters).
+
+    where: 0 interior, 1 lower bound, 2 upper bound, 3 failed.
+    """
+    nk = grid.size
+    gvals = np.empty(nk)
+    lvals = np.empty(nk)
+    for k in range(nk):
+        lvals[k], gvals[k], _ = _eval(grid[k], mode, d, x, y, G, C, df, n, sxx, buf, work)
+    best_l = -np.inf
+    best_lam = np.nan
+    where = 3
+    iters = 0
+    for k in range(nk - 1):
+        if gvals[k] > 0.0 and gvals[k + 1] < 0.0:
+            lo = grid[k]
+            hi = grid[k + 1]
+            xk = math.sqrt(lo * hi)
+            for it in range(max_iter):
+                iters += 1
+                _, g, h = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work)
+                if g > 0.0:
+                    lo = xk
+                else:
+                    hi = xk
+                if g == 0.0:
+                    break
+                xn = xk - g / h if h < 0.0 else np.nan
+                if not (lo < xn < hi):
+                    xn = math.sqrt(lo * hi)
+                done = abs(xn - xk) <= rtol * xk or (hi - lo) <= rtol * xk
+                xk = xn
+                if done:
+                    break
+            ll, _, _ = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work)
+            if ll > best_l:
+                best_l = ll
+                best_lam = xk
+                where = 0
+    if lvals[0] > best_l:
+        best_l = lvals[0]; best_lam = grid[0]; where = 1
+    if lvals[nk - 1] > best_l:
+        best_l = lvals[nk - 1]; best_lam = grid[nk - 1]; where = 2
+    if not math.isfinite(best_l):
+        where = 3
+    return best_lam, best_l, where, iters
+
+
+@jit(parallel=True)
+def exact_scan(d, yt, Xt, G, C, n, c, grid, do_reml, do_ml, lam_score, out, rtol, max_iter):
+    """Per-SNP exact tests for a block.
+
+    d (n',), yt (n',), Xt (n', m) float64 rotated SNPs (x~ = B'x); G (n', k),
+    C (k, k) the kinship's covariate blocks (k may be 0); n samples, c covariates.
+    out (m, 10) float64 receives per SNP:
+      0 beta, 1 se, 2 F_wald, 3 lam_remle, 4 logl_remle, 5 lam_mle,
+      6 logl_mle, 7 F_score, 8 where_remle, 9 where_mle
+    (NaN where a test was not asked for).
+    """
+    m = Xt.shape[1]
+    df = float(n - c - 1)
+    for s in prange(m):
+        x = np.ascontiguousarray(Xt[:, s])
+        buf = np.empty(12)
+        work = np.empty((3, C.shape[0], C.shape[0]))
+        sxx = 0.0
+        for j in range(x.size):
+            sxx += x[j] * x[j]
+        for k in range(10):
+            out[s, k] = np.nan
+        if do_reml:
+            lam, ll, where, _ = _maximize(0, d, x, yt, G, C, df, float(n), sxx, grid, buf, work,
+                                          rtol, max_iter)
+            out[s, 3] = lam
+            out[s, 4] = ll
+            out[s, 8] = where
+            _sums(lam, d, x, yt, buf)
+            a, b, q = buf[0], buf[1], buf[2]
+            Q = q - b * b / a
+            tau = df / Q
+            out[s, 0] = b / a
+            out[s, 1] = math.sqrt(1.0 / (tau * a))
+            out[s, 2] = b * b / a * tau
+        if do_ml:
+            lam, ll, where, _ = _maximize(1, d, x, yt, G, C, df, float(n), sxx, grid, buf, work,
+                                          rtol, max_iter)
+            out[s, 5] = lam
+            out[s, 6] = ll
+            out[s, 9] = where
+        if lam_score > 0.0:
+            _sums(lam_score, d, x, yt, buf)
+            a, b, q = buf[0], buf[1], buf[2]
+            out[s, 7] = n * b * b / (q * a)

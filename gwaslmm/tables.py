@@ -1,0 +1,209 @@
+"""Tables keyed by sample: phenotypes, covariates, keep/remove lists; variant lists.
+
+Conventions (PLINK 2, GCTA, REGENIE): ``FID IID col...`` with or without a
+header line (``FID IID ...`` or ``#FID IID ...``); tab-separated when the
+first line has a tab, else whitespace-separated.  Missing values: ``NA``,
+``nan`` (any case), an empty field, and the missing code (``-9`` by default).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError, UsageError
+
+MISSING_TOKENS = {"na", "nan", "", "."}
+
+
+@dataclass(frozen=True)
+class SampleTable:
+    """A table of per-sample columns as strings.
+
+    fid, iid : ndarray (n_rows,), str.  columns : dict name -> ndarray (n_rows,), str.
+    has_header : whether names came from a header line (else 1-based positions
+    after IID, named ``<prefix>1``, ``<prefix>2``, ...).
+    """
+
+    path: str
+    fid: np.ndarray
+    iid: np.ndarray
+    names: list
+    columns: dict
+    has_header: bool
+
+    @property
+    def n(self) -> int:
+        return self.iid.size
+
+
+def _split(line: str, tabbed: bool) -> list[str]:
+    if tabbed:
+        return [f.strip() for f in line.rstrip("\r\n").split("\t")]
+    return line.split()
+
+
+def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
+    """Read an ``FID IID col...`` table (see module docstring)."""
+    if not os.path.exists(path):
+        raise InputError(f"{what} file not found: {path}")
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        lines = [ln for ln in fh if ln.strip()]
+    if not lines:
+        raise InputError(f"{what} file {path} is empty")
+    tabbed = "\t" in lines[0]
+    first = _split(lines[0], tabbed)
+    has_header = len(first) >= 2 and first[0].lstrip("#").upper() == "FID" and first[1].upper() == "IID"
+    if has_header:
+        names = first[2:]
+        body = lines[1:]
+    else:
+        names = [f"{prefix}{k}" for k in range(1, len(first) - 1)]
+        body = lines
+    ncol = len(names) + 2
+    if len(names) == 0:
+        raise InputError(f"{what} file {path} has no columns after FID and IID")
+    if len(set(names)) != len(names):
+        dup = sorted({x for x in names if names.count(x) > 1})
+        raise InputError(f"{what} file {path} has duplicated column name(s): {', '.join(dup)}")
+    rows = []
+    start = 2 if has_header else 1
+    for k, line in enumerate(body):
+        f = _split(line, tabbed)
+        if len(f) != ncol:
+            raise InputError(f"{path} line {k + start}: expected {ncol} columns, found {len(f)}")
+        rows.append(f)
+    if not rows:
+        raise InputError(f"{what} file {path} has a header but no samples")
+    arr = np.array(rows, dtype=object).astype(str)
+    fid, iid = arr[:, 0], arr[:, 1]
+    keys = np.char.add(np.char.add(fid, " "), iid)
+    uniq, counts = np.unique(keys, return_counts=True)
+    if (counts > 1).any():
+        raise InputError(f"{what} file {path} lists {int((counts > 1).sum())} sample(s) more than "
+                         f"once, first: {uniq[counts > 1][0]}")
+    columns = {name: arr[:, k + 2] for k, name in enumerate(names)}
+    return SampleTable(path=path, fid=fid, iid=iid, names=names, columns=columns,
+                       has_header=has_header)
+
+
+def _text_missing(values: np.ndarray) -> np.ndarray:
+    return np.isin(np.char.lower(values.astype(str)), list(MISSING_TOKENS))
+
+
+def _floats(values: np.ndarray, skip: np.ndarray):
+    """float64 of the non-skipped entries (NaN elsewhere) and the index of the
+    first entry that is not a number (or None)."""
+    out = np.full(values.size, np.nan)
+    idx = np.flatnonzero(~skip)
+    try:
+        out[idx] = values[idx].astype(np.float64)
+        return out, None
+    except ValueError:
+        for k in idx:
+            try:
+                out[k] = float(values[k])
+            except ValueError:
+                return out, k
+    return out, None
+
+
+def missing_mask(values: np.ndarray, missing_codes: tuple) -> np.ndarray:
+    """True where a string value is missing: NA/nan/empty/'.', or equal to a
+    missing code (as text, or as a number: '-9' also matches '-9.0')."""
+    miss = _text_missing(values) | np.isin(values, list(missing_codes))
+    codes = []
+    for code in missing_codes:
+        try:
+            codes.append(float(code))
+        except ValueError:
+            pass
+    if codes:
+        miss |= np.isin(_floats_lenient(values, miss), codes)
+    return miss
+
+
+def _floats_lenient(values: np.ndarray, skip: np.ndarray) -> np.ndarray:
+    out, bad = _floats(values, skip)
+    if bad is None:
+        return out
+    out = np.full(values.size, np.nan)
+    for k in np.flatnonzero(~skip):
+        try:
+            out[k] = float(values[k])
+        except ValueError:
+            pass
+    return out
+
+
+def parse_numeric(values: np.ndarray, missing_codes: tuple, path: str, column: str,
+                  what: str, ids=None) -> np.ndarray:
+    """Strings -> float64 with NaN for missing; non-numeric is an InputError."""
+    miss = missing_mask(values, missing_codes)
+    out, bad = _floats(values, miss)
+    if bad is not None:
+        who = f" (sample {ids[bad]})" if ids is not None else ""
+        raise InputError(f"{what} '{column}' in {path} has a non-numeric value "
+                         f"'{values[bad]}'{who}")
+    if not np.isfinite(out[~miss]).all():
+        k = np.flatnonzero(~miss & ~np.isfinite(out))[0]
+        raise InputError(f"{what} '{column}' in {path} has a non-finite value '{values[k]}'")
+    return out
+
+
+def is_numeric_column(values: np.ndarray, missing_codes: tuple) -> bool:
+    miss = missing_mask(values, missing_codes)
+    return _floats(values, miss)[1] is None
+
+
+def read_id_list(path: str, what: str) -> np.ndarray:
+    """FID IID list (``--keep``/``--remove``); extra columns ignored; a header
+    ``FID IID``/``#FID IID`` is skipped.  Returns keys 'FID IID' (str array)."""
+    if not os.path.exists(path):
+        raise InputError(f"{what} file not found: {path}")
+    keys = []
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            f = line.split()
+            if not f:
+                continue
+            if lineno == 1 and f[0].lstrip("#").upper() == "FID":
+                continue
+            if len(f) < 2:
+                raise InputError(f"{path} line {lineno}: a {what} file needs FID and IID columns")
+            keys.append(f"{f[0]} {f[1]}")
+    return np.array(keys, dtype=str)
+
+
+def read_variant_list(path: str, what: str) -> set:
+    """Variant IDs, first column of each line (``--extract``/``--exclude``)."""
+    if not os.path.exists(path):
+        raise InputError(f"{what} file not found: {path}")
+    ids = set()
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            f = line.split()
+            if f:
+                ids.add(f[0])
+    return ids
+
+
+def select_columns(table: SampleTable, names: list | None, col_index: int | None,
+                   what: str) -> list:
+    """Column names picked by ``--pheno-name a,b`` or ``--pheno-col K`` (1-based after IID)."""
+    if names and col_index is not None:
+        raise UsageError(f"give either a {what} name or a {what} column number, not both")
+    if col_index is not None:
+        if not 1 <= col_index <= len(table.names):
+            raise UsageError(f"{what} column {col_index} does not exist: {table.path} has "
+                             f"{len(table.names)} column(s) after FID IID")
+        return [table.names[col_index - 1]]
+    if names:
+        missing = [x for x in names if x not in table.columns]
+        if missing:
+            raise UsageError(f"{what} '{missing[0]}' not found in {table.path} (columns: "
+                             f"{', '.join(table.names[:10])}{' ...' if len(table.names) > 10 else ''})")
+        return list(names)
+    return list(table.names)
