@@ -1,0 +1,37 @@
+import os
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTDATA = os.path.join(ROOT, "testdata")
+SIM = os.path.join(TESTDATA, "sim")
+TINY = os.path.join(TESTDATA, "tiny")
+REF = os.path.join(TESTDATA, "reference")
+
+
+@pytest.fixture(scope="session")
+def sim_prefix():
+    return SIM
+
+
+def run_cli(args):
+    """Run the click CLI in-process; returns click's Result."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def small_problem(n=60, m=200, c=3, seed=1, h=0.5):
+    """A small random LMM problem: kinship K (n, n), covariates W (n, c),
+    phenotype y (n,), genotypes X (n, m) as float A1 counts."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, (n, m)).astype(float)
+    Xc = X - X.mean(0)
+    K = Xc @ Xc.T / m
+    W = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(c - 1)])
+    g = rng.multivariate_normal(np.zeros(n), K + 1e-9 * np.eye(n))
+    y = W @ rng.normal(size=c) + np.sqrt(h) * g + np.sqrt(1 - h) * rng.normal(size=n)
+    return K, W, y, X

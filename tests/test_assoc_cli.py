@@ -1,0 +1,146 @@
+"""End to end through the CLI on the bundled example: grm -> reml --save-null
+-> assoc, chunks and merge, invariance, and the truth of the simulation."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from conftest import SIM, TESTDATA, run_cli
+
+PHENO = os.path.join(TESTDATA, "sim.pheno")
+COVAR = os.path.join(TESTDATA, "sim.covar")
+
+
+def slurp(path):
+    with open(path) as fh:
+        return fh.read()
+
+
+def read_assoc(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        rows = [line.rstrip("\n").split("\t") for line in fh]
+    return header, rows
+
+
+def column(header, rows, name, kind=float):
+    j = header.index(name)
+    return np.array([kind(r[j]) if r[j] != "NA" else np.nan for r in rows]) if kind is float \
+        else [r[j] for r in rows]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("e2e")
+    out = {}
+    r = run_cli(["grm", "--bfile", SIM, "--out", d / "k"])
+    assert r.exit_code == 0, r.output
+    r = run_cli(["reml", "--bfile", SIM, "--pheno", PHENO, "--pheno-name", "trait", "--covar",
+                 COVAR, "--grm", d / "k", "--save-null", d / "null", "--out", d / "r"])
+    assert r.exit_code == 0, r.output
+    r = run_cli(["assoc", "--bfile", SIM, "--null", d / "null", "--out", d / "full",
+                 "--block-size", 700])
+    assert r.exit_code == 0, r.output
+    out["d"] = d
+    out["full"] = str(d / "full.assoc.tsv.gz")
+    return out
+
+
+def test_outputs_and_causal_snps_found(runs):
+    header, rows = read_assoc(runs["full"])
+    assert header[:11] == ["chromosome", "base_pair_location", "variant_id", "effect_allele",
+                           "other_allele", "effect_allele_frequency", "n", "beta",
+                           "standard_error", "p_value", "neg_log_10_p_value"]
+    assert header[11:] == ["lambda_remle", "logl_h1"]
+    ids = column(header, rows, "variant_id", str)
+    p = column(header, rows, "p_value")
+    nl = column(header, rows, "neg_log_10_p_value")
+    assert np.allclose(-np.log10(p), nl, rtol=1e-5, atol=1e-6)
+    causal = {}
+    with open(os.path.join(TESTDATA, "sim.causal.tsv")) as fh:
+        next(fh)
+        for line in fh:
+            f = line.split("\t")
+            if f[0] == "trait" and f[7].strip() == "large":
+                causal[f[1]] = float(f[5])
+    assert len(causal) == 4
+    pos = {v: i for i, v in enumerate(ids)}
+    beta = column(header, rows, "beta")
+    for v, b in causal.items():
+        assert p[pos[v]] < 5e-8, v  # genome-wide significance
+        assert np.sign(beta[pos[v]]) == np.sign(b)
+    # nothing else reaches genome-wide significance
+    assert (p < 5e-8).sum() == 4
+    meta = slurp(runs["full"] + "-meta.yaml")
+    assert "sample_size: 987" in meta and 'genome_assembly: "unknown"' in meta
+    log = slurp(str(runs["d"] / "full.log"))
+    assert "lambda_GC" in log and "top 10 hits" in log
+
+
+def test_chunks_merge_identical_to_single_run(runs):
+    d = runs["d"]
+    for k in (1, 2, 3):
+        r = run_cli(["assoc", "--bfile", SIM, "--null", d / "null", "--out", d / "part",
+                     "--chunk", f"{k}/3"])
+        assert r.exit_code == 0, r.output
+    # an incomplete set is refused
+    r = run_cli(["merge", d / "part.chunk1of3.assoc.tsv.gz", d / "part.chunk2of3.assoc.tsv.gz",
+                 "--out", d / "bad"])
+    assert r.exit_code == 1 and "chunks missing" in r.output
+    assert not os.path.exists(d / "bad.assoc.tsv.gz")
+    r = run_cli(["merge", str(d / "part.chunk*of3.assoc.tsv.gz"), "--out", d / "merged"])
+    assert r.exit_code == 0, r.output
+    with gzip.open(runs["full"], "rb") as a, gzip.open(d / "merged.assoc.tsv.gz", "rb") as b:
+        assert a.read() == b.read()
+
+
+def test_block_size_and_threads_do_not_change_results(runs):
+    d = runs["d"]
+    r = run_cli(["assoc", "--bfile", SIM, "--null", d / "null", "--out", d / "b2",
+                 "--block-size", 4096, "--threads", 1, "--no-gzip"])
+    assert r.exit_code == 0, r.output
+    h1, r1 = read_assoc(runs["full"])
+    h2, r2 = read_assoc(str(d / "b2.assoc.tsv"))
+    assert h1 == h2 and len(r1) == len(r2)
+    for name in ("beta", "standard_error", "neg_log_10_p_value", "lambda_remle"):
+        a, b = column(h1, r1, name), column(h2, r2, name)
+        # printed with 8 (6 for -log10 p) significant digits; the numbers behind
+        # them differ by float rounding only
+        assert np.allclose(a, b, rtol=2e-6, atol=0), name
+
+
+def test_null_model_file_equals_direct_run(runs):
+    d = runs["d"]
+    r = run_cli(["assoc", "--bfile", SIM, "--pheno", PHENO, "--pheno-name", "trait", "--covar",
+                 COVAR, "--grm", d / "k", "--out", d / "direct", "--chr", "1"])
+    assert r.exit_code == 0, r.output
+    h1, r1 = read_assoc(runs["full"])
+    h2, r2 = read_assoc(str(d / "direct.assoc.tsv.gz"))
+    assert r2 == r1[: len(r2)]
+
+
+def test_reml_table(runs):
+    path = str(runs["d"] / "r.reml.tsv")
+    header, rows = read_assoc(path)
+    assert header == ["phenotype", "n", "h2", "h2_se", "sigma_g2", "sigma_e2", "lambda",
+                      "logl_reml", "logl_ml", "p_h2"]
+    h2 = float(rows[0][2])
+    se = float(rows[0][3])
+    assert rows[0][0] == "trait" and rows[0][1] == "987"
+    assert abs(h2 - 0.5) < 3 * se  # simulated h2 = 0.5
+    fixed = slurp(str(runs["d"] / "r.reml.fixed.tsv"))
+    assert "batch=b2" in fixed and "intercept" in fixed
+
+
+def test_fast_mode_runs_and_agrees_roughly(runs):
+    d = runs["d"]
+    r = run_cli(["assoc", "--bfile", SIM, "--null", d / "null", "--out", d / "fast", "--fast"])
+    assert r.exit_code == 0, r.output
+    h1, r1 = read_assoc(runs["full"])
+    h2, r2 = read_assoc(str(d / "fast.assoc.tsv.gz"))
+    assert h2 == h1[:11]
+    a, b = column(h1, r1, "neg_log_10_p_value"), column(h2, r2, "neg_log_10_p_value")
+    assert np.corrcoef(a, b)[0, 1] > 0.999

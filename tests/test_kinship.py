@@ -1,0 +1,112 @@
+"""Kinship: dense formula, block-size and thread invariance, file formats."""
+
+import os
+
+import numpy as np
+import pytest
+from bed_reader import open_bed
+
+from conftest import SIM, TINY
+from gwaslmm.errors import InputError
+from gwaslmm.genotypes import BedFile
+from gwaslmm.kinship import (Kinship, finish_grm, grm_sum, read_gcta_grm, read_gemma_kinship,
+                             write_gcta_grm, write_gemma_kinship)
+from gwaslmm.qc import VariantFilters
+
+
+def dense_grm(X, grm_type, maf=0.01, geno=0.05):
+    """The documented formula on a dense matrix (NaN = missing)."""
+    n = X.shape[0]
+    miss = np.isnan(X)
+    nobs = n - miss.sum(0)
+    mean = np.nansum(X, 0) / nobs
+    p = mean / 2
+    Xi = np.where(miss, mean, X)
+    mono = np.ptp(Xi, 0) == 0
+    keep = (miss.sum(0) / n <= geno) & ~mono & (np.minimum(p, 1 - p) >= maf)
+    Z = Xi[:, keep] - mean[keep]
+    if grm_type == "standardized":
+        Z = Z / np.sqrt(2 * p[keep] * (1 - p[keep]))
+    return Z @ Z.T / keep.sum(), int(keep.sum())
+
+
+@pytest.fixture(scope="module")
+def sim_block():
+    samples = np.arange(0, 1000, 3)  # 334 samples
+    X = open_bed(SIM + ".bed", count_A1=True).read(index=np.s_[samples, :3000], dtype="float64")
+    return samples, X
+
+
+@pytest.mark.parametrize("grm_type", ["standardized", "centered"])
+def test_grm_equals_dense_formula(sim_block, grm_type):
+    # 1e-10: the same float64 sums in a different order (BLAS syrk vs matmul).
+    samples, X = sim_block
+    bed = BedFile(SIM)
+    gs = grm_sum(bed, samples, np.arange(3000), grm_type, VariantFilters(), 1.0, block_size=700)
+    K = finish_grm(gs.S, gs.m)
+    Kd, m = dense_grm(X, grm_type)
+    assert gs.m == m
+    assert np.max(np.abs(K - Kd)) < 1e-10
+
+
+def test_grm_invariant_to_block_size_and_threads(sim_block):
+    """Identical up to float rounding (1e-12) across block sizes and thread counts."""
+    from gwaslmm._jit import set_threads
+
+    samples, _ = sim_block
+    bed = BedFile(SIM)
+    results = []
+    for bs, th in [(64, 1), (1000, 2), (3000, 1)]:
+        set_threads(th)
+        gs = grm_sum(bed, samples, np.arange(3000), "standardized", VariantFilters(), 1.0,
+                     block_size=bs)
+        results.append(finish_grm(gs.S, gs.m))
+    set_threads(None)
+    for K in results[1:]:
+        assert np.max(np.abs(K - results[0])) < 1e-12
+
+
+def test_gcta_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(7, 20))
+    K = A @ A.T / 20
+    fid = np.array([f"F{i}" for i in range(7)])
+    iid = np.array([f"I{i}" for i in range(7)])
+    prefix = str(tmp_path / "g")
+    write_gcta_grm(prefix, K, 20, fid, iid)
+    assert os.path.getsize(prefix + ".grm.bin") == 4 * 7 * 8 // 2
+    kin = read_gcta_grm(prefix)
+    assert np.array_equal(kin.fid, fid) and np.array_equal(kin.iid, iid)
+    assert kin.n_snps == 20
+    # float32 storage: relative rounding 6e-8
+    assert np.allclose(kin.K, K, rtol=1e-7, atol=1e-7)
+    # lower-triangle row-major order: entry (2, 1) is the 5th value (0,0 1,0 1,1 2,0 2,1)
+    vals = np.fromfile(prefix + ".grm.bin", dtype=np.float32)
+    assert vals[4] == np.float32(K[2, 1])
+    # subset reorders and checks IDs
+    sub = kin.subset(fid[[3, 1]], iid[[3, 1]])
+    assert np.allclose(sub, K[np.ix_([3, 1], [3, 1])], rtol=1e-7)
+    with pytest.raises(InputError, match="lacks 1 of the 2 analysed samples.*first missing: F9 I9"):
+        kin.subset(np.array(["F1", "F9"]), np.array(["I1", "I9"]))
+
+
+def test_gcta_size_mismatch(tmp_path):
+    prefix = str(tmp_path / "g")
+    write_gcta_grm(prefix, np.eye(4), 10, list("abcd"), list("abcd"))
+    with open(prefix + ".grm.id", "a") as fh:
+        fh.write("e e\n")
+    with pytest.raises(InputError, match="5 samples .* need 60"):
+        read_gcta_grm(prefix)
+
+
+def test_gemma_text_kinship(tmp_path):
+    bed = BedFile(TINY)
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(bed.n_samples, 30))
+    K = A @ A.T / 30
+    path = str(tmp_path / "k.cXX.txt")
+    write_gemma_kinship(path, K)
+    kin = read_gemma_kinship(path, bed.fam.fid, bed.fam.iid)
+    assert np.allclose(kin.K, K, rtol=1e-9)
+    with pytest.raises(InputError, match="20 x 20 but the .fam has 19"):
+        read_gemma_kinship(path, bed.fam.fid[:19], bed.fam.iid[:19])
