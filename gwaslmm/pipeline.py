@@ -204,7 +204,7 @@ def eigen_for(opts: Options, K: np.ndarray | None, sel: SampleSelection, W: np.n
 def log_null(log: RunLog, fit: NullFit, label: str = "") -> None:
     pre = f"null model{label} '{fit.name}'"
     log.write(f"{pre}: n = {fit.n}, lambda (REML) = {fit.lam:.6g} [{fit.where}], "
-              f"h2 = {fit.h2:.6g} (se {fit.h2_se:.4g}), sigma_g2 = {fit.sigma_g2:.6g}, "
+              f"h2 = {fit.h2:.6g} (se {fit.h2_se:.6g}), sigma_g2 = {fit.sigma_g2:.6g}, "
               f"sigma_e2 = {fit.sigma_e2:.6g}")
     log.write(f"  REML logL = {fit.logl_reml:.6f}, ML logL = {fit.logl_ml:.6f} "
               f"(lambda ML = {fit.lam_ml:.6g} [{fit.where_ml}]), LRT h2 = 0: p = {fit.p_h2:.4g}")
