@@ -1,7 +1,7 @@
 import click
 
 from .options import (build_options, covar_options, handle_errors, input_options, kinship_options,
-                      make_log, pheno_options)
+                      pheno_options, run_logged)
 
 
 @click.command()
@@ -22,13 +22,6 @@ from .options import (build_options, covar_options, handle_errors, input_options
 @handle_errors
 def assoc(**kw):
     """Per-SNP association scan; writes OUT.assoc.tsv.gz and its -meta.yaml."""
-    from gwaslmm._jit import set_threads
     from gwaslmm.pipeline import run_assoc
 
-    opts = build_options(kw)
-    log = make_log(opts.out, opts.command_line)
-    log.write(f"threads: {set_threads(opts.threads)}")
-    try:
-        run_assoc(opts, log)
-    finally:
-        log.close(opts.out + ".timings.json")
+    run_logged(build_options(kw), run_assoc)

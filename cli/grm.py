@@ -1,6 +1,6 @@
 import click
 
-from .options import build_options, handle_errors, input_options, make_log
+from .options import build_options, handle_errors, input_options, run_logged
 
 
 @click.command()
@@ -11,13 +11,6 @@ from .options import build_options, handle_errors, input_options, make_log
 @handle_errors
 def grm(**kw):
     """Build a kinship matrix; writes GCTA binary OUT.grm.bin/.grm.N.bin/.grm.id."""
-    from gwaslmm._jit import set_threads
     from gwaslmm.pipeline import run_grm
 
-    opts = build_options(kw)
-    log = make_log(opts.out, opts.command_line)
-    log.write(f"threads: {set_threads(opts.threads)}")
-    try:
-        run_grm(opts, log)
-    finally:
-        log.close(opts.out + ".timings.json")
+    run_logged(build_options(kw), run_grm)

@@ -167,3 +167,22 @@ def handle_errors(f):
                        f"(rerun with --debug for a traceback)", err=True)
             sys.exit(3)
     return wrapper
+
+
+def run_logged(opts, fn):
+    """Open OUT.log, set threads, run ``fn(opts, log)``; an error is also written to
+    the log; OUT.timings.json is written only after a successful run."""
+    from gwaslmm._jit import set_threads
+
+    log = make_log(opts.out, opts.command_line)
+    ok = False
+    try:
+        log.write(f"threads: {set_threads(opts.threads)}")
+        result = fn(opts, log)
+        ok = True
+        return result
+    except GwaslmmError as exc:
+        log.write(f"error: {exc}", echo=False)
+        raise
+    finally:
+        log.close(opts.out + ".timings.json" if ok else None)

@@ -1,7 +1,7 @@
 import click
 
 from .options import (build_options, covar_options, handle_errors, input_options, kinship_options,
-                      make_log, pheno_options)
+                      pheno_options, run_logged)
 
 
 @click.command()
@@ -17,13 +17,6 @@ def reml(**kw):
 
     Writes OUT.reml.tsv (one row per phenotype) and OUT.reml.fixed.tsv.
     """
-    from gwaslmm._jit import set_threads
     from gwaslmm.pipeline import run_reml
 
-    opts = build_options(kw)
-    log = make_log(opts.out, opts.command_line)
-    log.write(f"threads: {set_threads(opts.threads)}")
-    try:
-        run_reml(opts, log)
-    finally:
-        log.close(opts.out + ".timings.json")
+    run_logged(build_options(kw), run_reml)

@@ -30,7 +30,7 @@ def normalize_chromosome(code: str) -> str:
     Unplaced ('0') and non-human names (e.g. 'scaffold_12') are kept as given.
     """
     c = code.strip()
-    if c[:3].lower() == "chr":
+    if c[:3].lower() == "chr" and (c[3:].isdigit() or c[3:].upper() in _CHR_ALIASES):
         c = c[3:]
     if c.isdigit():
         c = str(int(c))
@@ -173,6 +173,10 @@ class BedFile:
         size = os.path.getsize(self.bed_path)
         with open(self.bed_path, "rb") as fh:
             head = fh.read(3)
+        if len(head) >= 2 and head[:2] == BED_MAGIC and len(head) < 3:
+            raise InputError(f"{self.bed_path} is truncated: {size} bytes, but the header alone "
+                             f"needs 3 and {self.fam.n} samples x {self.bim.m} variants need "
+                             f"{3 + self.bim.m * ((self.fam.n + 3) // 4)}")
         if len(head) < 3 or head[:2] != BED_MAGIC:
             raise InputError(f"{self.bed_path} is not a PLINK 1 .bed file (magic bytes "
                              f"{head[:2].hex() or 'missing'}, expected 6c1b)")

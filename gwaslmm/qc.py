@@ -44,7 +44,7 @@ def preselect_variants(bim: Bim, chr_spec: str | None = None, extract: set | Non
     """
     keep = np.ones(bim.m, dtype=bool)
     report = [f"variants in .bim: {bim.m}"]
-    if chr_spec:
+    if chr_spec is not None:
         labels, _ = parse_chr_spec(chr_spec)
         sel = np.isin(bim.chromosome, sorted(labels))
         report.append(f"--chr {chr_spec}: kept {int(sel.sum())}, removed {int((keep & ~sel).sum())}")

@@ -176,15 +176,23 @@ def join_samples(fam: Fam, *, pheno_table: SampleTable | None = None, pheno_name
                 wnames.append(nm)
             else:
                 levels = sorted(set(col[alive].tolist()))
+                try:  # numeric codes forced categorical: order and compare them as numbers
+                    num = np.array(col, dtype=object)
+                    num[alive] = col[alive].astype(float)
+                    levels = sorted(set(num[alive].tolist()))
+                    col = num
+                except ValueError:
+                    pass
                 if len(levels) < 2:
                     raise InputError(f"categorical covariate '{nm}' has a single level "
                                      f"('{levels[0]}') among the {int(alive.sum())} analysed "
                                      f"samples; drop it")
                 for lev in levels[1:]:
                     wcols.append((col == lev).astype(float))
-                    wnames.append(f"{nm}={lev}")
+                    wnames.append(f"{nm}={lev:g}" if isinstance(lev, float) else f"{nm}={lev}")
+                base = f"{levels[0]:g}" if isinstance(levels[0], float) else levels[0]
                 report.append(f"categorical covariate '{nm}': {len(levels)} levels, baseline "
-                              f"'{levels[0]}'")
+                              f"'{base}'")
 
     idx = np.flatnonzero(alive)
     n = idx.size

@@ -141,6 +141,46 @@ def fast_block(model: ScanModel, Xt: np.ndarray) -> dict:
     return dict(beta=beta, se=se, F_wald=F, F_score=score)
 
 
+def logdet_s(lam: float, model: ScanModel):
+    """ln det S(lam) and its first derivative, S = lam C + I - lam^2 G' diag(w) G
+    (the covariate part of ln det V; see :mod:`gwaslmm.nullmodel`)."""
+    k = model.C.shape[0]
+    if k == 0:
+        return 0.0, 0.0
+    d, G, C = model.d, model.G, model.C
+    w = 1.0 / (lam * d + 1.0)
+    g0 = G.T @ (w[:, None] * G)
+    g1 = G.T @ ((d * w * w)[:, None] * G)
+    S = lam * C + np.eye(k) - lam * lam * g0
+    S1 = C - 2 * lam * g0 + lam * lam * g1
+    return np.linalg.slogdet(S)[1], float(np.trace(np.linalg.solve(S, S1)))
+
+
+def grid_sums(model: ScanModel, Xt: np.ndarray, with_ml: bool):
+    """Sums at the lam grid for a whole block, by matrix products.
+
+    Returns (gA, gB, gA1, gB1) each (nk, m) — sum w x^2, sum w x y,
+    sum d w^2 x^2, sum d w^2 x y — and (gq, gq1, gtr1, gsl, gld, gld1) each (nk,):
+    sum w y^2, sum d w^2 y^2, sum d w, sum ln w, ln det S and its derivative
+    (zeros unless with_ml).
+    """
+    grid = lambda_grid()
+    d, yt = model.d, model.yt
+    w = 1.0 / (grid[:, None] * d[None, :] + 1.0)
+    t1 = d[None, :] * w * w
+    X2 = Xt * Xt
+    XY = Xt * yt[:, None]
+    yy = yt * yt
+    nk = grid.size
+    gld = np.zeros(nk)
+    gld1 = np.zeros(nk)
+    if with_ml:
+        for k, lam in enumerate(grid):
+            gld[k], gld1[k] = logdet_s(lam, model)
+    return (w @ X2, w @ XY, t1 @ X2, t1 @ XY, w @ yy, t1 @ yy, (d[None, :] * w).sum(1),
+            np.log(w).sum(1), gld, gld1)
+
+
 def exact_block(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
     """Exact tests (numba kernel) for a rotated block Xt (n', m) float64."""
     from .scan_kernels import exact_scan
@@ -151,8 +191,10 @@ def exact_block(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
     do_reml = test in ("wald", "all")
     do_ml = test in ("lrt", "all")
     lam_score = model.lam_ml if test in ("score", "all") else -1.0
-    exact_scan(model.d, model.yt, Xt, model.G, model.C, model.n, model.c, lambda_grid(),
-               do_reml, do_ml, lam_score, out, NEWTON_RTOL, MAX_ITER)
+    gs = grid_sums(model, Xt, do_ml)
+    exact_scan(model.d, model.yt, Xt, model.G, model.C, model.n, model.c, lambda_grid(), gs, gs,
+               do_reml, do_ml, lam_score, out, NEWTON_RTOL, MAX_ITER, model.lam_reml,
+               model.lam_ml)
     res = dict(beta=out[:, 0], se=out[:, 1], F_wald=out[:, 2], lam_remle=out[:, 3],
                logl_remle=out[:, 4], lam_mle=out[:, 5], logl_mle=out[:, 6], F_score=out[:, 7],
                where_remle=out[:, 8], where_mle=out[:, 9])

@@ -27,8 +27,9 @@ LN2PI = math.log(2.0 * math.pi)
 
 
 @jit()
-def _sums(lam, d, x, y, out):
-    """out[:] = a, b, q, a1, b1, q1, a2, b2, q2, tr1, tr2, slogw."""
+def _sums(lam, d, x, y, out, with_log):
+    """out[:] = a, b, q, a1, b1, q1, a2, b2, q2, tr1, tr2, slogw (slogw only
+    if with_log: the logarithm is the costliest part of a pass)."""
     a = b = q = a1 = b1 = q1 = a2 = b2 = q2 = tr1 = tr2 = sl = 0.0
     for j in range(d.size):
         w = 1.0 / (lam * d[j] + 1.0)
@@ -49,7 +50,8 @@ def _sums(lam, d, x, y, out):
         q2 += t2 * yy
         tr1 += dw
         tr2 += dw * dw
-        sl += math.log(w)
+        if with_log:
+            sl += math.log(w)
     out[0] = a; out[1] = b; out[2] = q
     out[3] = a1; out[4] = b1; out[5] = q1
     out[6] = a2; out[7] = b2; out[8] = q2
@@ -107,9 +109,10 @@ def _logdet_s(lam, d, G, C, work):
 
 
 @jit()
-def _eval(lam, mode, d, x, y, G, C, df, n, sxx, buf, work):
-    """(logl, d1, d2) of the alternative model at lam.  mode 0 = REML, 1 = ML."""
-    _sums(lam, d, x, y, buf)
+def _eval(lam, mode, d, x, y, G, C, df, n, sxx, buf, work, with_log):
+    """(logl, d1, d2) of the alternative model at lam.  mode 0 = REML, 1 = ML.
+    logl is NaN unless with_log."""
+    _sums(lam, d, x, y, buf, with_log)
     a, b, q = buf[0], buf[1], buf[2]
     a1, b1, q1 = buf[3], buf[4], buf[5]
     a2, b2, q2 = buf[6], buf[7], buf[8]
@@ -121,42 +124,75 @@ def _eval(lam, mode, d, x, y, G, C, df, n, sxx, buf, work):
     d2Q = 2.0 * q2 - f2
     r1 = dQ / Q
     r2 = d2Q / Q - r1 * r1
+    logl = np.nan
     if mode == 0:
-        logl = (0.5 * df * (math.log(df) - LN2PI - 1.0) - 0.5 * df * math.log(Q) + 0.5 * sl
-                - 0.5 * math.log(a) + 0.5 * math.log(sxx))
+        if with_log:
+            logl = (0.5 * df * (math.log(df) - LN2PI - 1.0) - 0.5 * df * math.log(Q) + 0.5 * sl
+                    - 0.5 * math.log(a) + 0.5 * math.log(sxx))
         g = -0.5 * df * r1 - 0.5 * tr1 + 0.5 * a1 / a
         h = -0.5 * df * r2 + 0.5 * tr2 - 0.5 * (2.0 * a2 / a - (a1 / a) ** 2)
     else:
         ld, ld1, ld2 = _logdet_s(lam, d, G, C, work)
-        logl = 0.5 * n * (math.log(n) - LN2PI - 1.0) - 0.5 * n * math.log(Q) - 0.5 * (-sl + ld)
+        if with_log:
+            logl = (0.5 * n * (math.log(n) - LN2PI - 1.0) - 0.5 * n * math.log(Q)
+                    - 0.5 * (-sl + ld))
         g = -0.5 * n * r1 - 0.5 * (tr1 + ld1)
         h = -0.5 * n * r2 - 0.5 * (-tr2 + ld2)
     return logl, g, h
 
 
 @jit()
-def _maximize(mode, d, x, y, G, C, df, n, sxx, grid, buf, work, rtol, max_iter):
+def _grid_terms(mode, k, s, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl, gld, gld1, df, n, sxx):
+    """(logl, d1) at grid point k for SNP s from the precomputed grid sums."""
+    a = gA[k, s]
+    b = gB[k, s]
+    a1 = gA1[k, s]
+    b1 = gB1[k, s]
+    Q = gq[k] - b * b / a
+    dQ = -gq1[k] + 2.0 * b * b1 / a - b * b * a1 / (a * a)
+    r1 = dQ / Q
+    if mode == 0:
+        logl = (0.5 * df * (math.log(df) - LN2PI - 1.0) - 0.5 * df * math.log(Q) + 0.5 * gsl[k]
+                - 0.5 * math.log(a) + 0.5 * math.log(sxx))
+        g = -0.5 * df * r1 - 0.5 * gtr1[k] + 0.5 * a1 / a
+    else:
+        logl = (0.5 * n * (math.log(n) - LN2PI - 1.0) - 0.5 * n * math.log(Q)
+                - 0.5 * (-gsl[k] + gld[k]))
+        g = -0.5 * n * r1 - 0.5 * (gtr1[k] + gld1[k])
+    return logl, g
+
+
+@jit()
+def _maximize(mode, s, d, x, y, G, C, df, n, sxx, grid, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl,
+              gld, gld1, buf, work, rtol, max_iter, lam0):
     """Global maximum over the grid's range; returns (lam, logl, where, iters).
 
-    where: 0 interior, 1 lower bound, 2 upper bound, 3 failed.
+    The derivative at the grid points comes from precomputed sums (one BLAS
+    product per block); each interval where it falls from + to - is refined
+    by safeguarded Newton, started at lam0 (the null estimate, usually within
+    a few percent of the SNP's) when it lies in the interval.  On return buf
+    holds the sums at the returned lam.  where: 0 interior, 1 lower bound,
+    2 upper bound, 3 failed.
     """
     nk = grid.size
-    gvals = np.empty(nk)
-    lvals = np.empty(nk)
-    for k in range(nk):
-        lvals[k], gvals[k], _ = _eval(grid[k], mode, d, x, y, G, C, df, n, sxx, buf, work)
     best_l = -np.inf
     best_lam = np.nan
     where = 3
     iters = 0
+    l_hi = -np.inf
+    n_cand = 0
+    l_lo, g_prev = _grid_terms(mode, 0, s, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl, gld, gld1, df,
+                               n, sxx)
     for k in range(nk - 1):
-        if gvals[k] > 0.0 and gvals[k + 1] < 0.0:
+        l_k1, g_next = _grid_terms(mode, k + 1, s, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl, gld,
+                                   gld1, df, n, sxx)
+        if g_prev > 0.0 and g_next < 0.0:
             lo = grid[k]
             hi = grid[k + 1]
-            xk = math.sqrt(lo * hi)
+            xk = lam0 if lo < lam0 < hi else math.sqrt(lo * hi)
             for it in range(max_iter):
                 iters += 1
-                _, g, h = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work)
+                _, g, h = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work, False)
                 if g > 0.0:
                     lo = xk
                 else:
@@ -170,26 +206,35 @@ def _maximize(mode, d, x, y, G, C, df, n, sxx, grid, buf, work, rtol, max_iter):
                 xk = xn
                 if done:
                     break
-            ll, _, _ = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work)
+            ll, _, _ = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work, True)
+            n_cand += 1
             if ll > best_l:
                 best_l = ll
                 best_lam = xk
                 where = 0
-    if lvals[0] > best_l:
-        best_l = lvals[0]; best_lam = grid[0]; where = 1
-    if lvals[nk - 1] > best_l:
-        best_l = lvals[nk - 1]; best_lam = grid[nk - 1]; where = 2
+        g_prev = g_next
+        if k == nk - 2:
+            l_hi = l_k1
+    if l_lo > best_l:
+        best_l = l_lo; best_lam = grid[0]; where = 1
+    if l_hi > best_l:
+        best_l = l_hi; best_lam = grid[nk - 1]; where = 2
     if not math.isfinite(best_l):
         where = 3
+    elif where != 0 or n_cand > 1:
+        _sums(best_lam, d, x, y, buf, False)
     return best_lam, best_l, where, iters
 
 
 @jit(parallel=True)
-def exact_scan(d, yt, Xt, G, C, n, c, grid, do_reml, do_ml, lam_score, out, rtol, max_iter):
+def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, out, rtol,
+               max_iter, lam_reml0, lam_ml0):
     """Per-SNP exact tests for a block.
 
     d (n',), yt (n',), Xt (n', m) float64 rotated SNPs (x~ = B'x); G (n', k),
     C (k, k) the kinship's covariate blocks (k may be 0); n samples, c covariates.
+    rg, mg: grid sums for REML and ML, tuples (gA, gB, gA1, gB1 (nk, m);
+    gq, gq1, gtr1, gsl, gld, gld1 (nk,)) from :func:`gwaslmm.scan.grid_sums`.
     out (m, 10) float64 receives per SNP:
       0 beta, 1 se, 2 F_wald, 3 lam_remle, 4 logl_remle, 5 lam_mle,
       6 logl_mle, 7 F_score, 8 where_remle, 9 where_mle
@@ -207,25 +252,28 @@ def exact_scan(d, yt, Xt, G, C, n, c, grid, do_reml, do_ml, lam_score, out, rtol
         for k in range(10):
             out[s, k] = np.nan
         if do_reml:
-            lam, ll, where, _ = _maximize(0, d, x, yt, G, C, df, float(n), sxx, grid, buf, work,
-                                          rtol, max_iter)
+            lam, ll, where, _ = _maximize(0, s, d, x, yt, G, C, df, float(n), sxx, grid,
+                                          rg[0], rg[1], rg[2], rg[3], rg[4], rg[5], rg[6],
+                                          rg[7], rg[8], rg[9], buf, work, rtol, max_iter,
+                                          lam_reml0)
             out[s, 3] = lam
             out[s, 4] = ll
             out[s, 8] = where
-            _sums(lam, d, x, yt, buf)
-            a, b, q = buf[0], buf[1], buf[2]
+            a, b, q = buf[0], buf[1], buf[2]  # sums at lam, left by _maximize
             Q = q - b * b / a
             tau = df / Q
             out[s, 0] = b / a
             out[s, 1] = math.sqrt(1.0 / (tau * a))
             out[s, 2] = b * b / a * tau
         if do_ml:
-            lam, ll, where, _ = _maximize(1, d, x, yt, G, C, df, float(n), sxx, grid, buf, work,
-                                          rtol, max_iter)
+            lam, ll, where, _ = _maximize(1, s, d, x, yt, G, C, df, float(n), sxx, grid,
+                                          mg[0], mg[1], mg[2], mg[3], mg[4], mg[5], mg[6],
+                                          mg[7], mg[8], mg[9], buf, work, rtol, max_iter,
+                                          lam_ml0)
             out[s, 5] = lam
             out[s, 6] = ll
             out[s, 9] = where
         if lam_score > 0.0:
-            _sums(lam_score, d, x, yt, buf)
+            _sums(lam_score, d, x, yt, buf, False)
             a, b, q = buf[0], buf[1], buf[2]
             out[s, 7] = n * b * b / (q * a)

@@ -49,7 +49,7 @@ def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
     """Read an ``FID IID col...`` table (see module docstring)."""
     if not os.path.exists(path):
         raise InputError(f"{what} file not found: {path}")
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+    with open(path, "r", encoding="utf-8-sig", errors="replace") as fh:  # -sig: drop a BOM
         lines = [ln for ln in fh if ln.strip()]
     if not lines:
         raise InputError(f"{what} file {path} is empty")

@@ -212,9 +212,6 @@ def test_empty_bed(tmp_path):
         BedFile(p)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG genotypes.BedFile.__init__: a .bed cut after its "
-                   "2 magic bytes is reported as 'magic bytes 6c1b, expected 6c1b' instead of "
-                   "as truncated")
 def test_bed_cut_after_magic_is_reported_as_truncated(tmp_path):
     p = copy_tiny(tmp_path)
     with open(p + ".bed", "r+b") as fh:
@@ -758,6 +755,23 @@ def test_join_too_few_samples(tiny_fam):
     keep = np.array([f"{TINY_FID[i]} {TINY_IID[i]}" for i in range(10)])
     with pytest.raises(InputError, match=r"only 9 samples left after the sample join \(minimum 10\)"):
         join_samples(tiny_fam, keep=keep)
+
+
+def test_join_sim_tables():
+    """The bundled sim.pheno / sim.covar (tab-separated, header FID IID): batch is
+    categorical (b1 baseline), age and bmi quantitative; every drop is counted."""
+    fam = read_fam(SIM + ".fam")
+    ph = read_sample_table(SIM + ".pheno", "phenotype", "PHENO")
+    cv = read_sample_table(SIM + ".covar", "covariate", "COVAR")
+    assert ph.names == ["trait", "trait2"] and cv.names == ["age", "bmi", "batch"]
+    sel = join_samples(fam, pheno_table=ph, pheno_names=["trait"], covar_table=cv)
+    assert sel.covar_names == ["intercept", "age", "bmi", "batch=b2", "batch=b3"]
+    assert "categorical covariate 'batch': 3 levels, baseline 'b1'" in sel.report
+    assert sel.report[-1] == f"analysed samples: {sel.n}"
+    dropped = sum(int(m.group(1)) for ln in sel.report
+                  for m in [re.search(r"dropped (\d+)", ln)] if m)
+    assert sel.n + dropped == fam.n
+    assert not np.isnan(sel.y).any() and not np.isnan(sel.W).any()
 
 
 def test_join_without_phenotype(tiny_fam):
