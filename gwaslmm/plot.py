@@ -27,11 +27,11 @@ Memory (bounded, independent of the row count except for the two items below)
     rest is binned per chromosome into x bins of ``w`` base pairs and y bins
     of 0.01 in -log10 p, one point (the most significant, then the lowest
     position) per occupied bin.  ``w`` is the smallest power of two with
-    genome width / w <= 4000, i.e. between 1/4000 and 1/2000 of the genome
+    genome width / w <= 2000, i.e. between 1/2000 and 1/1000 of the genome
     width (the sum of the chromosomes' largest positions); it only grows
     while streaming, and the kept bins are re-binned when it doubles, so the
-    result does not depend on the chunking.  At most ~4000 x 200 thinned
-    points (plus the number of chromosomes x 200), usually far fewer.
+    result does not depend on the chunking.  At most (2000 + number of
+    chromosomes) x 200 thinned points, usually far fewer.
     For the QQ plot and lambda_GC, -log10 p of every row with a p-value is
     stored as float32 (4 bytes a row: 40 MB at 10 million rows; relative
     rounding 6e-8, far below anything visible or relevant to lambda_GC).
@@ -92,7 +92,7 @@ GENOME_WIDE_P = 5e-8
 SUGGESTIVE_P = 1e-5
 KEEP_ALL_NEGLOG10 = 2.0      # points with -log10 p >= 2 (p <= 0.01) are never thinned
 Y_BIN = 0.01                 # Manhattan thinning: y bin width in -log10 p
-X_BINS = 2000                # Manhattan thinning: x bin = between 1/(2 X_BINS) and 1/X_BINS
+X_BINS = 2000                # Manhattan thinning: x bin between 1/X_BINS and 2/X_BINS of the genome
 GAP_FRACTION = 0.004         # gap between chromosomes, fraction of the genome width
 LOCUS_BP = 1_000_000         # one label per 1 Mb locus
 QQ_BIN = 0.005               # QQ thinning bin in -log10 p
@@ -111,10 +111,11 @@ REQUIRED_COLUMNS = ("chromosome", "base_pair_location")
 P_COLUMNS = ("neg_log_10_p_value", "p_value")
 MISSING_TOKENS = {b"NA", b"na", b"NaN", b"nan", b"", b".", b"-nan"}
 
-# Bin keys pack (chromosome id, x bin, y bin) into one int64.
-_Y_BITS, _X_BITS = 8, 36
+# Bin keys pack (chromosome id, x bin, y bin) into one int64.  x bins stay
+# below X_BINS (the width is set before binning), y bins below 2 / Y_BIN = 200.
+_Y_BITS, _X_BITS = 8, 16
 _MAX_CHROMS = 1 << (63 - _X_BITS - _Y_BITS)
-_MAX_POS = 1 << _X_BITS
+_MAX_POS = 1 << 50
 
 
 # ---------------------------------------------------------------------------
@@ -307,7 +308,6 @@ class _ManhattanAccumulator:
         self.width = 1
         self.full: list = []            # (chrom, pos, y, ids) per chunk
         self.t_key = np.zeros(0, dtype=np.int64)
-        self.t_chrom = np.zeros(0, dtype=np.int32)
         self.t_pos = np.zeros(0, dtype=np.int64)
         self.t_y = np.zeros(0, dtype=np.float64)
         self.n_snps = 0
@@ -334,19 +334,24 @@ class _ManhattanAccumulator:
         return cid
 
     def _keys(self, chrom, pos, y):
+        """Bin key (chromosome id, pos // width, floor(y / Y_BIN)) packed in an int64."""
         yb = np.floor(y / Y_BIN).astype(np.int64)
         return ((chrom.astype(np.int64) << (_X_BITS + _Y_BITS))
                 | ((pos // self.width) << _Y_BITS) | yb)
 
     @staticmethod
-    def _best_per_key(key, y, pos):
-        """Indices of one point per distinct key: largest y, then lowest position;
-        returned sorted by key."""
-        order = np.lexsort((pos, -y, key))
-        k = key[order]
-        first = np.ones(k.size, dtype=bool)
-        first[1:] = k[1:] != k[:-1]
-        return order[first]
+    def _reduce(key, y, pos):
+        """One point per distinct key: the largest y, ties to the lowest position.
+
+        key, pos : int64 (n,); y : float64 (n,).  Returns (key, y, pos), sorted by key.
+        """
+        order = np.argsort(key)
+        ks, ys, ps = key[order], y[order], pos[order]
+        start = np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1])))
+        ymax = np.maximum.reduceat(ys, start)
+        counts = np.diff(np.append(start, ks.size))
+        cand = np.where(ys == np.repeat(ymax, counts), ps, np.iinfo(np.int64).max)
+        return ks[start], ymax, np.minimum.reduceat(cand, start)
 
     def add(self, chrom, pos, y, ids_for=None) -> None:
         """One chunk of rows.
@@ -374,14 +379,13 @@ class _ManhattanAccumulator:
             np.minimum.at(self.pos_min, chrom, pos)
             np.maximum.at(self.pos_max, chrom, pos)
         total = int(np.maximum(self.pos_max, 0).sum())
-        if total > 2 * X_BINS * self.width:
-            while total > 2 * X_BINS * self.width:
+        if total > X_BINS * self.width:
+            while total > X_BINS * self.width:
                 self.width *= 2
             if self.t_key.size:
-                self.t_key = self._keys(self.t_chrom, self.t_pos, self.t_y)
-                sel = self._best_per_key(self.t_key, self.t_y, self.t_pos)
-                self.t_key, self.t_chrom = self.t_key[sel], self.t_chrom[sel]
-                self.t_pos, self.t_y = self.t_pos[sel], self.t_y[sel]
+                chrom_t = (self.t_key >> (_X_BITS + _Y_BITS)).astype(np.int32)
+                self.t_key, self.t_y, self.t_pos = self._reduce(
+                    self._keys(chrom_t, self.t_pos, self.t_y), self.t_y, self.t_pos)
         has_p = ~np.isnan(y)
         self.n_snps += int(has_p.sum())
         self.n_infinite += int(np.isposinf(y).sum())
@@ -394,25 +398,22 @@ class _ManhattanAccumulator:
         low = np.flatnonzero(has_p & (y < KEEP_ALL_NEGLOG10))
         if low.size == 0:
             return
-        lc, lp, ly = chrom[low], pos[low], y[low].astype(np.float64)
-        lk = self._keys(lc, lp, ly)
-        sel = self._best_per_key(lk, ly, lp)
-        lk, lc, lp, ly = lk[sel], lc[sel], lp[sel], ly[sel]
+        ly = y[low].astype(np.float64)
+        lk, ly, lp = self._reduce(self._keys(chrom[low], pos[low], ly), ly, pos[low])
         idx = np.searchsorted(self.t_key, lk)
         present = np.zeros(lk.size, dtype=bool)
         inb = idx < self.t_key.size
         present[inb] = self.t_key[idx[inb]] == lk[inb]
-        # same bin already held: keep the better point
+        # bin already held: keep the better point (larger y, then lower position)
         pi = idx[present]
-        better = (ly[present] > self.t_y[pi]) | ((ly[present] == self.t_y[pi])
-                                                 & (lp[present] < self.t_pos[pi]))
-        self.t_y[pi[better]] = ly[present][better]
-        self.t_pos[pi[better]] = lp[present][better]
+        yp, pp = ly[present], lp[present]
+        better = (yp > self.t_y[pi]) | ((yp == self.t_y[pi]) & (pp < self.t_pos[pi]))
+        self.t_y[pi[better]] = yp[better]
+        self.t_pos[pi[better]] = pp[better]
         new = ~present
         if new.any():
             at = idx[new]
             self.t_key = np.insert(self.t_key, at, lk[new])
-            self.t_chrom = np.insert(self.t_chrom, at, lc[new])
             self.t_pos = np.insert(self.t_pos, at, lp[new])
             self.t_y = np.insert(self.t_y, at, ly[new])
 
@@ -443,7 +444,8 @@ class _ManhattanAccumulator:
             f_pos = np.zeros(0, np.int64)
             f_y = np.zeros(0, np.float64)
             f_ids = None
-        chrom = np.concatenate([f_chrom, self.t_chrom])
+        t_chrom = (self.t_key >> (_X_BITS + _Y_BITS)).astype(np.int32)
+        chrom = np.concatenate([f_chrom, t_chrom])
         pos = np.concatenate([f_pos, self.t_pos])
         y = np.concatenate([f_y, self.t_y])
         ci = rank_of[chrom]
