@@ -18,6 +18,10 @@ from .options import (build_options, covar_options, handle_errors, input_options
 @click.option("--chunk", metavar="K/N", help="Scan only the K-th of N variant chunks.")
 @click.option("--no-gzip", is_flag=True, help="Write plain TSV instead of .tsv.gz.")
 @click.option("--assembly", metavar="NAME", help="Genome assembly for the metadata (e.g. GRCh38).")
+@click.option("--rotate-dtype", type=click.Choice(["float64", "float32"]), default="float64",
+              show_default=True,
+              help="Precision of the rotation U'X (float32: about 2x faster, -log10 p within "
+                   "1e-5).")
 @click.option("--top", type=int, default=10, show_default=True, help="Top hits in the summary.")
 @handle_errors
 def assoc(**kw):

@@ -113,26 +113,40 @@ def grm_sum(bed: BedFile, samples: np.ndarray, snp_idx: np.ndarray, grm_type: st
     n = samples.size
     S = np.zeros((n, n), order="F")
     if block_size is None:
-        block_size = snp_block_size(n, memory_gb, reserved_bytes=8 * n * n)
+        # two blocks in flight (prefetch), each with its imputed and standardized copies
+        block_size = snp_block_size(n, memory_gb, copies=6, reserved_bytes=8 * n * n)
     passed = np.zeros(snp_idx.size, dtype=bool)
     reason_all = np.full(snp_idx.size, -1, dtype=np.int8)
     t_read = t_syrk = 0.0
-    for a in range(0, snp_idx.size, block_size):
-        b = min(snp_idx.size, a + block_size)
+    blocks = [(a, min(snp_idx.size, a + block_size)) for a in range(0, snp_idx.size, block_size)]
+
+    def prepare(ab):
+        """Read, impute, QC and standardize one block (runs in a worker thread
+        while the previous block is accumulated)."""
+        a, b = ab
         t0 = time.perf_counter()
         X = bed.read(samples, snp_idx[a:b])
         X, n_miss, af = impute_mean(X)
         ok, reason = variant_qc(X, n_miss, af, filters)
-        passed[a:b] = ok
-        reason_all[a:b] = reason
         Z = standardize_block(X[:, ok], af[ok], grm_type)
-        t1 = time.perf_counter()
-        syrk_update(S, Z)
-        t2 = time.perf_counter()
-        t_read += t1 - t0
-        t_syrk += t2 - t1
-        if progress is not None:
-            progress(b, snp_idx.size)
+        return ok, reason, Z, time.perf_counter() - t0
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fut = pool.submit(prepare, blocks[0]) if blocks else None
+        for k, (a, b) in enumerate(blocks):
+            ok, reason, Z, dt = fut.result()
+            if k + 1 < len(blocks):
+                fut = pool.submit(prepare, blocks[k + 1])
+            passed[a:b] = ok
+            reason_all[a:b] = reason
+            t_read += dt
+            t1 = time.perf_counter()
+            syrk_update(S, Z)
+            t_syrk += time.perf_counter() - t1
+            if progress is not None:
+                progress(b, snp_idx.size)
     return GrmSum(S=S, m=int(passed.sum()), passed=passed,
                   reason_counts=summarize_reasons(reason_all), seconds_read=t_read,
                   seconds_syrk=t_syrk)

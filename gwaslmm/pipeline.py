@@ -71,6 +71,7 @@ class Options:
     no_gzip: bool = False
     assembly: str | None = None
     block_size: int | None = None
+    rotate_dtype: str = "float64"
     top: int = 10
     command_line: str = ""
     extra: dict = field(default_factory=dict)
@@ -373,7 +374,7 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
             Xo = X[:, ok]
             t1 = time.perf_counter()
             log.stage("qc", t1 - t0)
-            Xt = eig.rotate(Xo)
+            Xt = eig.rotate(Xo, np.dtype(opts.rotate_dtype)).astype(np.float64, copy=False)
             t2 = time.perf_counter()
             log.stage("rotate", t2 - t1)
             sxx = np.einsum("ij,ij->j", Xt, Xt)

@@ -39,6 +39,7 @@ class DatasetFiles:
     gemma_ones: str  # a column of 1s: every sample "analysed" for gemma -gk 1
     fastlmm_pheno: str  # FID IID trait, complete cases, no header
     fastlmm_covar: str  # FID IID age bmi batch_b2 batch_b3, complete cases, no header
+    numeric_covar: str  # FID IID age bmi batch_b2 batch_b3 (header, NA missing): PLINK 2
     n_samples: int
     n_snps: int
     n_complete: int  # samples with the phenotype and every covariate
@@ -90,11 +91,15 @@ def _write_peer_inputs(d, prefix, dataset) -> DatasetFiles:
         gemma_ones=os.path.join(d, "gemma.ones.txt"),
         fastlmm_pheno=os.path.join(d, "fastlmm.pheno.txt"),
         fastlmm_covar=os.path.join(d, "fastlmm.covar.txt"),
+        numeric_covar=os.path.join(d, "numeric.covar.txt"),
     )
     n_complete = 0
     with open(files["gemma_pheno"], "w") as gp, open(files["gemma_covar"], "w") as gc, \
             open(files["gemma_ones"], "w") as go, open(files["fastlmm_pheno"], "w") as fp, \
-            open(files["fastlmm_covar"], "w") as fc:
+            open(files["fastlmm_covar"], "w") as fc, open(files["numeric_covar"], "w") as nc:
+        # PLINK 2 wants a categorical covariate's missing value spelt NONE, not NA; the
+        # dummy-coded numeric table sidesteps that and is the same model.
+        nc.write("\t".join(["FID", "IID", *QCOVAR] + [f"{CATCOVAR}_{lv}" for lv in dummies]) + "\n")
         for key in fam:
             y = phe.get(key, {}).get(PHENO, "NA")
             c = cov.get(key)
@@ -109,6 +114,8 @@ def _write_peer_inputs(d, prefix, dataset) -> DatasetFiles:
                 dv = ["NA"] * len(dummies) if b in NA else ["1" if b == lv else "0"
                                                            for lv in dummies]
             gc.write(" ".join(["1"] + qv + dv) + "\n")
+            if c is not None:
+                nc.write("\t".join([key[0], key[1]] + qv + dv) + "\n")
             if y != "NA" and "NA" not in qv and "NA" not in dv:
                 n_complete += 1
                 fp.write(f"{key[0]} {key[1]} {y}\n")
