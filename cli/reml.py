@@ -10,6 +10,9 @@ from .options import (build_options, covar_options, handle_errors, input_options
 @covar_options
 @kinship_options
 @click.option("--all-pheno", is_flag=True, help="Fit every phenotype column of --pheno.")
+@click.option("--loco", is_flag=True,
+              help="One null model per left-out chromosome (OUT.reml.loco.tsv; with "
+                   "--save-null, PREFIX.chr<c>.null.npz for assoc --null --loco).")
 @click.option("--save-null", metavar="PREFIX", help="Store the fitted null model for assoc --null.")
 @handle_errors
 def reml(**kw):

@@ -37,7 +37,7 @@ def save_null(prefix: str, eig: ProjectedEigen, fit: NullFit, sel: SampleSelecti
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     np.savez(tmp, B=eig.B, d=eig.d, Wq=eig.Wq, R=eig.R, G=eig.G, C=eig.C, t=eig.t,
              n_zeroed=eig.n_zeroed, min_eigenvalue=eig.min_eigenvalue,
-             fingerprint=np.array(eig.fingerprint), yt=fit.yt, beta=fit.beta,
+             fingerprint=np.array(eig.fingerprint), yt=fit.yt, y=sel.y[:, 0], beta=fit.beta,
              beta_se=fit.beta_se, name=np.array(fit.name), where=np.array(fit.where),
              where_ml=np.array(fit.where_ml), fid=sel.fid, iid=sel.iid, W=sel.W,
              covar_names=np.array(sel.covar_names, dtype=str),
@@ -70,7 +70,7 @@ def load_null(prefix: str, bed, log) -> StoredNull:
     sc["n"], sc["c"] = int(sc["n"]), int(sc["c"])
     fit = NullFit(name=str(z["name"]), beta=z["beta"], beta_se=z["beta_se"], where=str(z["where"]),
                   where_ml=str(z["where_ml"]), yt=z["yt"], **sc)
-    sel = SampleSelection(idx=idx, fid=fid, iid=iid, y=np.full((idx.size, 1), np.nan),
+    sel = SampleSelection(idx=idx, fid=fid, iid=iid, y=z["y"].reshape(-1, 1),
                           pheno_names=[fit.name], W=z["W"], covar_names=list(z["covar_names"]),
                           report=[])
     log.write(f"null model: loaded {path} ({idx.size} samples, phenotype '{fit.name}', "

@@ -239,8 +239,12 @@ def run_grm(opts: Options, log: RunLog) -> dict:
 def run_reml(opts: Options, log: RunLog) -> dict:
     bed = open_genotypes(opts, log)
     multi = bool(opts.all_pheno or (opts.pheno_name and len(opts.pheno_name) > 1))
+    if opts.loco and multi:
+        raise UsageError("reml --loco fits one phenotype; pick it with --pheno-name")
     sel = select_samples(opts, bed, log, need_phenotype=True, multi_pheno=multi)
     snp_idx = preselect(opts, bed, log)
+    if opts.loco:
+        return _reml_loco(opts, bed, sel, snp_idx, log)
     K = None if opts.eigen else kinship_for(opts, bed, sel, snp_idx, log)
     # Group phenotypes by missingness pattern: one decomposition per pattern.
     miss = np.isnan(sel.y)
@@ -302,6 +306,28 @@ def run_reml(opts: Options, log: RunLog) -> dict:
                                                    "standard_error"], frows)
     log.write(f"wrote {p1}")
     log.write(f"wrote {p2}")
+    return dict(fits=fits)
+
+
+def _reml_loco(opts, bed, sel, snp_idx, log) -> dict:
+    """One null model per left-out chromosome: OUT.reml.loco.tsv, and with
+    --save-null PREFIX the files PREFIX.chr<c>.null.npz for assoc --null --loco."""
+    from .nullstore import save_null
+
+    if opts.null:
+        raise UsageError("reml --loco computes the null models; --null is for assoc")
+    rows, fits = [], []
+    for ch, eig, fit in loco_null_models(opts, bed, sel, snp_idx, log):
+        fits.append((ch, fit))
+        rows.append([ch, fit.name, fit.n] + [f"{getattr(fit, a):.8g}" for a in (
+            "h2", "h2_se", "sigma_g2", "sigma_e2", "lam", "logl_reml", "logl_ml", "p_h2")])
+        if opts.save_null:
+            log.write(f"wrote {save_null(f'{opts.save_null}.chr{ch}', eig, fit, sel, bed, opts)}")
+    path = write_tsv(opts.out + ".reml.loco.tsv",
+                     ["left_out_chromosome", "phenotype", "n", "h2", "h2_se", "sigma_g2",
+                      "sigma_e2", "lambda", "logl_reml", "logl_ml", "p_h2"], rows)
+    log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {f.h2:.4g}" for c, f in fits))
+    log.write(f"wrote {path}")
     return dict(fits=fits)
 
 
@@ -502,12 +528,22 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
                          "score; the likelihood-ratio test needs the exact mode")
     bed = open_genotypes(opts, log)
     chunk = parse_chunk(opts.chunk, bed.n_snps)
-    if opts.null:
+    loco_fp = None
+    if opts.null and opts.loco:
+        from .nullstore import load_null
+
+        first = sorted(glob.glob(f"{opts.null}.chr*.null.npz"))
+        if not first:
+            raise InputError(f"--loco --null {opts.null}: no {opts.null}.chr*.null.npz files "
+                             f"(save them with reml --loco --save-null)")
+        sel = load_null(first[0][: -len(".null.npz")], bed, log).selection
+        snp_idx = preselect(opts, bed, log)
+        eig = null = None
+        K_m = 1
+    elif opts.null:
         from .nullstore import load_null
 
         stored = load_null(opts.null, bed, log)
-        if opts.loco:
-            raise UsageError("--loco with --null: save the LOCO null models with reml --loco")
         sel, eig, null = stored.selection, stored.eig, stored.fit
         snp_idx = preselect(opts, bed, log)
         K_m = stored.n_snps_grm
@@ -530,7 +566,7 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
     h2_text = None
     try:
         if opts.loco:
-            h2_text = _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary)
+            h2_text, loco_fp = _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary)
             K_m = 1
         else:
             if eig is None:
@@ -564,7 +600,7 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
         phenotype=sel.pheno_names[0], variants=int(summary.tested),
         lambda_gc=round(info["lambda_gc"], 4),
         effect_allele="A1 (.bim column 5)",
-        null_model=null_fingerprint(eig, null) if null is not None else "loco",
+        null_model=loco_fp if opts.loco else null_fingerprint(eig, null),
     )
     if chunk:
         meta["chunk"] = f"{chunk[0]}/{chunk[1]}"
@@ -591,40 +627,71 @@ def null_fingerprint(eig: ProjectedEigen, null: NullFit) -> str:
     return h.hexdigest()[:16]
 
 
-def _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary) -> str:
-    """Leave-one-chromosome-out: K_-c = (S - S_c) / (M - M_c), S_c recomputed
-    from chromosome c's SNPs (one extra pass over the genotypes in total)."""
+def loco_null_models(opts, bed, sel, snp_idx, log, chromosomes=None):
+    """Yield (chromosome, eig, null) for leave-one-chromosome-out.
+
+    K_-c = (S - S_c) / (M - M_c): S summed once over every selected SNP, S_c
+    recomputed from chromosome c's SNPs (one extra pass over the genotypes in
+    total), then K_-c's own decomposition and null fit.  With ``opts.null``
+    the per-chromosome models saved by ``reml --loco --save-null`` are loaded.
+    """
+    from .genotypes import chromosome_sort_key
+
+    chroms = bed.bim.chromosome
+    wanted = sorted(set(chroms[snp_idx].tolist()), key=chromosome_sort_key)
+    if chromosomes is not None:
+        wanted = [c for c in wanted if c in chromosomes]
+    if opts.null:
+        from .nullstore import load_null
+
+        for ch in wanted:
+            stored = load_null(f"{opts.null}.chr{ch}", bed, log)
+            if not np.array_equal(stored.selection.idx, sel.idx):
+                raise InputError(f"{opts.null}.chr{ch}.null.npz is for other samples than "
+                                 f"{opts.null}.chr{wanted[0]}.null.npz")
+            yield ch, stored.eig, stored.fit
+        return
     if opts.grm or opts.kinship or opts.eigen:
         raise UsageError("--loco builds its kinships from the genotypes; drop "
                          "--grm/--kinship/--eigen")
     all_idx = preselect_all(opts, bed, snp_idx)
     total = build_grm(opts, bed, sel.idx, all_idx, log, label="kinship (all chromosomes)")
-    chroms = bed.bim.chromosome
-    from .genotypes import chromosome_sort_key
-
-    scan_chroms = sorted(set(chroms[snp_idx].tolist()), key=chromosome_sort_key)
-    h2s = []
-    for ch in scan_chroms:
+    for ch in wanted:
         c_idx = all_idx[chroms[all_idx] == ch]
         part = build_grm(opts, bed, sel.idx, c_idx, log, label=f"kinship piece chr {ch}")
         m_rest = total.m - part.m
         if m_rest <= 0:
             raise InputError(f"--loco: no SNP outside chromosome {ch} passes QC, so there is no "
                              f"kinship without it")
-        K = total.S - part.S
-        K = finish_grm(K, m_rest, inplace=True)
+        K = finish_grm(total.S - part.S, m_rest, inplace=True)
+        del part
         eig = eigen_for(opts, K, sel, sel.W, log)
         del K
         t0 = time.perf_counter()
         null = fit_null(eig, sel.y[:, 0], sel.pheno_names[0])
         log.stage("null", time.perf_counter() - t0)
         log_null(log, null, label=f" without chr {ch}")
+        yield ch, eig, null
+
+
+def _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary):
+    """Scan each chromosome against its leave-one-out null model."""
+    import hashlib
+
+    chroms = bed.bim.chromosome
+    from .eigen import fingerprint
+
+    h2s = []
+    # the same for every chunk of a LOCO run: samples, covariates and phenotype
+    fp = hashlib.sha256((fingerprint(None, sel.W, sel.keys) + "loco").encode()
+                        + np.ascontiguousarray(sel.y[:, 0]).tobytes()).hexdigest()[:16]
+    for ch, eig, null in loco_null_models(opts, bed, sel, snp_idx, log):
         h2s.append((ch, null.h2))
         model = make_model(eig, null)
         scan_snps(opts, bed, sel.idx, snp_idx[chroms[snp_idx] == ch], eig, model, writer, log,
                   summary, label=f"scan chr {ch}")
     log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {h:.4g}" for c, h in h2s))
-    return "LOCO " + ", ".join(f"{c}:{h:.3g}" for c, h in h2s)
+    return "LOCO " + ", ".join(f"{c}:{h:.3g}" for c, h in h2s), fp
 
 
 # ---------------------------------------------------------------------------
