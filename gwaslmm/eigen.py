@@ -160,7 +160,8 @@ def load_eigen(prefix: str, fid, iid, W: np.ndarray) -> ProjectedEigen:
     path = prefix if prefix.endswith(".npz") else prefix + ".eigen.npz"
     if not os.path.exists(path):
         raise InputError(f"eigendecomposition file not found: {path}")
-    z = np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as npz:
+        z = {k: npz[k] for k in npz.files}
     sf, si = z["fid"], z["iid"]
     fid, iid = np.asarray(fid, str), np.asarray(iid, str)
     if sf.size != fid.size or not (np.array_equal(sf, fid) and np.array_equal(si, iid)):

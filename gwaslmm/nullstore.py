@@ -51,7 +51,8 @@ def load_null(prefix: str, bed, log) -> StoredNull:
     path = prefix if prefix.endswith(".npz") else prefix + ".null.npz"
     if not os.path.exists(path):
         raise InputError(f"null model file not found: {path}")
-    z = np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as npz:
+        z = {k: npz[k] for k in npz.files}
     fid, iid = z["fid"], z["iid"]
     keys = np.char.add(np.char.add(bed.fam.fid, " "), bed.fam.iid)
     pos = {k: i for i, k in enumerate(keys)}

@@ -167,3 +167,22 @@ def test_loco_null_models_chunks_merge_equal_direct_run(tmp_path):
     with gzip.open(tmp_path / "direct.assoc.tsv.gz", "rb") as a, \
             gzip.open(tmp_path / "merged.assoc.tsv.gz", "rb") as b:
         assert a.read() == b.read()
+
+
+def test_save_eigen_reuse_and_mismatch(runs, tmp_path):
+    """--save-eigen then --eigen gives the same null model; other covariates or
+    samples are refused with a message naming the problem."""
+    d = runs["d"]
+    base = ["reml", "--bfile", SIM, "--pheno", PHENO, "--pheno-name", "trait", "--covar", COVAR]
+    r = run_cli(base + ["--grm", d / "k", "--save-eigen", "--out", tmp_path / "e1"])
+    assert r.exit_code == 0, r.output
+    assert os.path.exists(tmp_path / "e1.eigen.npz")
+    r = run_cli(base + ["--eigen", tmp_path / "e1", "--out", tmp_path / "e2"])
+    assert r.exit_code == 0, r.output
+    assert slurp(str(tmp_path / "e1.reml.tsv")) == slurp(str(tmp_path / "e2.reml.tsv"))
+    r = run_cli(base + ["--covar-name", "bmi,age,batch", "--eigen", tmp_path / "e1",
+                        "--out", tmp_path / "e3"])
+    assert r.exit_code == 1 and "computed with other covariates" in r.output
+    r = run_cli(base[:-2] + ["--covar", COVAR, "--covar-name", "age", "--eigen", tmp_path / "e1",
+                             "--out", tmp_path / "e4"])
+    assert r.exit_code == 1 and "they differ (sample 35" in r.output

@@ -136,3 +136,19 @@ def test_standardized_grm_vs_plink2(tmp_path):
     Z = (X[:, poly] - 2 * p[poly]) / np.sqrt(2 * p[poly] * (1 - p[poly]))
     K = Z @ Z.T / X.shape[1]
     assert np.abs(K - rel).max() < 1e-5
+
+
+def test_null_fixed_effects_equal_gemma(centered_grm):
+    """GLS fixed effects of the null model and their SEs vs GEMMA's log lines
+    'beta estimate in the null model' and 'se(beta)' (6 printed digits: 1e-4)."""
+    d, prefix = centered_grm
+    r = run_cli(["reml", "--bfile", SIM, "--covar", os.path.join(TESTDATA, "sim.covar"), "--grm",
+                 prefix, "--out", d / "fx"])
+    assert r.exit_code == 0, r.output
+    g = gemma_log(os.path.join(REF, "gemma_lmm4.trait.log.txt"))
+    beta = [float(x) for x in g["beta estimate in the null model"].split()]
+    se = [float(x) for x in g["se(beta)"].split()]
+    header, rows = read_table(str(d / "fx.reml.fixed.tsv"))
+    assert [r_[1] for r_ in rows] == ["intercept", "age", "bmi", "batch=b2", "batch=b3"]
+    assert np.allclose([float(r_[2]) for r_ in rows], beta, rtol=1e-4)
+    assert np.allclose([float(r_[3]) for r_ in rows], se, rtol=1e-4)
