@@ -191,7 +191,11 @@ def exact_block(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
     do_reml = test in ("wald", "all")
     do_ml = test in ("lrt", "all")
     lam_score = model.lam_ml if test in ("score", "all") else -1.0
-    gs = grid_sums(model, Xt, do_ml)
+    if do_reml or do_ml:
+        gs = grid_sums(model, Xt, do_ml)
+    else:  # score only: no lam optimization, no grid
+        z2, z1 = np.zeros((1, 1)), np.zeros(1)
+        gs = (z2, z2, z2, z2, z1, z1, z1, z1, z1, z1)
     exact_scan(model.d, model.yt, Xt, model.G, model.C, model.n, model.c, lambda_grid(), gs, gs,
                do_reml, do_ml, lam_score, out, NEWTON_RTOL, MAX_ITER, model.lam_reml,
                model.lam_ml)
