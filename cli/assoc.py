@@ -22,6 +22,8 @@ from .options import (build_options, covar_options, handle_errors, input_options
               show_default=True,
               help="Precision of the rotation U'X (float32: about 2x faster, -log10 p within "
                    "1e-5).")
+@click.option("--plot", "make_plot", is_flag=True,
+              help="Also write OUT.manhattan.png and OUT.qq.png.")
 @click.option("--top", type=int, default=10, show_default=True, help="Top hits in the summary.")
 @handle_errors
 def assoc(**kw):

@@ -8,7 +8,7 @@ import click
 
 from gwaslmm import __version__
 
-from . import assoc, grm, merge, reml
+from . import assoc, grm, merge, plot, reml
 
 
 class GwaslmmGroup(click.Group):
@@ -49,6 +49,7 @@ def cli(ctx, debug):
     reml   null model: heritability and variance components
     assoc  per-SNP association scan (exact GEMMA-style or --fast)
     merge  join the chunk files of a split assoc run
+    plot   Manhattan and QQ plots of an association result
     """
     ctx.obj = {"debug": debug}
 
@@ -57,6 +58,7 @@ cli.add_command(grm.grm)
 cli.add_command(reml.reml)
 cli.add_command(assoc.assoc)
 cli.add_command(merge.merge)
+cli.add_command(plot.plot)
 
 
 def main():

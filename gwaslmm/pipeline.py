@@ -72,6 +72,7 @@ class Options:
     assembly: str | None = None
     block_size: int | None = None
     rotate_dtype: str = "float64"
+    make_plot: bool = False
     top: int = 10
     command_line: str = ""
     extra: dict = field(default_factory=dict)
@@ -606,6 +607,12 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
         meta["chunk"] = f"{chunk[0]}/{chunk[1]}"
         meta["chunk_bim_rows"] = f"{chunk[2]}-{chunk[3]}"
     write_meta_yaml(path + "-meta.yaml", meta)
+    if opts.make_plot:
+        from .plot import plot_assoc
+
+        t0 = time.perf_counter()
+        plot_assoc(path, opts.out, label_top=min(opts.top, 5), log=log)  # logs what it wrote
+        log.stage("plot", time.perf_counter() - t0)
     return dict(path=path, **info)
 
 

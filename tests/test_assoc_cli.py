@@ -186,3 +186,15 @@ def test_save_eigen_reuse_and_mismatch(runs, tmp_path):
     r = run_cli(base[:-2] + ["--covar", COVAR, "--covar-name", "age", "--eigen", tmp_path / "e1",
                              "--out", tmp_path / "e4"])
     assert r.exit_code == 1 and "they differ (sample 35" in r.output
+
+
+def test_assoc_plot_flag_writes_both_pngs(runs):
+    d = runs["d"]
+    r = run_cli(["assoc", "--bfile", SIM, "--null", d / "null", "--fast", "--plot", "--out",
+                 d / "plotted"])
+    assert r.exit_code == 0, r.output
+    for name, size in (("manhattan", (1200, 500)), ("qq", (600, 600))):
+        with open(d / f"plotted.{name}.png", "rb") as fh:
+            head = fh.read(24)
+        assert head[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")) == size
