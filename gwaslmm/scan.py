@@ -209,74 +209,83 @@ def exact_block(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
     return res
 
 
-def exact_reference(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
-    """Plain-numpy reference of :func:`exact_block` (a Python loop over SNPs)."""
+def _ref_sums(model: ScanModel, lam: float, x: np.ndarray):
+    d, yt = model.d, model.yt
+    w = 1.0 / (lam * d + 1.0)
+    t1 = d * w * w
+    t2 = d * d * w ** 3
+    return (np.dot(w, x * x), np.dot(w, x * yt), np.dot(w, yt * yt), np.dot(t1, x * x),
+            np.dot(t1, x * yt), np.dot(t1, yt * yt), np.dot(t2, x * x), np.dot(t2, x * yt),
+            np.dot(t2, yt * yt), (d * w).sum(), ((d * w) ** 2).sum(), np.log(w).sum())
+
+
+def _ref_logdet_s(model: ScanModel, lam: float):
+    k = model.C.shape[0]
+    if k == 0:
+        return 0.0, 0.0, 0.0
+    d, G, C = model.d, model.G, model.C
+    w = 1.0 / (lam * d + 1.0)
+    g0 = G.T @ (w[:, None] * G)
+    g1 = G.T @ ((d * w * w)[:, None] * G)
+    g2 = G.T @ ((d * d * w ** 3)[:, None] * G)
+    S = lam * C + np.eye(k) - lam * lam * g0
+    S1 = C - 2 * lam * g0 + lam * lam * g1
+    S2 = -(2 * g0 - 4 * lam * g1 + 2 * lam * lam * g2)
+    Si = np.linalg.inv(S)
+    A = Si @ S1
+    return np.linalg.slogdet(S)[1], np.trace(A), np.trace(Si @ S2) - np.trace(A @ A)
+
+
+def alt_loglik(model: ScanModel, x: np.ndarray, lam: float, mode: str):
+    """Log-likelihood of the model with one SNP, and its first two lam-derivatives.
+
+    x : ndarray (n',), float64, the rotated SNP B'x.  mode 'reml' or 'ml'
+    (formulas in :mod:`gwaslmm.scan_kernels`; GEMMA's constants).
+    Plain numpy: the reference for the numba kernel.
+    """
     from .nullmodel import LN2PI
 
-    d, yt, n, c = model.d, model.yt, model.n, model.c
-    df = n - c - 1
+    n, df = model.n, model.df
+    a, b, q, a1, b1, q1, a2, b2, q2, tr1, tr2, sl = _ref_sums(model, lam, x)
+    Q = q - b * b / a
+    dQ = -q1 + 2 * b * b1 / a - b * b * a1 / a ** 2
+    f2 = (2 * b1 ** 2 / a + 4 * b * b2 / a - 4 * b * b1 * a1 / a ** 2
+          - 2 * b * b * a2 / a ** 2 + 2 * b * b * a1 ** 2 / a ** 3)
+    r1 = dQ / Q
+    r2 = (2 * q2 - f2) / Q - r1 ** 2
+    if mode == "reml":
+        ll = (0.5 * df * (np.log(df) - LN2PI - 1) - 0.5 * df * np.log(Q) + 0.5 * sl
+              - 0.5 * np.log(a) + 0.5 * np.log(np.dot(x, x)))
+        return (ll, -0.5 * df * r1 - 0.5 * tr1 + 0.5 * a1 / a,
+                -0.5 * df * r2 + 0.5 * tr2 - 0.5 * (2 * a2 / a - (a1 / a) ** 2))
+    ld, ld1, ld2 = _ref_logdet_s(model, lam)
+    ll = 0.5 * n * (np.log(n) - LN2PI - 1) - 0.5 * n * np.log(Q) - 0.5 * (-sl + ld)
+    return ll, -0.5 * n * r1 - 0.5 * (tr1 + ld1), -0.5 * n * r2 - 0.5 * (-tr2 + ld2)
+
+
+def exact_reference(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
+    """Plain-numpy reference of :func:`exact_block` (a Python loop over SNPs)."""
+    n, df = model.n, model.df
     m = Xt.shape[1]
     keys = ("beta", "se", "F_wald", "lam_remle", "logl_remle", "lam_mle", "logl_mle", "F_score")
     res = {k: np.full(m, np.nan) for k in keys}
-
-    def sums(lam, x):
-        w = 1.0 / (lam * d + 1.0)
-        t1 = d * w * w
-        t2 = d * d * w ** 3
-        return (np.dot(w, x * x), np.dot(w, x * yt), np.dot(w, yt * yt), np.dot(t1, x * x),
-                np.dot(t1, x * yt), np.dot(t1, yt * yt), np.dot(t2, x * x), np.dot(t2, x * yt),
-                np.dot(t2, yt * yt), (d * w).sum(), ((d * w) ** 2).sum(), np.log(w).sum())
-
-    def logdet_s(lam):
-        k = model.C.shape[0]
-        if k == 0:
-            return 0.0, 0.0, 0.0
-        G, C = model.G, model.C
-        w = 1.0 / (lam * d + 1.0)
-        g0 = G.T @ (w[:, None] * G)
-        g1 = G.T @ ((d * w * w)[:, None] * G)
-        g2 = G.T @ ((d * d * w ** 3)[:, None] * G)
-        S = lam * C + np.eye(k) - lam * lam * g0
-        S1 = C - 2 * lam * g0 + lam * lam * g1
-        S2 = -(2 * g0 - 4 * lam * g1 + 2 * lam * lam * g2)
-        Si = np.linalg.inv(S)
-        A = Si @ S1
-        return np.linalg.slogdet(S)[1], np.trace(A), np.trace(Si @ S2) - np.trace(A @ A)
-
     for s in range(m):
         x = Xt[:, s]
-        sxx = np.dot(x, x)
-
-        def f(lam, mode):
-            a, b, q, a1, b1, q1, a2, b2, q2, tr1, tr2, sl = sums(lam, x)
-            Q = q - b * b / a
-            dQ = -q1 + 2 * b * b1 / a - b * b * a1 / a ** 2
-            f2 = (2 * b1 ** 2 / a + 4 * b * b2 / a - 4 * b * b1 * a1 / a ** 2
-                  - 2 * b * b * a2 / a ** 2 + 2 * b * b * a1 ** 2 / a ** 3)
-            r1 = dQ / Q
-            r2 = (2 * q2 - f2) / Q - r1 ** 2
-            if mode == "reml":
-                ll = (0.5 * df * (np.log(df) - LN2PI - 1) - 0.5 * df * np.log(Q) + 0.5 * sl
-                      - 0.5 * np.log(a) + 0.5 * np.log(sxx))
-                return (ll, -0.5 * df * r1 - 0.5 * tr1 + 0.5 * a1 / a,
-                        -0.5 * df * r2 + 0.5 * tr2 - 0.5 * (2 * a2 / a - (a1 / a) ** 2))
-            ld, ld1, ld2 = logdet_s(lam)
-            ll = 0.5 * n * (np.log(n) - LN2PI - 1) - 0.5 * n * np.log(Q) - 0.5 * (-sl + ld)
-            return ll, -0.5 * n * r1 - 0.5 * (tr1 + ld1), -0.5 * n * r2 - 0.5 * (-tr2 + ld2)
-
         if test in ("wald", "all"):
-            fit = maximize_lambda(lambda lam: f(lam, "reml"), L_MIN, L_MAX, N_REGION)
-            a, b, q = sums(fit.lam, x)[:3]
+            fit = maximize_lambda(lambda lam: alt_loglik(model, x, lam, "reml"), L_MIN, L_MAX,
+                                  N_REGION)
+            a, b, q = _ref_sums(model, fit.lam, x)[:3]
             tau = df / (q - b * b / a)
             res["beta"][s] = b / a
             res["se"][s] = np.sqrt(1 / (tau * a))
             res["F_wald"][s] = b * b / a * tau
             res["lam_remle"][s], res["logl_remle"][s] = fit.lam, fit.logl
         if test in ("lrt", "all"):
-            fit = maximize_lambda(lambda lam: f(lam, "ml"), L_MIN, L_MAX, N_REGION)
+            fit = maximize_lambda(lambda lam: alt_loglik(model, x, lam, "ml"), L_MIN, L_MAX,
+                                  N_REGION)
             res["lam_mle"][s], res["logl_mle"][s] = fit.lam, fit.logl
         if test in ("score", "all"):
-            a, b, q = sums(model.lam_ml, x)[:3]
+            a, b, q = _ref_sums(model, model.lam_ml, x)[:3]
             res["F_score"][s] = n * b * b / (q * a)
     return res
 

@@ -188,7 +188,7 @@ def evaluate(runs, n_samples, log=print):
             d = compare_kinship(read_gcta_triangle(g["out"] + ".grm.bin", n_samples),
                                 read_gemma_text_kinship(p["out"] + ".cXX.txt", n_samples))
             rows.append(dict(comparison="grm-centered", peer="gemma -gk 1", snps="", r="",
-                             max_abs="", note=f"max |ΔK| {d['max_abs']:.2g} (diagonal "
+                             max_abs="", note=f"max abs ΔK {d['max_abs']:.2g} (diagonal "
                              f"{d['max_abs_diag']:.2g}); r off-diagonal {d['r_offdiag']:.8f}"))
         guard("grm-centered", _c)
     g, p = ok("grm-standardized", "gwaslmm"), ok("grm-standardized", "plink2")
@@ -198,7 +198,7 @@ def evaluate(runs, n_samples, log=print):
                                 read_gcta_triangle(p["out"] + ".rel.bin", n_samples))
             rows.append(dict(comparison="grm-standardized", peer="plink2 --make-rel",
                              snps="", r="", max_abs="",
-                             note=f"max |ΔK| {d['max_abs']:.2g} (diagonal {d['max_abs_diag']:.2g}); "
+                             note=f"max abs ΔK {d['max_abs']:.2g} (diagonal {d['max_abs_diag']:.2g}); "
                              f"r off-diagonal {d['r_offdiag']:.6f} (PLINK 2: founders-only "
                              "frequencies, GCTA diagonal, divides by all variants)"))
         guard("grm-standardized", _s)

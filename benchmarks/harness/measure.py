@@ -147,6 +147,7 @@ class Floor:
     gflops: float  # float64 matmul rate, (n x n) @ (n x k), best of 3
     eigh_evd_s: float  # scipy.linalg.eigh(driver='evd') at n (best of the tries)
     eigh_evr_s: float  # driver='evr', for comparison
+    eigh_evd_1thread_s: float  # driver='evd' with BLAS limited to 1 thread (contention check)
 
     def seconds(self, term, m, n_chrom=1, n_snps_scanned=None):
         """Floor seconds of one stage: kinship n^2 m, rotation 2 n^2 m (over the
@@ -191,6 +192,16 @@ def measure_floor(n: int, m: int, log=print) -> Floor:
         t = time.perf_counter()
         scipy.linalg.eigh(S, driver="evr", check_finite=False)
         evr = min(evr, time.perf_counter() - t)
+    one = float("nan")
+    try:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            t = time.perf_counter()
+            scipy.linalg.eigh(S, driver="evd", check_finite=False)
+            one = time.perf_counter() - t
+    except ImportError:
+        pass
     log(f"floor at n={n}: matmul {gflops:.1f} GFLOP/s ((n x n) @ (n x {k}) float64), "
-        f"eigh evd {evd:.2f}s, evr {evr:.2f}s")
-    return Floor(n, k, gflops, evd, evr)
+        f"eigh evd {evd:.2f}s (1 thread {one:.2f}s), evr {evr:.2f}s")
+    return Floor(n, k, gflops, evd, evr, one)

@@ -1,0 +1,334 @@
+"""The markdown report and the scaling figure, from the driver's result dict."""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+import statistics
+
+from .tools import COMPARISONS
+
+STAGES = ("read", "grm", "eigen", "null", "qc", "rotate", "kernel", "write")
+
+
+def _f(x, digits=3):
+    if x is None or x == "":
+        return ""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, int):
+        return f"{x:,}"
+    if math.isnan(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 1:
+        return f"{x:.{digits - 1}f}" if abs(x) < 10 else f"{x:.1f}"
+    return f"{x:.{digits}g}"
+
+
+def median(xs):
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def display_command(run, placeholders):
+    s = " ".join(shlex.quote(str(a)) for a in run["argv"])
+    for value, name in sorted(((v, k) for k, v in placeholders.items()), key=lambda t: -len(t[0])):
+        if value:
+            s = s.replace(value, name)
+    env = " ".join(f"{k}={v}" for k, v in sorted(run.get("env", {}).items()))
+    return (env + " " + s).strip()
+
+
+def _table(head, rows):
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return out
+
+
+def write_markdown(result, path):
+    L = []
+    m = result["machine"]
+    L.append(f"# gwaslmm benchmark: {result['suite']} suite ({result['date']})")
+    L.append("")
+    L.append(f"{result['description']}. Started {result['started']}, finished "
+             f"{result['finished']} ({result['elapsed_s'] / 60:.1f} min including simulation, "
+             "warm-up and the floor measurements). Every command ran alone, one after another, "
+             "as a whole process under `/usr/bin/time -v` (wall clock 'Elapsed', peak memory "
+             "'Maximum resident set size'; GEMMA's own log shows CPU time, so it is not used). "
+             f"Repeats are interleaved (repeat 1 of every command, then repeat 2, ...); tables "
+             "show the median. Ratios are gwaslmm ÷ peer (above 1: gwaslmm slower).")
+    L.append("")
+    L.append("## Machine")
+    L.append("")
+    L += _table(["", ""], [
+        ["CPU", f"{m['cpu']} ({m['cpu_flags']})"],
+        ["cores", f"{m['cores']} (usable by this process: {m['affinity']})"],
+        ["memory", f"{m['mem_gb']:.1f} GiB"],
+        ["BLAS of gwaslmm's numpy (threadpoolctl)", m["blas"]],
+        ["Python, numpy, kernel", f"{m['python']}, {m['numpy']}, {m['kernel']}"],
+        ["load average (1, 5, 15 min) at start",
+         ", ".join(f"{x:.2f}" for x in result["load_start"])],
+        ["load average at end", ", ".join(f"{x:.2f}" for x in result["load_end"])],
+        ["threads", "gwaslmm: its default (all cores); GEMMA, PLINK 2, FaST-LMM: their default "
+                    "(all cores); BOLT-LMM: `--numThreads=2` with OPENBLAS_NUM_THREADS=1"],
+    ])
+    L.append("")
+    L.append("## Tools")
+    L.append("")
+    rows = []
+    for name, t in result["tools"].items():
+        rows.append([name, t["status"], t["version"] or "", t["blas"] or "",
+                     t["path"] + (" — " if t["path"] and t["note"] else "") + t["note"]])
+    L += _table(["tool", "status", "version", "BLAS", "path / note"], rows)
+    L.append("")
+    s = result["settings"]
+    L.append(f"Settings: {s['repeats']} repeats; exact scans (gwaslmm `--kinship K --extract`, "
+             f"GEMMA `-k K -snps`) test {s['exact_desc']}; time budget "
+             f"{s['budget_minutes']}; per-command timeout {s['timeout_s']} s; comparisons: "
+             f"{s['only']}.")
+    L.append("")
+
+    for ds in result["datasets"]:
+        L += _dataset_section(ds, result)
+
+    if len([d for d in result["datasets"] if d["runs"]]) > 1:
+        L += _scaling_section(result)
+    if result.get("figure"):
+        L.append(f"![scaling]({os.path.basename(result['figure'])})")
+        L.append("")
+
+    L.append("## Commands run")
+    L.append("")
+    L.append("Paths: " + ", ".join(f"`{k}` = `{v}`" for k, v in result["placeholders"].items()
+                                   if v) + ".")
+    L.append("")
+    for ds in result["datasets"]:
+        if not ds["runs"]:
+            continue
+        L.append(f"{ds['name']} (untimed preparation, then each timed command):")
+        L.append("")
+        L.append("```")
+        for c in ds["prep_commands"]:
+            L.append("# prep: " + c)
+        for r in ds["runs"]:
+            L.append(display_command(r, result["placeholders"]))
+        L.append("```")
+        L.append("")
+    with open(path, "w") as fh:
+        fh.write("\n".join(L) + "\n")
+
+
+def _dataset_section(ds, result):
+    L = [f"## {ds['name']}: {ds['n']:,} samples × {ds['m']:,} SNPs, {ds['n_chrom']} chromosomes",
+         ""]
+    L.append(f"{ds['n_complete']:,} samples have the phenotype and every covariate. Simulated "
+             f"h² (realized) {_f(ds['true_h2'], 4)}. Repeats done: {ds['repeats_done']}.")
+    for note in ds["notes"]:
+        L.append(f"\n**Note:** {note}")
+    L.append("")
+    if not ds["runs"]:
+        return L
+    L.append("### Wall time and peak memory")
+    L.append("")
+    rows = []
+    by_comp = {}
+    for r in ds["runs"]:
+        by_comp.setdefault(r["comparison"], []).append(r)
+    for comp, label, tool, reason in ds["missing"]:
+        by_comp.setdefault(comp, []).append(dict(comparison=comp, label=label, tool=tool,
+                                                 missing=reason))
+    for comp in COMPARISONS:
+        group = by_comp.get(comp, [])
+        ref = next((r for r in group if r["tool"] == "gwaslmm"), None)
+        ref_wall = median(ref["walls"]) if ref and ref["ok"] else float("nan")
+        for r in group:
+            if r.get("missing"):
+                rows.append([comp, r["label"], "—", "—", "—", "—", r["missing"]])
+                continue
+            w = median(r["walls"])
+            ok_runs = sum(1 for rc in r["rcs"] if rc == 0)
+            status = f"{ok_runs}/{len(r['rcs'])} ok"
+            if not r["ok"]:
+                status += "; failed: " + _fail(r)
+            ratio = "" if r["tool"] == "gwaslmm" else _f(ref_wall / w if w else float("nan"))
+            label = r["label"] + (f" ({r['snps_scanned']:,} SNPs)" if r.get("snps_scanned")
+                                  else "")
+            rows.append([comp, label, _f(w), f"{_f(min(r['walls']))}–{_f(max(r['walls']))}",
+                         _f(median(r["rss"])), ratio, status])
+    L += _table(["comparison", "command", "wall s (median)", "min–max", "peak RSS MiB",
+                 "gwaslmm ÷ peer", "runs"], rows)
+    L.append("")
+
+    L.append("### Agreement on the same data")
+    L.append("")
+    if ds["agreement"]:
+        rows = []
+        for a in ds["agreement"]:
+            if "metric" in a:
+                rows.append([a["comparison"], a["metric"], "", "", "", a["value"]])
+                continue
+            rows.append([a["comparison"], a["peer"], _f(a["snps"]) if a["snps"] != "" else "",
+                         f"{a['r']:.6f}" if isinstance(a["r"], float) and a["r"] == a["r"]
+                         else _f(a["r"]),
+                         f"{a['max_abs']:.3g}" if isinstance(a["max_abs"], float) else a["max_abs"],
+                         a["note"]])
+        L += _table(["comparison", "peer: test", "SNPs matched", "r (−log10 p)",
+                     "max abs Δ(−log10 p)", "note"], rows)
+    else:
+        L.append("No peer output to compare with (peers off, missing or failed).")
+    L.append("")
+    L.append("### Heritability")
+    L.append("")
+    rows = [[h["source"], _f(h["h2"], 6), _f(h["se"], 4), h["note"]] for h in ds["h2"]]
+    rows.append(["simulation (realized genetic share)", _f(ds["true_h2"], 4), "", "truth"])
+    L += _table(["source", "h²", "se", "note"], rows)
+    L.append("")
+
+    fl = ds.get("floor")
+    L.append("### Where gwaslmm's time goes")
+    L.append("")
+    if fl:
+        L.append(f"Dense-algebra floor of this machine at n = {fl['n']:,}: float64 matmul "
+                 f"{fl['gflops']:.1f} GFLOP/s ((n × n) @ (n × {fl['k']:,}), numpy, best of 3); "
+                 f"`scipy.linalg.eigh(driver='evd')` {fl['eigh_evd_s']:.2f} s "
+                 f"(driver='evr': {fl['eigh_evr_s']:.2f} s; 'evd' with BLAS on 1 thread: "
+                 f"{fl['eigh_evd_1thread_s']:.2f} s). Floor of a command = the sum of "
+                 "its dense terms: kinship n²m / rate, rotation 2n²m / rate (m = SNPs it scans), "
+                 "one eigh (one per chromosome with `--loco`); for `assoc --fast`: "
+                 "(n²m + 2n²m) / rate + eigh. The exact scans' per-SNP optimisation has no "
+                 "dense floor, so their ratio is large by nature.")
+        L.append("")
+        if fl["eigh_evd_1thread_s"] * 1.5 < fl["eigh_evd_s"]:
+            L.append(f"**Warning:** eigh on 1 BLAS thread ({fl['eigh_evd_1thread_s']:.2f} s) beat "
+                     f"all threads ({fl['eigh_evd_s']:.2f} s): the cores were contended (another "
+                     "process was running; OpenBLAS threads then spin and wait for each other), "
+                     "so every multi-threaded timing of this dataset is inflated.")
+            L.append("")
+    rows = []
+    for r in ds["runs"]:
+        if r["tool"] != "gwaslmm" or not r["ok"]:
+            continue
+        st = {k: median([t.get(k, float("nan")) for t in r["timings"]]) for k in STAGES}
+        total = median([t.get("total", float("nan")) for t in r["timings"]])
+        wall = median(r["walls"])
+        fs = r.get("floor_s", float("nan"))
+        rows.append([r["label"]] + [_f(st[k]) if st[k] == st[k] else "" for k in STAGES]
+                    + [_f(total), _f(wall), _f(wall - total), _f(fs),
+                       _f(total / fs if fs else float("nan")),
+                       _f(wall / fs if fs else float("nan"))])
+    L += _table(["command", *STAGES, "total", "process wall", "wall − total",
+                 "floor s", "total ÷ floor", "wall ÷ floor"], rows)
+    L.append("")
+    L.append("Stage seconds are medians from each run's `OUT.timings.json`; 'wall − total' is "
+             "what the process spent outside the timed stages (interpreter start, imports, "
+             "reading a text kinship, the log).")
+    L.append("")
+    return L
+
+
+def _fail(r):
+    rc = [x for x in r["rcs"] if x != 0]
+    last = (r.get("tail") or "").strip().splitlines()
+    return f"rc={rc[-1] if rc else '?'}" + (f": {last[-1][:160]}" if last else "")
+
+
+def _scaling_section(result):
+    dsets = [d for d in result["datasets"] if d["runs"]]
+    labels = []
+    for d in dsets:
+        for r in d["runs"]:
+            if r["label"] not in labels:
+                labels.append(r["label"])
+    L = ["## Scaling (median wall s)", ""]
+    head = ["command"] + [f"{d['n']:,} × {d['m']:,}" for d in dsets]
+    rows = []
+    for lab in labels:
+        row = [lab]
+        for d in dsets:
+            r = next((x for x in d["runs"] if x["label"] == lab), None)
+            row.append(_f(median(r["walls"])) if r and r["ok"] else "—")
+        rows.append(row)
+    L += _table(head, rows)
+    L.append("")
+    return L
+
+
+def write_figure(result, path):
+    """Wall time vs samples (log-log) per command, with O(n²m) and O(n³)
+    reference curves through gwaslmm ``assoc --fast`` at the smallest dataset;
+    a second panel vs SNPs when the suite has datasets that differ only in m."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dsets = [d for d in result["datasets"] if d["runs"]]
+    if not dsets:
+        return None
+    ns = sorted({d["n"] for d in dsets})
+    vary_m = any(len({d["m"] for d in dsets if d["n"] == n}) > 1 for n in ns)
+    fig, axes = plt.subplots(1, 2 if vary_m else 1, figsize=(13 if vary_m else 8.5, 6),
+                             squeeze=False)
+    labels = []
+    for d in dsets:
+        for r in d["runs"]:
+            if r["label"] not in labels:
+                labels.append(r["label"])
+
+    def series(lab, key):
+        pts = []
+        for d in dsets:
+            r = next((x for x in d["runs"] if x["label"] == lab), None)
+            if r and r["ok"]:
+                pts.append((d[key], median(r["walls"]), d))
+        return sorted(pts, key=lambda t: t[0])
+
+    ax = axes[0][0]
+    cmap = plt.get_cmap("tab20")
+    for i, lab in enumerate(labels):
+        pts = series(lab, "n")
+        if not pts:
+            continue
+        style = "-" if lab.startswith("gwaslmm") else "--"
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", color=cmap(i % 20),
+                label=lab, linewidth=2 if lab.startswith("gwaslmm") else 1.2)
+    anchor = series("gwaslmm assoc --fast", "n")
+    if anchor:
+        n0, t0, d0 = anchor[0]
+        xs = sorted({d["n"] for d in dsets})
+        ms = {d["n"]: d["m"] for d in dsets}
+        ax.plot(xs, [t0 * (x / n0) ** 2 * ms[x] / d0["m"] for x in xs], ":", color="black",
+                label="O(n² m) through gwaslmm --fast")
+        ax.plot(xs, [t0 * (x / n0) ** 3 for x in xs], "-.", color="grey",
+                label="O(n³) through gwaslmm --fast")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("samples n" + ("" if vary_m else
+                                 "  (SNPs: " + ", ".join(f"{d['m']:,}" for d in dsets) + ")"))
+    ax.set_ylabel("wall time, s (median)")
+    ax.set_title(f"gwaslmm and peers, {result['suite']} suite, {result['date']}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    if vary_m:
+        ax2 = axes[0][1]
+        n_fixed = max(ns, key=lambda n: len({d["m"] for d in dsets if d["n"] == n}))
+        sub = [d for d in dsets if d["n"] == n_fixed]
+        for i, lab in enumerate(labels):
+            pts = sorted((d["m"], median(r["walls"])) for d in sub
+                         for r in d["runs"] if r["label"] == lab and r["ok"])
+            if pts:
+                ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
+                         color=cmap(i % 20), label=lab)
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+        ax2.set_xlabel(f"SNPs m (n = {n_fixed:,})")
+        ax2.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
