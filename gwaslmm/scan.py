@@ -18,7 +18,7 @@ uncentred r^2 with the covariates exceeds 0.9999 is skipped, as in GEMMA.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special, stats
@@ -156,6 +156,54 @@ def logdet_s(lam: float, model: ScanModel):
     return np.linalg.slogdet(S)[1], float(np.trace(np.linalg.solve(S, S1)))
 
 
+LD_TABLE_STEP = 0.005  # in ln lam
+
+
+def ld_table(model: ScanModel):
+    """Table of d/dlam ln det S, its u-derivative (u = ln lam) and d2/dlam2
+    ln det S at u = ln(L_MIN) - 0.1 + i h, h = LD_TABLE_STEP, up to ln(L_MAX) + 0.1.
+
+    Returns (lt (3, nu), lp = [u0, h]); an empty table when there is no
+    covariate block (k = 0).  Computed once per model, cached on it.
+    """
+    cache = model.__dict__.setdefault("_ld_cache", {})
+    if "lt" in cache:
+        return cache["lt"], cache["lp"]
+    k = model.C.shape[0]
+    h = LD_TABLE_STEP
+    u0 = np.log(L_MIN) - 0.1
+    if k == 0:
+        lt, lp = np.zeros((3, 1)), np.array([u0, h])
+    else:
+        u = u0 + h * np.arange(int(np.ceil((np.log(L_MAX) + 0.1 - u0) / h)) + 1)
+        lam = np.exp(u)
+        d, G, C = model.d, model.G, model.C
+        P = (G[:, :, None] * G[:, None, :]).reshape(d.size, k * k)
+        g0 = np.empty((lam.size, k, k))
+        g1 = np.empty_like(g0)
+        g2 = np.empty_like(g0)
+        step = max(1, int(2e7 // max(d.size, 1)))
+        for a in range(0, lam.size, step):
+            L = lam[a:a + step, None]
+            w = 1.0 / (L * d[None, :] + 1.0)
+            g0[a:a + step] = (w @ P).reshape(-1, k, k)
+            g1[a:a + step] = ((d * w * w) @ P).reshape(-1, k, k)
+            g2[a:a + step] = ((d * d * w ** 3) @ P).reshape(-1, k, k)
+        L = lam[:, None, None]
+        eye = np.eye(k)[None]
+        S = L * C[None] + eye - L * L * g0
+        S1 = C[None] - 2 * L * g0 + L * L * g1
+        S2 = -(2 * g0 - 4 * L * g1 + 2 * L * L * g2)
+        Si = np.linalg.inv(S)
+        A = Si @ S1
+        ld1 = np.trace(A, axis1=1, axis2=2)
+        ld2 = np.trace(Si @ S2, axis1=1, axis2=2) - np.einsum("uij,uji->u", A, A)
+        lt = np.ascontiguousarray(np.vstack([ld1, lam * ld2, ld2]))
+        lp = np.array([u0, h])
+    cache["lt"], cache["lp"] = lt, lp
+    return lt, lp
+
+
 def grid_sums(model: ScanModel, Xt: np.ndarray, with_ml: bool):
     """Sums at the lam grid for a whole block, by matrix products.
 
@@ -196,15 +244,19 @@ def exact_block(model: ScanModel, Xt: np.ndarray, test: str) -> dict:
     else:  # score only: no lam optimization, no grid
         z2, z1 = np.zeros((1, 1)), np.zeros(1)
         gs = (z2, z2, z2, z2, z1, z1, z1, z1, z1, z1)
+    if do_ml:
+        lt, lp = ld_table(model)
+    else:
+        lt, lp = np.zeros((3, 1)), np.zeros(2)
     exact_scan(model.d, model.yt, Xt, model.G, model.C, model.n, model.c, lambda_grid(), gs, gs,
                do_reml, do_ml, lam_score, out, NEWTON_RTOL, MAX_ITER, model.lam_reml,
-               model.lam_ml)
+               model.lam_ml, lt, lp)
     res = dict(beta=out[:, 0], se=out[:, 1], F_wald=out[:, 2], lam_remle=out[:, 3],
                logl_remle=out[:, 4], lam_mle=out[:, 5], logl_mle=out[:, 6], F_score=out[:, 7],
                where_remle=out[:, 8], where_mle=out[:, 9])
     if test == "score":
         # beta and se at the score test's lam (GEMMA -lmm 3 reports these).
-        fb = fast_block(ScanModel(**{**model.__dict__, "lam_reml": model.lam_ml}), Xt)
+        fb = fast_block(replace(model, lam_reml=model.lam_ml), Xt)
         res["beta"], res["se"] = fb["beta"], fb["se"]
     return res
 

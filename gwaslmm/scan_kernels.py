@@ -109,9 +109,36 @@ def _logdet_s(lam, d, G, C, work):
 
 
 @jit()
-def _eval(lam, mode, d, x, y, G, C, df, n, sxx, buf, work, with_log):
+def _ld_interp(lam, lt, lp):
+    """First and second lam-derivatives of ln det S from the table ``lt``
+    (rows: ld1, d ld1/du, ld2 at u = lp[0] + i lp[1], u = ln lam): cubic
+    Hermite in u for ld1 (error ~ h^4/384 times its 4th u-derivative, about
+    1e-12 relative at h = 0.005), linear for ld2, which only steers Newton."""
+    u = (math.log(lam) - lp[0]) / lp[1]
+    i = int(math.floor(u))
+    if i < 0:
+        i = 0
+    if i > lt.shape[1] - 2:
+        i = lt.shape[1] - 2
+    t = u - i
+    h = lp[1]
+    t2 = t * t
+    t3 = t2 * t
+    h00 = 2.0 * t3 - 3.0 * t2 + 1.0
+    h10 = t3 - 2.0 * t2 + t
+    h01 = -2.0 * t3 + 3.0 * t2
+    h11 = t3 - t2
+    ld1 = h00 * lt[0, i] + h10 * h * lt[1, i] + h01 * lt[0, i + 1] + h11 * h * lt[1, i + 1]
+    ld2 = (1.0 - t) * lt[2, i] + t * lt[2, i + 1]
+    return ld1, ld2
+
+
+@jit()
+def _eval(lam, mode, d, x, y, G, C, df, n, sxx, buf, work, with_log, lt, lp):
     """(logl, d1, d2) of the alternative model at lam.  mode 0 = REML, 1 = ML.
-    logl is NaN unless with_log."""
+    logl is NaN unless with_log.  In ML mode the covariate part of ln det V
+    comes exactly from _logdet_s where a likelihood value is needed, and from
+    the interpolation table otherwise (Newton steps)."""
     _sums(lam, d, x, y, buf, with_log)
     a, b, q = buf[0], buf[1], buf[2]
     a1, b1, q1 = buf[3], buf[4], buf[5]
@@ -132,7 +159,11 @@ def _eval(lam, mode, d, x, y, G, C, df, n, sxx, buf, work, with_log):
         g = -0.5 * df * r1 - 0.5 * tr1 + 0.5 * a1 / a
         h = -0.5 * df * r2 + 0.5 * tr2 - 0.5 * (2.0 * a2 / a - (a1 / a) ** 2)
     else:
-        ld, ld1, ld2 = _logdet_s(lam, d, G, C, work)
+        if with_log or lt.shape[1] < 2:
+            ld, ld1, ld2 = _logdet_s(lam, d, G, C, work)
+        else:
+            ld = 0.0
+            ld1, ld2 = _ld_interp(lam, lt, lp)
         if with_log:
             logl = (0.5 * n * (math.log(n) - LN2PI - 1.0) - 0.5 * n * math.log(Q)
                     - 0.5 * (-sl + ld))
@@ -164,7 +195,7 @@ def _grid_terms(mode, k, s, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl, gld, gld1, df,
 
 @jit()
 def _maximize(mode, s, d, x, y, G, C, df, n, sxx, grid, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl,
-              gld, gld1, buf, work, rtol, max_iter, lam0):
+              gld, gld1, buf, work, rtol, max_iter, lam0, lt, lp):
     """Global maximum over the grid's range; returns (lam, logl, where, iters).
 
     The derivative at the grid points comes from precomputed sums (one BLAS
@@ -192,7 +223,7 @@ def _maximize(mode, s, d, x, y, G, C, df, n, sxx, grid, gA, gB, gA1, gB1, gq, gq
             xk = lam0 if lo < lam0 < hi else math.sqrt(lo * hi)
             for it in range(max_iter):
                 iters += 1
-                _, g, h = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work, False)
+                _, g, h = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work, False, lt, lp)
                 if g > 0.0:
                     lo = xk
                 else:
@@ -206,7 +237,7 @@ def _maximize(mode, s, d, x, y, G, C, df, n, sxx, grid, gA, gB, gA1, gB1, gq, gq
                 xk = xn
                 if done:
                     break
-            ll, _, _ = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work, True)
+            ll, _, _ = _eval(xk, mode, d, x, y, G, C, df, n, sxx, buf, work, True, lt, lp)
             n_cand += 1
             if ll > best_l:
                 best_l = ll
@@ -228,13 +259,14 @@ def _maximize(mode, s, d, x, y, G, C, df, n, sxx, grid, gA, gB, gA1, gB1, gq, gq
 
 @jit(parallel=True)
 def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, out, rtol,
-               max_iter, lam_reml0, lam_ml0):
+               max_iter, lam_reml0, lam_ml0, lt, lp):
     """Per-SNP exact tests for a block.
 
     d (n',), yt (n',), Xt (n', m) float64 rotated SNPs (x~ = B'x); G (n', k),
     C (k, k) the kinship's covariate blocks (k may be 0); n samples, c covariates.
     rg, mg: grid sums for REML and ML, tuples (gA, gB, gA1, gB1 (nk, m);
-    gq, gq1, gtr1, gsl, gld, gld1 (nk,)) from :func:`gwaslmm.scan.grid_sums`.
+    gq, gq1, gtr1, gsl, gld, gld1 (nk,)) from :func:`gwaslmm.scan.grid_sums`;
+    lt (3, nu), lp (2,): the ln det S derivative table of :func:`gwaslmm.scan.ld_table`.
     out (m, 10) float64 receives per SNP:
       0 beta, 1 se, 2 F_wald, 3 lam_remle, 4 logl_remle, 5 lam_mle,
       6 logl_mle, 7 F_score, 8 where_remle, 9 where_mle
@@ -255,7 +287,7 @@ def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, o
             lam, ll, where, _ = _maximize(0, s, d, x, yt, G, C, df, float(n), sxx, grid,
                                           rg[0], rg[1], rg[2], rg[3], rg[4], rg[5], rg[6],
                                           rg[7], rg[8], rg[9], buf, work, rtol, max_iter,
-                                          lam_reml0)
+                                          lam_reml0, lt, lp)
             out[s, 3] = lam
             out[s, 4] = ll
             out[s, 8] = where
@@ -269,7 +301,7 @@ def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, o
             lam, ll, where, _ = _maximize(1, s, d, x, yt, G, C, df, float(n), sxx, grid,
                                           mg[0], mg[1], mg[2], mg[3], mg[4], mg[5], mg[6],
                                           mg[7], mg[8], mg[9], buf, work, rtol, max_iter,
-                                          lam_ml0)
+                                          lam_ml0, lt, lp)
             out[s, 5] = lam
             out[s, 6] = ll
             out[s, 9] = where

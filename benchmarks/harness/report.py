@@ -217,16 +217,19 @@ def _dataset_section(ds, result):
         total = median([t.get("total", float("nan")) for t in r["timings"]])
         wall = median(r["walls"])
         fs = r.get("floor_s", float("nan"))
+        other = total - sum(v for v in st.values() if v == v)
         rows.append([r["label"]] + [_f(st[k]) if st[k] == st[k] else "" for k in STAGES]
-                    + [_f(total), _f(wall), _f(wall - total), _f(fs),
+                    + [_f(other), _f(total), _f(wall), _f(wall - total), _f(fs),
                        _f(total / fs if fs else float("nan")),
                        _f(wall / fs if fs else float("nan"))])
-    L += _table(["command", *STAGES, "total", "process wall", "wall − total",
+    L += _table(["command", *STAGES, "other", "total", "process wall", "wall − total",
                  "floor s", "total ÷ floor", "wall ÷ floor"], rows)
     L.append("")
-    L.append("Stage seconds are medians from each run's `OUT.timings.json`; 'wall − total' is "
-             "what the process spent outside the timed stages (interpreter start, imports, "
-             "reading a text kinship, the log).")
+    L.append("Stage seconds are medians from each run's `OUT.timings.json`; 'other' is its "
+             "total minus the named stages (e.g. reading a `--kinship` text file, the sample "
+             "join); 'wall − total' is what the process spent outside gwaslmm's own clock "
+             "(interpreter start-up and imports, about 2 s of which 1.4 s is importing "
+             "gwaslmm.pipeline, 0.9 s of that scipy.stats).")
     L.append("")
     return L
 
@@ -259,9 +262,10 @@ def _scaling_section(result):
 
 
 def write_figure(result, path):
-    """Wall time vs samples (log-log) per command, with O(n²m) and O(n³)
-    reference curves through gwaslmm ``assoc --fast`` at the smallest dataset;
-    a second panel vs SNPs when the suite has datasets that differ only in m."""
+    """Wall time vs samples (log-log), one panel per comparison, gwaslmm and its
+    peers, with O(n²m) and O(n³) reference curves through gwaslmm's first
+    point; one more panel vs SNPs when the suite has datasets that differ only
+    in m."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -272,63 +276,76 @@ def write_figure(result, path):
         return None
     ns = sorted({d["n"] for d in dsets})
     vary_m = any(len({d["m"] for d in dsets if d["n"] == n}) > 1 for n in ns)
-    fig, axes = plt.subplots(1, 2 if vary_m else 1, figsize=(13 if vary_m else 8.5, 6),
-                             squeeze=False)
-    labels = []
-    for d in dsets:
-        for r in d["runs"]:
-            if r["label"] not in labels:
-                labels.append(r["label"])
+    comps = [c for c in COMPARISONS if any(r["comparison"] == c for d in dsets for r in d["runs"])]
+    panels = len(comps) + (1 if vary_m else 0)
+    cols = min(4, panels)
+    rows = (panels + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
+    colors = {"gwaslmm": "tab:blue", "gemma": "tab:green", "plink2": "tab:orange",
+              "bolt": "tab:red", "fastlmm": "tab:purple"}
 
-    def series(lab, key):
-        pts = []
-        for d in dsets:
-            r = next((x for x in d["runs"] if x["label"] == lab), None)
+    def pts(comp, label, key="n", subset=None):
+        out = []
+        for d in subset or dsets:
+            r = next((x for x in d["runs"] if x["comparison"] == comp and x["label"] == label),
+                     None)
             if r and r["ok"]:
-                pts.append((d[key], median(r["walls"]), d))
-        return sorted(pts, key=lambda t: t[0])
+                out.append((d[key], median(r["walls"]), d))
+        return sorted(out, key=lambda t: t[0])
 
-    ax = axes[0][0]
-    cmap = plt.get_cmap("tab20")
-    for i, lab in enumerate(labels):
-        pts = series(lab, "n")
-        if not pts:
-            continue
-        style = "-" if lab.startswith("gwaslmm") else "--"
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", color=cmap(i % 20),
-                label=lab, linewidth=2 if lab.startswith("gwaslmm") else 1.2)
-    anchor = series("gwaslmm assoc --fast", "n")
-    if anchor:
-        n0, t0, d0 = anchor[0]
-        xs = sorted({d["n"] for d in dsets})
-        ms = {d["n"]: d["m"] for d in dsets}
-        ax.plot(xs, [t0 * (x / n0) ** 2 * ms[x] / d0["m"] for x in xs], ":", color="black",
-                label="O(n² m) through gwaslmm --fast")
-        ax.plot(xs, [t0 * (x / n0) ** 3 for x in xs], "-.", color="grey",
-                label="O(n³) through gwaslmm --fast")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("samples n" + ("" if vary_m else
-                                 "  (SNPs: " + ", ".join(f"{d['m']:,}" for d in dsets) + ")"))
-    ax.set_ylabel("wall time, s (median)")
-    ax.set_title(f"gwaslmm and peers, {result['suite']} suite, {result['date']}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    for i, comp in enumerate(comps):
+        ax = axes[i // cols][i % cols]
+        labels = []
+        for d in dsets:
+            for r in d["runs"]:
+                if r["comparison"] == comp and (r["label"], r["tool"]) not in labels:
+                    labels.append((r["label"], r["tool"]))
+        for lab, tool in labels:
+            p = pts(comp, lab)
+            if p:
+                ax.plot([x[0] for x in p], [x[1] for x in p], "-" if tool == "gwaslmm" else "--",
+                        marker="o", color=colors.get(tool, "grey"), label=lab,
+                        linewidth=2 if tool == "gwaslmm" else 1.2)
+        ref = next((pts(comp, lab) for lab, tool in labels if tool == "gwaslmm"), [])
+        if ref:
+            n0, t0, d0 = ref[0]
+            xs = [d["n"] for d in sorted(dsets, key=lambda d: d["n"])]
+            ms = [d["m"] for d in sorted(dsets, key=lambda d: d["n"])]
+            same = len({m / x for x, m in zip(xs, ms)}) == 1  # m grows with n: n²m ∝ n³
+            ax.plot(xs, [t0 * (x / n0) ** 2 * m / d0["m"] for x, m in zip(xs, ms)], ":",
+                    color="black", label="O(n²m) = O(n³) here (m ∝ n)" if same
+                    else "O(n²m) through gwaslmm")
+            if not same:
+                ax.plot(xs, [t0 * (x / n0) ** 3 for x in xs], "-.", color="grey",
+                        label="O(n³) through gwaslmm")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(comp, fontsize=10)
+        ax.set_xlabel("samples n")
+        ax.set_ylabel("wall s (median)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6.5, loc="upper left")
     if vary_m:
-        ax2 = axes[0][1]
+        ax = axes[(panels - 1) // cols][(panels - 1) % cols]
         n_fixed = max(ns, key=lambda n: len({d["m"] for d in dsets if d["n"] == n}))
         sub = [d for d in dsets if d["n"] == n_fixed]
-        for i, lab in enumerate(labels):
-            pts = sorted((d["m"], median(r["walls"])) for d in sub
-                         for r in d["runs"] if r["label"] == lab and r["ok"])
-            if pts:
-                ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                         color=cmap(i % 20), label=lab)
-        ax2.set_xscale("log")
-        ax2.set_yscale("log")
-        ax2.set_xlabel(f"SNPs m (n = {n_fixed:,})")
-        ax2.grid(True, which="both", alpha=0.3)
+        for d in sub[:1]:
+            for r in d["runs"]:
+                p = pts(r["comparison"], r["label"], "m", sub)
+                if p and r["tool"] == "gwaslmm":
+                    ax.plot([x[0] for x in p], [x[1] for x in p], marker="o", label=r["label"])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"gwaslmm vs SNPs (n = {n_fixed:,})", fontsize=10)
+        ax.set_xlabel("SNPs m")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6.5, loc="upper left")
+    for j in range(panels, rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    sizes = ", ".join(f"{d['n']:,}×{d['m']:,}" for d in dsets)
+    fig.suptitle(f"gwaslmm and peers, {result['suite']} suite, {result['date']} "
+                 f"(datasets n×m: {sizes})", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
