@@ -527,6 +527,14 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
     if opts.fast and opts.test in ("lrt", "all"):
         raise UsageError("--fast fixes lambda at the null estimate: it offers --test wald or "
                          "score; the likelihood-ratio test needs the exact mode")
+    if opts.null:
+        given = [flag for flag, v in (("--pheno", opts.pheno), ("--covar", opts.covar),
+                                      ("--grm", opts.grm), ("--kinship", opts.kinship),
+                                      ("--eigen", opts.eigen), ("--keep", opts.keep),
+                                      ("--remove", opts.remove)) if v]
+        if given:
+            raise UsageError(f"--null already fixes the samples, phenotype, covariates and "
+                             f"kinship; drop {', '.join(given)}")
     bed = open_genotypes(opts, log)
     chunk = parse_chunk(opts.chunk, bed.n_snps)
     loco_fp = None

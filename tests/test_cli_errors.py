@@ -473,3 +473,10 @@ def test_empty_chr_is_a_usage_error(tmp_path):
     out = out_prefix(tmp_path)
     result = invoke(["grm", "--bfile", TINY, "--out", out, "--chr", ""])
     check_failure(result, 2, r"--chr '' names no chromosome", out)
+
+
+def test_null_with_phenotype_options_is_a_usage_error(tmp_path):
+    out = out_prefix(tmp_path)
+    result = invoke(["assoc", "--bfile", TINY, "--null", tmp_path / "nothing", "--pheno",
+                     TINY + ".fam", "--out", out])
+    check_failure(result, 2, r"--null already fixes .* drop --pheno", out)

@@ -139,7 +139,7 @@ def _dataset_section(ds, result):
     by_comp = {}
     for r in ds["runs"]:
         by_comp.setdefault(r["comparison"], []).append(r)
-    for comp, label, tool, reason in ds["missing"]:
+    for comp, tool, label, reason in ds["missing"]:
         by_comp.setdefault(comp, []).append(dict(comparison=comp, label=label, tool=tool,
                                                  missing=reason))
     for comp in COMPARISONS:
