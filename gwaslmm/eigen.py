@@ -66,8 +66,16 @@ class ProjectedEigen:
     def c(self) -> int:
         return self.Wq.shape[1]
 
-    def rotate(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """B' X : (n-c, m) for X (n, m)."""
+    def rotate(self, X: np.ndarray, dtype=np.float64, out: np.ndarray | None = None) -> np.ndarray:
+        """B' X : (n-c, m) for X (n, m).
+
+        With ``out`` (C-order, shape (>= m, n-c), float64) the product is written
+        there as (X' B) and its transpose view returned: no allocation per block.
+        """
+        if out is not None and np.dtype(dtype) == np.float64 and X.dtype == np.float64:
+            m = X.shape[1]
+            np.matmul(X.T, self.B, out=out[:m])
+            return out[:m].T
         BT = self._BT(dtype)
         return BT @ X.astype(dtype, copy=False)
 

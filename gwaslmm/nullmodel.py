@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from .eigen import ProjectedEigen
 from .errors import InputError
@@ -227,7 +227,7 @@ def fit_null(eig: ProjectedEigen, y: np.ndarray, name: str = "phenotype") -> Nul
     logl_ml = ml_null(ml.lam, eig, yt)[0]
     l0 = reml_null(0.0, d, yt)[0]
     stat = max(2 * (reml.logl - l0), 0.0)
-    p_h2 = 0.5 * stats.chi2.sf(stat, 1) if stat > 0 else 1.0
+    p_h2 = 0.5 * special.chdtrc(1, stat) if stat > 0 else 1.0
     beta, beta_se = fixed_effects(lam, eig, y, yt, sigma_e2)
     return NullFit(name=name, n=n, c=c, lam=lam, lam_ml=ml.lam, logl_reml=reml.logl,
                    logl_ml=float(logl_ml), logl_reml_h0=float(l0), sigma_e2=sigma_e2,

@@ -15,24 +15,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from . import __version__
 from .eigen import ProjectedEigen, decompose, load_eigen, save_eigen
 from .errors import InputError, UsageError
-from .genotypes import BedFile, impute_mean, snp_block_size
+from .genotypes import BedFile, fill_float, int8_block, snp_block_size
 from .kinship import (Kinship, finish_grm, grm_sum, read_gcta_grm, read_gemma_kinship,
                       write_gcta_grm)
 from .log import RunLog
 from .nullmodel import NullFit, fit_null
 from .output import (AssocWriter, assoc_columns, fmt_float, format_p, output_path, write_meta_yaml,
                      write_tsv)
-from .qc import VariantFilters, preselect_variants, qc_report_lines, summarize_reasons, variant_qc
+from .qc import (VariantFilters, preselect_variants, qc_report_lines, summarize_reasons,
+                 variant_qc_counts)
 from .samples import SampleSelection, join_samples
 from .scan import (ScanModel, collinear, exact_block, fast_block, make_model, pvalues)
 from .tables import read_id_list, read_sample_table, read_variant_list, select_columns
 
-CHI2_MEDIAN = stats.chi2.ppf(0.5, 1)  # 0.4549
+CHI2_MEDIAN = 0.45493642311957174  # median of chi-square(1)
 
 
 @dataclass
@@ -382,26 +383,33 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
 
     def read(ab):
         t0 = time.perf_counter()
-        X = bed.read(samples, snp_idx[ab[0]:ab[1]])
-        return X, time.perf_counter() - t0
+        G = bed.read_int8(samples, snp_idx[ab[0]:ab[1]])
+        return G, time.perf_counter() - t0
 
+    width = min(bs, max(1, snp_idx.size))
+    buf = np.empty((n, width), order="F")  # imputed genotypes, reused per block
+    rot = np.empty((width, eig.B.shape[1]))  # rotated genotypes (transposed), reused
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         fut = pool.submit(read, blocks[0]) if blocks else None
         for bi, (a, b) in enumerate(blocks):
-            X, t_read = fut.result()
+            G, t_read = fut.result()
             if bi + 1 < len(blocks):
                 fut = pool.submit(read, blocks[bi + 1])
             log.stage("read", t_read)
             t0 = time.perf_counter()
-            X, n_miss, af = impute_mean(X)
-            ok, reason = variant_qc(X, n_miss, af, opts.filters)
+            blk = int8_block(G)
+            ok, reason = variant_qc_counts(n, blk.n_missing, blk.a1_freq, blk.constant,
+                                           opts.filters)
             summary.add_qc(summarize_reasons(reason))
-            idx = snp_idx[a:b][ok]
-            Xo = X[:, ok]
+            cols = np.flatnonzero(ok)
+            idx = snp_idx[a:b][cols]
+            Xo = fill_float(blk, cols, buf)  # mean-imputed A1 counts
+            af = blk.a1_freq
             t1 = time.perf_counter()
             log.stage("qc", t1 - t0)
-            Xt = eig.rotate(Xo, np.dtype(opts.rotate_dtype)).astype(np.float64, copy=False)
+            Xt = eig.rotate(Xo, np.dtype(opts.rotate_dtype), out=rot).astype(np.float64,
+                                                                            copy=False)
             t2 = time.perf_counter()
             log.stage("rotate", t2 - t1)
             sxx = np.einsum("ij,ij->j", Xt, Xt)
@@ -409,9 +417,10 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
             skip = collinear(raw, sxx)
             summary.collinear += int(skip.sum())
             keep = ~skip
-            Xt = Xt[:, keep]
+            if skip.any():
+                Xt = Xt[:, keep]
             idx = idx[keep]
-            af_k = af[ok][keep]
+            af_k = af[cols][keep]
             if opts.fast:
                 res = fast_block(model, Xt)
             else:
@@ -485,7 +494,7 @@ def lambda_gc(neglog10: np.ndarray) -> float:
         return float("nan")
     med = float(np.median(v.astype(np.float64)))
     p = 10.0 ** (-med)
-    return float(stats.chi2.isf(p, 1) / CHI2_MEDIAN)
+    return float(special.chdtri(1, p) / CHI2_MEDIAN)
 
 
 def finish_summary(opts: Options, log: RunLog, summary: ScanSummary, n: int, h2,

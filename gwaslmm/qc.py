@@ -65,15 +65,24 @@ def preselect_variants(bim: Bim, chr_spec: str | None = None, extract: set | Non
 
 
 def variant_qc(block: np.ndarray, n_missing: np.ndarray, a1_freq: np.ndarray,
-               filters: VariantFilters):
+               filters: VariantFilters, constant: np.ndarray | None = None):
     """Which SNPs of an imputed block pass the filters.
 
-    block : ndarray (n_samples, m), float, after :func:`genotypes.impute_mean`.
+    block : ndarray (n_samples, m), float, after :func:`genotypes.impute_mean`;
+    constant : (m,) bool from :func:`genotypes.impute_block` (computed here if None).
     Returns (passed bool (m,), reason int8 (m,): -1 passed, else index into
     FILTER_NAMES).
     """
-    n = block.shape[0]
-    m = block.shape[1]
+    if constant is None:
+        with np.errstate(invalid="ignore"):
+            constant = np.ptp(np.nan_to_num(block, nan=0.0), axis=0) == 0
+    return variant_qc_counts(block.shape[0], n_missing, a1_freq, constant, filters)
+
+
+def variant_qc_counts(n: int, n_missing: np.ndarray, a1_freq: np.ndarray,
+                      constant: np.ndarray, filters: VariantFilters):
+    """:func:`variant_qc` from per-SNP counts over ``n`` samples."""
+    m = n_missing.size
     reason = np.full(m, -1, dtype=np.int8)
     n_obs = n - n_missing
 
@@ -83,8 +92,7 @@ def variant_qc(block: np.ndarray, n_missing: np.ndarray, a1_freq: np.ndarray,
     mark(n_obs == 0, 0)
     mark(n_missing / n > filters.geno, 1)
     with np.errstate(invalid="ignore"):
-        mono = np.ptp(np.nan_to_num(block, nan=0.0), axis=0) == 0
-        mark(mono, 2)
+        mark(constant, 2)
         maf = np.minimum(a1_freq, 1 - a1_freq)
         mark(maf < filters.maf, 3)
         if filters.mac is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from .eigen import ProjectedEigen
 from .nullmodel import (L_MAX, L_MIN, MAX_ITER, N_REGION, NEWTON_RTOL, NullFit, lambda_grid,
@@ -79,7 +79,7 @@ def neglog10_f1(F: np.ndarray, df: float) -> np.ndarray:
     F = np.asarray(F, dtype=float)
     out = np.full(F.shape, np.nan)
     ok = np.isfinite(F) & (F >= 0)
-    p = stats.f.sf(F[ok], 1, df)
+    p = special.fdtrc(1, df, F[ok])  # upper tail of F(1, df)
     res = np.empty(p.shape)
     small = p < 1e-290
     with np.errstate(divide="ignore"):

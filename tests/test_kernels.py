@@ -19,3 +19,13 @@ def test_impute_kernel_equals_reference(shape):
     assert np.array_equal(got[0], ref[0], equal_nan=True)
     assert np.array_equal(got[1], ref[1])
     assert np.allclose(got[2], ref[2], rtol=1e-15, equal_nan=True)
+
+
+def test_impute_block_constant_flag():
+    from gwaslmm.genotypes import impute_block
+
+    X = np.array([[0, 1, np.nan, 2, 1], [0, 1, np.nan, np.nan, 1], [0, 1, np.nan, 2, 2.0]])
+    for A in (np.asfortranarray(X.copy()), np.ascontiguousarray(X.copy())):  # kernel, numpy
+        _, nm, af, const = impute_block(A)
+        assert const.tolist() == [True, True, True, True, False]
+        assert nm.tolist() == [0, 0, 3, 1, 0]
