@@ -173,8 +173,10 @@ def main(argv=None):
     result = dict(
         suite=suite.name, description=suite.description, date=date, started=started,
         machine=measure.machine_info(), load_start=measure.load_average(),
+        gwaslmm_git_start=measure.git_state(ROOT),
         tools={k: asdict(v) for k, v in found.items()},
-        settings=dict(repeats=repeats, budget_minutes=f"{budget_min:g} min" if budget_min else "none", timeout_s=a.timeout,
+        settings=dict(repeats=repeats, timeout_s=a.timeout,
+                      budget_minutes=f"{budget_min:g} min" if budget_min else "none",
                       exact_desc=("every SNP" if exact_snps is None else
                                   f"the first {exact_snps:,} SNPs of the .bim"),
                       bolt_reml=bolt_reml, bolt_mixture=a.bolt_mixture,
@@ -203,8 +205,8 @@ def main(argv=None):
                     f"the {budget_min} min budget remain")
                 log(entry["notes"][-1])
                 continue
-        kin_txt, snps_file, n_exact, cmds = prepare_dataset(ds, files, work, gwaslmm,
-                                                            exact_snps, warm=(di == 0 and suite.warmup))
+        kin_txt, snps_file, n_exact, cmds = prepare_dataset(
+            ds, files, work, gwaslmm, exact_snps, warm=(di == 0 and suite.warmup))
         entry["prep_commands"] = [report.display_command(dict(argv=c), result["placeholders"])
                                   for c in cmds]
         fl = measure.measure_floor(ds.n_samples, ds.n_snps, log=log)
@@ -219,6 +221,7 @@ def main(argv=None):
             entry["missing"] = [m for m in entry["missing"] if m[0] in a.only_list]
         recs = [dict(comparison=r.comparison, tool=r.tool, label=r.label, argv=r.argv, env=r.env,
                      out=r.out, log=r.out + ".stdout", walls=[], rss=[], rcs=[], timings=[],
+                     cpu=[], other_cpu=[],
                      ok=False, tail="", snps_scanned=r.snps_scanned,
                      floor_terms=list(r.floor_terms), gwaslmm=r.gwaslmm) for r in runs]
         round_times = []
@@ -237,6 +240,8 @@ def main(argv=None):
                 rec["walls"].append(tm.wall_s)
                 rec["rss"].append(tm.max_rss_mb)
                 rec["rcs"].append(tm.rc)
+                rec["cpu"].append(tm.cpu_s)
+                rec["other_cpu"].append(tm.other_cpu_share)
                 rec["ok"] = tm.rc == 0
                 if tm.rc != 0:
                     rec["tail"] = tm.tail
@@ -247,7 +252,8 @@ def main(argv=None):
                             rec["timings"].append(json.load(fh))
                     except (OSError, ValueError) as exc:
                         log(f"  no timings.json: {exc}")
-                log(f"  {tm.wall_s:.2f} s, {tm.max_rss_mb:.0f} MiB")
+                log(f"  {tm.wall_s:.2f} s, {tm.max_rss_mb:.0f} MiB, CPU {tm.cpu_s:.2f} s; "
+                    f"other processes {100 * tm.other_cpu_share:.0f}% of the cores")
             round_times.append(time.perf_counter() - t_round)
             entry["repeats_done"] = rep + 1
         prev_round = (ds, max(round_times))
@@ -261,6 +267,7 @@ def main(argv=None):
         entry["agreement"], entry["h2"] = agreement.evaluate(by_key, ds.n_samples, log=log)
 
     result["load_end"] = measure.load_average()
+    result["gwaslmm_git_end"] = measure.git_state(ROOT)
     result["finished"] = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     result["elapsed_s"] = time.perf_counter() - t_start
     base = os.path.join(a.out_dir, f"{date}-{suite.name}")

@@ -4,8 +4,8 @@ directory, and check the report it writes.
 
 No peer needs to be installed (``--tools-only gwaslmm``), nothing is written
 under benchmarks/ (``--out-dir`` and ``--data-dir`` point at tmp_path), and the
-run takes about half a minute on two cores: each gwaslmm command is a fresh
-process with about 2 s of interpreter start-up.
+run takes about half a minute on two cores (each gwaslmm command is a fresh
+process that pays Python's start-up and imports).
 """
 
 import json
@@ -62,8 +62,23 @@ def _section(md, title):
 
 
 def _rows(section_lines):
+    """Table body rows (lists of cells) of a section."""
+    return _table(section_lines)[1:]
+
+
+def _table(section_lines):
     return [[c.strip() for c in line.strip().strip("|").split("|")]
-            for line in section_lines if line.startswith("|") and not line.startswith("|---")][1:]
+            for line in section_lines if line.startswith("|") and not line.startswith("|---")]
+
+
+def num(cell):
+    """A number as the report prints it (thousands separated by commas)."""
+    return float(cell.replace(",", ""))
+
+
+def _dicts(section_lines):
+    head, *rows = _table(section_lines)
+    return [dict(zip(head, r)) for r in rows]
 
 
 def test_markdown_tables(smoke_run):
@@ -84,30 +99,29 @@ def test_markdown_tables(smoke_run):
         assert tools[peer] == "not requested"
 
     # One timing row per gwaslmm command, each run once and successful.
-    timing = _rows(_section(md, "### Wall time and peak memory"))
-    labels = [re.sub(r" \([0-9,]+ SNPs\)$", "", r[1]) for r in timing]
+    timing = _dicts(_section(md, "### Wall time and peak memory"))
+    labels = [re.sub(r" \([0-9,]+ SNPs\)$", "", r["command"]) for r in timing]
     assert labels == GWASLMM_COMMANDS
     for r in timing:
-        assert float(r[2]) > 0, r
-        assert r[6] == "1/1 ok", r
+        assert num(r["wall s (median)"]) > 0, r
+        assert num(r["peak RSS MiB"]) > 0, r
+        assert r["others' CPU (max)"].endswith("%"), r
+        assert r["runs"] == "1/1 ok", r
 
     # Stage breakdown from OUT.timings.json, with the floor ratio filled in.
-    stages = _rows(_section(md, "### Where gwaslmm's time goes"))
-    assert [r[0] for r in stages] == GWASLMM_COMMANDS
-    head = [c.strip() for c in next(line for line in _section(md, "### Where gwaslmm's time goes")
-                                    if line.startswith("| command")).strip("|").split("|")]
-    for r in stages:
-        row = dict(zip(head, r))
-        assert float(row["total"]) > 0 and float(row["floor s"]) > 0
-        assert float(row["total ÷ floor"]) > 0
-    fast = dict(zip(head, stages[GWASLMM_COMMANDS.index("gwaslmm assoc --fast")]))
+    stages = _dicts(_section(md, "### Where gwaslmm's time goes"))
+    assert [r["command"] for r in stages] == GWASLMM_COMMANDS
+    for row in stages:
+        assert num(row["total"]) > 0 and num(row["floor s"]) > 0
+        assert num(row["total ÷ floor"]) > 0
+    fast = stages[GWASLMM_COMMANDS.index("gwaslmm assoc --fast")]
     for stage in ("read", "grm", "eigen", "null", "rotate", "kernel", "write"):
         assert fast[stage] != "", stage
 
     # Heritability from gwaslmm reml next to the simulated truth.
     h2 = {r[0]: r[1] for r in _rows(_section(md, "### Heritability"))}
-    assert 0 < float(h2["gwaslmm reml --grm-type centered"]) < 1
-    assert 0 < float(h2["simulation (realized genetic share)"]) < 1
+    assert 0 < num(h2["gwaslmm reml --grm-type centered"]) < 1
+    assert 0 < num(h2["simulation (realized genetic share)"]) < 1
 
     # The exact commands are listed.
     assert "gwaslmm assoc --bfile $DATA/sim_n200_m1000/sim" in md

@@ -198,7 +198,8 @@ def evaluate(runs, n_samples, log=print):
                                 read_gcta_triangle(p["out"] + ".rel.bin", n_samples))
             rows.append(dict(comparison="grm-standardized", peer="plink2 --make-rel",
                              snps="", r="", max_abs="",
-                             note=f"max abs ΔK {d['max_abs']:.2g} (diagonal {d['max_abs_diag']:.2g}); "
+                             note=f"max abs ΔK {d['max_abs']:.2g} "
+                             f"(diagonal {d['max_abs_diag']:.2g}); "
                              f"r off-diagonal {d['r_offdiag']:.6f} (PLINK 2: founders-only "
                              "frequencies, GCTA diagonal, divides by all variants)"))
         guard("grm-standardized", _s)

@@ -31,6 +31,8 @@ class Timing:
     max_rss_mb: float  # NaN if unknown
     rc: int | None  # None: killed at the timeout
     tail: str  # last lines of the output, for the report when it failed
+    cpu_s: float = float("nan")  # the process's user + system CPU seconds (GNU time)
+    other_cpu_share: float = float("nan")  # CPU used by other processes meanwhile, / (wall x cores)
 
 
 def _gnu_time_works():
@@ -55,6 +57,29 @@ def _parse_elapsed(text):
     return s
 
 
+def _busy_cpu_seconds():
+    """Machine-wide busy CPU seconds so far (/proc/stat: all but idle and iowait)."""
+    try:
+        with open("/proc/stat") as fh:
+            f = fh.readline().split()
+    except OSError:
+        return float("nan")
+    jiffies = [int(x) for x in f[1:]]
+    busy = sum(jiffies) - jiffies[3] - (jiffies[4] if len(jiffies) > 4 else 0)
+    # guest time is already counted in user time
+    busy -= sum(jiffies[8:10]) if len(jiffies) >= 10 else 0
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def parse_gnu_cpu(text):
+    """User + system CPU seconds from ``/usr/bin/time -v`` output."""
+    u = re.search(r"User time \(seconds\): (\S+)", text)
+    s = re.search(r"System time \(seconds\): (\S+)", text)
+    if not (u and s):
+        return float("nan")
+    return float(u.group(1)) + float(s.group(1))
+
+
 def parse_gnu_time(text):
     """(wall seconds, max RSS in MB) from ``/usr/bin/time -v`` output."""
     wall = rss = float("nan")
@@ -73,6 +98,7 @@ def run_timed(argv, env_extra, log_path, timeout_s) -> Timing:
     env.update(env_extra or {})
     time_file = log_path + ".time"
     cmd = ([GNU_TIME, "-v", "-o", time_file] if HAVE_GNU_TIME else []) + list(argv)
+    busy0 = _busy_cpu_seconds()
     t0 = time.perf_counter()
     with open(log_path, "w") as out:
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -84,14 +110,20 @@ def run_timed(argv, env_extra, log_path, timeout_s) -> Timing:
             p.wait()
             rc = None
     wall = time.perf_counter() - t0
-    rss = float("nan")
+    busy = _busy_cpu_seconds() - busy0
+    rss = cpu = float("nan")
     if HAVE_GNU_TIME and os.path.exists(time_file):
-        w, rss = parse_gnu_time(open(time_file).read())
+        text = open(time_file).read()
+        w, rss = parse_gnu_time(text)
+        cpu = parse_gnu_cpu(text)
         if w == w:  # not NaN
             wall = w
+    # What the rest of the machine used meanwhile (this harness only waits): a share of
+    # the cores' time above a few percent means the timing was contended.
+    other = max(0.0, busy - cpu) / (max(wall, 1e-3) * (os.cpu_count() or 1))
     with open(log_path, errors="replace") as fh:
         tail = "".join(fh.readlines()[-8:])
-    return Timing(wall, rss, rc, tail)
+    return Timing(wall, rss, rc, tail, cpu, other)
 
 
 def machine_info():
@@ -127,8 +159,26 @@ def machine_info():
         blas = ["threadpoolctl not installed"]
     return dict(cpu=cpu, cpu_flags=flags, cores=os.cpu_count(),
                 affinity=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-                mem_gb=mem_gb, blas="; ".join(blas) or "none found", python=platform.python_version(),
+                mem_gb=mem_gb, blas="; ".join(blas) or "none found",
+                python=platform.python_version(),
                 numpy=np.__version__, kernel=platform.release())
+
+
+def git_state(root, paths=("gwaslmm", "cli")):
+    """'<short commit>' of the repository at ``root``, plus the files under
+    ``paths`` with uncommitted changes (the editable install runs the working
+    tree, so that is what gets benchmarked)."""
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", *paths],
+                               capture_output=True, text=True, timeout=30).stdout.split("\n")
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (git not available)"
+    dirty = [line[3:] for line in dirty if line.strip()]
+    if not head:
+        return "unknown (not a git checkout)"
+    return head + (f" with uncommitted changes in {', '.join(dirty)}" if dirty else " (clean)")
 
 
 def load_average():

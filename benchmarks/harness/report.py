@@ -63,6 +63,11 @@ def write_markdown(result, path):
              f"Repeats are interleaved (repeat 1 of every command, then repeat 2, ...); tables "
              "show the median. Ratios are gwaslmm ÷ peer (above 1: gwaslmm slower).")
     L.append("")
+    g0, g1 = result.get("gwaslmm_git_start", "?"), result.get("gwaslmm_git_end", "?")
+    L.append(f"gwaslmm source: commit {g0}" + ("" if g0 == g1 else
+             f"; **changed during the run** to {g1} (the editable install runs the working "
+             "tree, so later commands ran newer code)") + ".")
+    L.append("")
     L.append("## Machine")
     L.append("")
     L += _table(["", ""], [
@@ -148,7 +153,7 @@ def _dataset_section(ds, result):
         ref_wall = median(ref["walls"]) if ref and ref["ok"] else float("nan")
         for r in group:
             if r.get("missing"):
-                rows.append([comp, r["label"], "—", "—", "—", "—", r["missing"]])
+                rows.append([comp, r["label"], "—", "—", "—", "—", "—", r["missing"]])
                 continue
             w = median(r["walls"])
             ok_runs = sum(1 for rc in r["rcs"] if rc == 0)
@@ -158,10 +163,24 @@ def _dataset_section(ds, result):
             ratio = "" if r["tool"] == "gwaslmm" else _f(ref_wall / w if w else float("nan"))
             label = r["label"] + (f" ({r['snps_scanned']:,} SNPs)" if r.get("snps_scanned")
                                   else "")
+            other = [x for x in r.get("other_cpu", []) if x == x]
+            busy = f"{100 * max(other):.0f}%" if other else "n/a"
             rows.append([comp, label, _f(w), f"{_f(min(r['walls']))}–{_f(max(r['walls']))}",
-                         _f(median(r["rss"])), ratio, status])
+                         _f(median(r["rss"])), ratio, busy, status])
     L += _table(["comparison", "command", "wall s (median)", "min–max", "peak RSS MiB",
-                 "gwaslmm ÷ peer", "runs"], rows)
+                 "gwaslmm ÷ peer", "others' CPU (max)", "runs"], rows)
+    L.append("")
+    worst = [(max(x for x in r.get("other_cpu", []) if x == x), r["label"]) for r in ds["runs"]
+             if any(x == x for x in r.get("other_cpu", []))]
+    contended = [lab for v, lab in worst if v > 0.10]
+    L.append("'others' CPU' is the CPU time other processes used while the command ran, as a "
+             "share of all cores (machine-wide busy time from /proc/stat minus the command's "
+             "own user + system time): above ~10% the timing was contended.")
+    if contended:
+        L.append("")
+        L.append(f"**Warning:** {len(contended)} command(s) ran while other processes used "
+                 f"more than 10% of the cores ({', '.join(contended[:4])}"
+                 f"{', ...' if len(contended) > 4 else ''}); their times are inflated.")
     L.append("")
 
     L.append("### Agreement on the same data")
@@ -215,9 +234,11 @@ def _dataset_section(ds, result):
             continue
         st = {k: median([t.get(k, float("nan")) for t in r["timings"]]) for k in STAGES}
         total = median([t.get("total", float("nan")) for t in r["timings"]])
+        # per run, then the median (a sum of medians is not the median of the sums)
+        other = median([t.get("total", float("nan")) - sum(t.get(k, 0.0) for k in STAGES)
+                        for t in r["timings"]])
         wall = median(r["walls"])
         fs = r.get("floor_s", float("nan"))
-        other = total - sum(v for v in st.values() if v == v)
         rows.append([r["label"]] + [_f(st[k]) if st[k] == st[k] else "" for k in STAGES]
                     + [_f(other), _f(total), _f(wall), _f(wall - total), _f(fs),
                        _f(total / fs if fs else float("nan")),
@@ -225,11 +246,12 @@ def _dataset_section(ds, result):
     L += _table(["command", *STAGES, "other", "total", "process wall", "wall − total",
                  "floor s", "total ÷ floor", "wall ÷ floor"], rows)
     L.append("")
-    L.append("Stage seconds are medians from each run's `OUT.timings.json`; 'other' is its "
-             "total minus the named stages (e.g. reading a `--kinship` text file, the sample "
-             "join); 'wall − total' is what the process spent outside gwaslmm's own clock "
-             "(interpreter start-up and imports, about 2 s of which 1.4 s is importing "
-             "gwaslmm.pipeline, 0.9 s of that scipy.stats).")
+    L.append("Stage seconds are medians from each run's `OUT.timings.json`; 'other' is the "
+             "median of each run's total minus its named stages (e.g. reading a `--kinship` "
+             "text file, the sample join; negative where stages overlap, as when gwaslmm reads "
+             "the next genotype block in a worker thread while it accumulates the kinship); "
+             "'wall − total' is what the process spent outside gwaslmm's own clock "
+             "(interpreter start-up and imports).")
     L.append("")
     return L
 

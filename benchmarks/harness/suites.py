@@ -3,8 +3,8 @@
 
 The exact scans (gwaslmm ``assoc --test all`` / ``--test wald`` with a given
 kinship, ``gemma -lmm 4`` / ``-lmm 1``) cost a one-dimensional optimisation
-per SNP on top of everything else (about 4 ms per SNP at n = 2,000 on two
-cores for gwaslmm's Wald + LRT + score), so a suite may restrict them to the first
+per SNP on top of everything else (a few ms per SNP at n = 2,000 on two
+cores, for either tool), so a suite may restrict them to the first
 ``exact_snps`` variants of the .bim (both tools get the same list, through
 ``--extract`` / GEMMA's ``-snps``) to stay inside its budget.  Every other
 command tests all SNPs.
