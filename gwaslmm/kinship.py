@@ -222,10 +222,19 @@ def read_gemma_kinship(path: str, fid, iid) -> Kinship:
     the order of the .fam it was made from (``fid``/``iid``)."""
     if not os.path.exists(path):
         raise InputError(f"kinship file not found: {path}")
-    try:
-        K = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    with open(path, "r") as fh:
+        text = fh.read()
+    rows = [ln for ln in text.splitlines() if ln.strip()]
+    n_rows = len(rows)
+    n_cols = len(rows[0].split()) if rows else 0
+    try:  # one split and one conversion: several times faster than np.loadtxt
+        vals = np.array(text.split(), dtype=np.float64)
     except ValueError as exc:
         raise InputError(f"{path} is not a numeric matrix ({exc})") from None
+    if vals.size != n_rows * n_cols:
+        raise InputError(f"{path} is not a rectangular matrix ({n_rows} rows, {vals.size} "
+                         f"values)")
+    K = vals.reshape(n_rows, n_cols)
     n = len(fid)
     if K.shape != (n, n):
         raise InputError(f"kinship {path} is {K.shape[0]} x {K.shape[1]} but the .fam has {n} "

@@ -170,14 +170,19 @@ def kinship_for(opts: Options, bed: BedFile, sel: SampleSelection, snp_idx: np.n
     """K over the analysed samples, from --grm, --kinship or built from genotypes."""
     if opts.grm and opts.kinship:
         raise UsageError("give --grm or --kinship, not both")
-    if opts.grm:
-        kin = read_gcta_grm(opts.grm)
-        log.write(f"kinship: GCTA GRM {opts.grm} ({kin.keys.size} samples)")
-        return kin.subset(sel.fid, sel.iid)
-    if opts.kinship:
-        kin = read_gemma_kinship(opts.kinship, bed.fam.fid, bed.fam.iid)
-        log.write(f"kinship: GEMMA text matrix {opts.kinship} ({kin.keys.size} samples)")
-        return kin.subset(sel.fid, sel.iid)
+    if opts.grm or opts.kinship:
+        t0 = time.perf_counter()
+        if opts.grm:
+            kin = read_gcta_grm(opts.grm)
+            what = f"GCTA GRM {opts.grm}"
+        else:
+            kin = read_gemma_kinship(opts.kinship, bed.fam.fid, bed.fam.iid)
+            what = f"GEMMA text matrix {opts.kinship}"
+        K = kin.subset(sel.fid, sel.iid)
+        dt = time.perf_counter() - t0
+        log.stage("kinship_read", dt)
+        log.write(f"kinship: {what} ({kin.keys.size} samples), read in {dt:.2f}s")
+        return K
     gs = build_grm(opts, bed, sel.idx, snp_idx, log)
     return finish_grm(gs.S, gs.m, inplace=True)
 

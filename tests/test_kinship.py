@@ -110,3 +110,18 @@ def test_gemma_text_kinship(tmp_path):
     assert np.allclose(kin.K, K, rtol=1e-9)
     with pytest.raises(InputError, match="20 x 20 but the .fam has 19"):
         read_gemma_kinship(path, bed.fam.fid[:19], bed.fam.iid[:19])
+
+
+def test_gemma_text_kinship_malformed(tmp_path):
+    bed = BedFile(TINY)
+    n = bed.n_samples
+    bad = tmp_path / "bad.txt"
+    rows = ["\t".join(["0.1"] * n)] * n
+    rows[3] = "\t".join(["0.1"] * (n - 1))
+    bad.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="not a rectangular matrix"):
+        read_gemma_kinship(str(bad), bed.fam.fid, bed.fam.iid)
+    rows[3] = "\t".join(["0.1"] * (n - 1) + ["abc"])
+    bad.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="not a numeric matrix"):
+        read_gemma_kinship(str(bad), bed.fam.fid, bed.fam.iid)
