@@ -21,7 +21,7 @@ from . import __version__
 from .eigen import ProjectedEigen, decompose, load_eigen, save_eigen
 from .errors import InputError, UsageError
 from .genotypes import BedFile, fill_float, int8_block, snp_block_size
-from .kinship import (Kinship, finish_grm, grm_sum, read_gcta_grm, read_gemma_kinship,
+from .kinship import (finish_grm, grm_sum, read_gcta_grm, read_gemma_kinship,
                       write_gcta_grm)
 from .log import RunLog
 from .nullmodel import NullFit, fit_null
@@ -520,8 +520,8 @@ def finish_summary(opts: Options, log: RunLog, summary: ScanSummary, n: int, h2,
         log.write(f"  {summary.boundary} SNPs have their REML lambda at a bound of [1e-5, 1e5]")
     log.write(f"  lambda_GC: {lgc:.4f}")
     if not opts.loco and not opts.fast and m_grm and lgc < 0.97:
-        log.write(f"  note: without --loco each tested SNP is also in the kinship, which deflates "
-                  f"the statistics (expected lambda_GC about 1/(1 + n h2/M)); consider --loco")
+        log.write("  note: without --loco each tested SNP is also in the kinship, which deflates "
+                  "the statistics (expected lambda_GC about 1/(1 + n h2/M)); consider --loco")
     elif not opts.loco and m_grm and lgc < 0.97:
         log.write("  note: lambda_GC is well below 1; without --loco each tested SNP is also in "
                   "the kinship, which deflates the statistics; consider --loco")

@@ -9,7 +9,7 @@ from bed_reader import open_bed
 from conftest import SIM, TINY
 from gwaslmm.errors import InputError
 from gwaslmm.genotypes import BedFile
-from gwaslmm.kinship import (Kinship, finish_grm, grm_sum, read_gcta_grm, read_gemma_kinship,
+from gwaslmm.kinship import (finish_grm, grm_sum, read_gcta_grm, read_gemma_kinship,
                              write_gcta_grm, write_gemma_kinship)
 from gwaslmm.qc import VariantFilters
 

@@ -119,7 +119,6 @@ def test_standardized_grm_vs_plink2(tmp_path):
     r = run_cli(["grm", "--bfile", os.path.join(REF, "complete"), "--maf", 0, "--out",
                  tmp_path / "ks"])
     assert r.exit_code == 0, r.output
-    ours = read_table  # noqa: F841  (keep names short below)
     kin = read_gcta_grm(str(tmp_path / "ks"))
     with gzip.open(os.path.join(REF, "plink2_rel.complete.rel.gz"), "rt") as fh:
         rel = np.loadtxt(fh)
