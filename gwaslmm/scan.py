@@ -124,11 +124,27 @@ def collinear(X_raw_sq: np.ndarray, sxx: np.ndarray) -> np.ndarray:
 
 
 def fast_block(model: ScanModel, Xt: np.ndarray) -> dict:
-    """Fixed-lam Wald (and score at the same lam) for a rotated block Xt (n', m)."""
+    """Fixed-lam Wald (and score at the same lam) for a rotated block Xt (n', m)
+    (numba kernel for the weighted sums)."""
+    from .scan_kernels import fixed_lambda_sums
+
     w = 1.0 / (model.lam_reml * model.d + 1.0)
     Xt = np.asarray(Xt, dtype=np.float64)
+    a = np.empty(Xt.shape[1])
+    b = np.empty(Xt.shape[1])
+    fixed_lambda_sums(w, model.yt, Xt, a, b)
+    return _fixed_lambda_stats(model, w, a, b)
+
+
+def fast_block_reference(model: ScanModel, Xt: np.ndarray) -> dict:
+    """Plain-numpy :func:`fast_block`."""
+    w = 1.0 / (model.lam_reml * model.d + 1.0)
     a = w @ (Xt * Xt)
     b = (w * model.yt) @ Xt
+    return _fixed_lambda_stats(model, w, a, b)
+
+
+def _fixed_lambda_stats(model: ScanModel, w, a, b) -> dict:
     q = float(np.dot(w, model.yt * model.yt))
     df = model.df
     with np.errstate(invalid="ignore", divide="ignore"):

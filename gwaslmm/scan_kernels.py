@@ -309,3 +309,24 @@ def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, o
             _sums(lam_score, d, x, yt, buf, False)
             a, b, q = buf[0], buf[1], buf[2]
             out[s, 7] = n * b * b / (q * a)
+
+
+@jit(parallel=True)
+def fixed_lambda_sums(w, yt, Xt, a, b):
+    """a[s] = sum_j w_j x~_js^2, b[s] = sum_j w_j x~_js y~_j for every SNP s.
+
+    w, yt (n',) float64; Xt (n', m) float64 (columns contiguous is fastest);
+    a, b (m,) float64 outputs.  Reference: the matrix products in
+    :func:`gwaslmm.scan.fast_block_reference`.
+    """
+    m = Xt.shape[1]
+    for s in prange(m):
+        sa = 0.0
+        sb = 0.0
+        for j in range(w.size):
+            x = Xt[j, s]
+            wx = w[j] * x
+            sa += wx * x
+            sb += wx * yt[j]
+        a[s] = sa
+        b[s] = sb

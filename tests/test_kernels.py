@@ -29,3 +29,19 @@ def test_impute_block_constant_flag():
         _, nm, af, const = impute_block(A)
         assert const.tolist() == [True, True, True, True, False]
         assert nm.tolist() == [0, 0, 3, 1, 0]
+
+
+def test_fixed_lambda_kernel_equals_reference():
+    from conftest import small_problem
+    from gwaslmm.eigen import decompose
+    from gwaslmm.nullmodel import fit_null
+    from gwaslmm.scan import fast_block, fast_block_reference, make_model
+
+    K, W, y, X = small_problem(n=50, m=30, c=3, seed=9)
+    eig = decompose(K, W)
+    model = make_model(eig, fit_null(eig, y))
+    Xt = eig.rotate(X)
+    for M in (Xt, np.asfortranarray(Xt), Xt[:, :1]):
+        got, ref = fast_block(model, M), fast_block_reference(model, M)
+        for k in ref:
+            assert np.allclose(got[k], ref[k], rtol=1e-12, atol=0), k

@@ -1,0 +1,123 @@
+"""Micro-benchmarks behind figures quoted in README.md, on the bundled data.
+
+    python benchmarks/micro.py            # ~1 min; writes benchmarks/results/<date>-micro.md
+
+1. Per-SNP exact kernel cost (ns per sample x SNP, 2 threads) for each test,
+   on the rotated SNPs of testdata/sim with the centered GRM.
+2. Rotation precision: float32 vs float64 B'X — speed of the product at
+   n = 4,000, and the change it makes to beta and -log10 p on the bundled data.
+3. LOCO kinship pieces: one full GRM pass vs the per-chromosome passes that
+   --loco adds (recompute strategy), and the memory keeping the pieces would take.
+"""
+
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from gwaslmm.eigen import decompose  # noqa: E402
+from gwaslmm.genotypes import BedFile, impute_mean  # noqa: E402
+from gwaslmm.kinship import finish_grm, grm_sum  # noqa: E402
+from gwaslmm.nullmodel import fit_null  # noqa: E402
+from gwaslmm.qc import VariantFilters  # noqa: E402
+from gwaslmm.samples import join_samples  # noqa: E402
+from gwaslmm.scan import exact_block, fast_block, make_model, pvalues  # noqa: E402
+from gwaslmm.tables import read_sample_table  # noqa: E402
+
+SIM = os.path.join(ROOT, "testdata", "sim")
+
+
+def best(f, k=3):
+    ts = []
+    for _ in range(k):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
+def main():
+    lines = []
+    bed = BedFile(SIM)
+    sel = join_samples(bed.fam, pheno_table=read_sample_table(SIM + ".pheno", "p", "P"),
+                       pheno_names=["trait"],
+                       covar_table=read_sample_table(SIM + ".covar", "c", "C"))
+    filters = VariantFilters()
+    gs = grm_sum(bed, sel.idx, np.arange(bed.n_snps), "centered", filters, 4.0)
+    K = finish_grm(gs.S, gs.m)
+    eig = decompose(K, sel.W)
+    null = fit_null(eig, sel.y[:, 0])
+    model = make_model(eig, null)
+    X, _, af = impute_mean(bed.read(sel.idx, np.arange(bed.n_snps)))
+    X = X[:, gs.passed]
+    Xt = eig.rotate(X)
+    exact_block(model, Xt[:, :20], "all")  # compile / load the kernels
+    n, m = sel.n, X.shape[1]
+    lines += ["## 1. Exact per-SNP kernel", "",
+              f"testdata/sim, {n} samples x {m} SNPs (rotated), centered GRM, 5 covariates.",
+              "", "| test | seconds (best of 3) | ns per sample x SNP |", "|---|---:|---:|"]
+    for test in ("wald", "lrt", "score", "all"):
+        t = best(lambda: exact_block(model, Xt, test))
+        lines.append(f"| {test} | {t:.3f} | {t / (n * m) * 1e9:.1f} |")
+    t = best(lambda: fast_block(model, Xt))
+    lines.append(f"| fast (fixed lambda) | {t:.3f} | {t / (n * m) * 1e9:.1f} |")
+
+    # 2. rotation precision
+    res = {}
+    for dt in (np.float64, np.float32):
+        Xr = eig.rotate(X, dt).astype(np.float64)
+        r = exact_block(model, Xr, "wald")
+        r.update(pvalues(model, r, "wald", False))
+        res[dt] = r
+    a, b = res[np.float64], res[np.float32]
+    rel_beta = np.abs(a["beta"] - b["beta"]) / np.abs(a["beta"])
+    d_nl = np.abs(a["nl_wald"] - b["nl_wald"])
+    nn, mm = 4000, 2000
+    rng = np.random.default_rng(0)
+    B = rng.random((nn, nn))
+    Y = rng.random((nn, mm))
+    rates = {}
+    for dt in (np.float64, np.float32):
+        Bd, Yd = B.astype(dt), Y.astype(dt)
+        rates[dt] = 2 * nn * nn * mm / best(lambda: Bd @ Yd) / 1e9
+    lines += ["", "## 2. Rotation precision (float32 vs float64)", "",
+              f"Product speed at ({nn} x {nn}) @ ({nn} x {mm}): float64 "
+              f"{rates[np.float64]:.1f} GFLOP/s, float32 {rates[np.float32]:.1f} GFLOP/s.",
+              f"Effect on the exact Wald scan of testdata/sim: -log10 p max abs change "
+              f"{d_nl.max():.2g}; beta relative change median {np.median(rel_beta):.2g} "
+              f"(max {rel_beta.max():.2g}, at beta near 0)."]
+
+    # 3. LOCO pieces
+    chroms = bed.bim.chromosome
+    t_full = best(lambda: grm_sum(bed, sel.idx, np.arange(bed.n_snps), "standardized", filters,
+                                  4.0), k=2)
+    t_pieces = 0.0
+    for ch in sorted(set(chroms.tolist()), key=int):
+        idx = np.flatnonzero(chroms == ch)
+        t_pieces += best(lambda: grm_sum(bed, sel.idx, idx, "standardized", filters, 4.0), k=2)
+    n_chr = len(set(chroms.tolist()))
+    lines += ["", "## 3. LOCO kinship: recompute vs keep per-chromosome pieces", "",
+              f"One full GRM pass over {bed.n_snps} SNPs: {t_full:.2f} s; the {n_chr} "
+              f"per-chromosome passes that --loco adds: {t_pieces:.2f} s together.",
+              f"Keeping the pieces instead would hold {n_chr} n x n matrices: "
+              f"{n_chr * n * n * 8 / 2**20:.0f} MiB here in float64; at n = 10,000 with 22 "
+              f"chromosomes {22 * 1e8 * 8 / 1e9:.1f} GB (float64), {22 * 1e8 * 4 / 1e9:.1f} GB "
+              f"(float32)."]
+
+    date = time.strftime("%Y-%m-%d")
+    head = [f"# Micro-benchmarks ({date})", "",
+            f"`python benchmarks/micro.py` on {os.cpu_count()} cores.", ""]
+    out = os.path.join(ROOT, "benchmarks", "results", f"{date}-micro.md")
+    with open(out, "w") as fh:
+        fh.write("\n".join(head + lines) + "\n")
+    print("\n".join(head + lines))
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory():
+        main()
