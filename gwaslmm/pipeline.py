@@ -776,16 +776,20 @@ def run_merge(files: list, out: str, log: RunLog, no_gzip: bool = False) -> str:
                 raise InputError(f"merge: chunk {k} overlaps the previous one")
             seen_last = hi
             opener = gzip.open if f.endswith(".gz") else open
-            with opener(f, "rt", encoding="utf-8") as fh:
-                h = fh.readline().rstrip("\n").split("\t")
-                if header is None:
-                    header = h
-                    writer = AssocWriter(path, header)
-                elif h != header:
-                    raise InputError(f"merge: {f} has other columns than chunk 1")
-                lines = fh.readlines()
-                writer.write_lines(lines)
-                total += len(lines)
+            try:
+                with opener(f, "rt", encoding="utf-8") as fh:
+                    h = fh.readline().rstrip("\n").split("\t")
+                    lines = fh.readlines()
+            except (OSError, EOFError, UnicodeDecodeError) as exc:
+                raise InputError(f"merge: cannot read {f} ({exc}); is the chunk complete?") \
+                    from None
+            if header is None:
+                header = h
+                writer = AssocWriter(path, header)
+            elif h != header:
+                raise InputError(f"merge: {f} has other columns than chunk 1")
+            writer.write_lines(lines)
+            total += len(lines)
         writer.finish(expected_rows=total)
     except BaseException:
         if writer is not None:

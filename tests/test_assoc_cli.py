@@ -198,3 +198,17 @@ def test_assoc_plot_flag_writes_both_pngs(runs):
             head = fh.read(24)
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         assert (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")) == size
+
+
+def test_merge_refuses_a_truncated_chunk(runs, tmp_path):
+    d = runs["d"]
+    for k in (1, 2):
+        r = run_cli(["assoc", "--bfile", SIM, "--null", d / "null", "--fast", "--out",
+                     tmp_path / "p", "--chunk", f"{k}/2"])
+        assert r.exit_code == 0, r.output
+    chunk = tmp_path / "p.chunk2of2.assoc.tsv.gz"
+    data = chunk.read_bytes()
+    chunk.write_bytes(data[: len(data) // 2])
+    r = run_cli(["merge", str(tmp_path / "p.chunk*"), "--out", tmp_path / "m"])
+    assert r.exit_code == 1 and "cannot read" in r.output
+    assert not os.path.exists(tmp_path / "m.assoc.tsv.gz")
