@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -35,3 +36,23 @@ def small_problem(n=60, m=200, c=3, seed=1, h=0.5):
     g = rng.multivariate_normal(np.zeros(n), K + 1e-9 * np.eye(n))
     y = W @ rng.normal(size=c) + np.sqrt(h) * g + np.sqrt(1 - h) * rng.normal(size=n)
     return K, W, y, X
+
+
+def copy_tiny(tmp_path, name="t") -> str:
+    """Copy testdata/tiny.{bed,bim,fam} to tmp_path/name.* and return the prefix."""
+    prefix = str(tmp_path / name)
+    for ext in ("bed", "bim", "fam"):
+        shutil.copyfile(f"{TINY}.{ext}", f"{prefix}.{ext}")
+    return prefix
+
+
+def rewrite_line(path: str, lineno: int, new: str | None) -> None:
+    """Replace (or delete, new=None) 1-based line ``lineno`` of a text file."""
+    with open(path) as fh:
+        lines = fh.read().splitlines()
+    if new is None:
+        del lines[lineno - 1]
+    else:
+        lines[lineno - 1] = new
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")

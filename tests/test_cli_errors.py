@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from conftest import copy_tiny, rewrite_line
 from click.testing import CliRunner
 
 from cli.main import cli
@@ -42,24 +43,6 @@ ALLOWED_AFTER_ERROR = {".log", ".timings.json"}
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-def copy_tiny(tmp_path, name="t") -> str:
-    prefix = str(tmp_path / name)
-    for ext in ("bed", "bim", "fam"):
-        shutil.copyfile(f"{TINY}.{ext}", f"{prefix}.{ext}")
-    return prefix
-
-
-def rewrite_line(path: str, lineno: int, new: str | None) -> None:
-    with open(path) as fh:
-        lines = fh.read().splitlines()
-    if new is None:
-        del lines[lineno - 1]
-    else:
-        lines[lineno - 1] = new
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-
 
 def write_text(path, text: str) -> str:
     with open(path, "w") as fh:

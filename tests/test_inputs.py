@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 
 import numpy as np
 import pytest
+
+from conftest import copy_tiny, rewrite_line
 
 from gwaslmm.errors import InputError, UsageError
 from gwaslmm.genotypes import (BedFile, impute_mean, normalize_chromosome, parse_chr_spec,
@@ -43,26 +44,6 @@ TINY_IID = [f"S{i}" for i in range(TINY_N)]
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-def copy_tiny(tmp_path, name="t") -> str:
-    """Copy tiny.{bed,bim,fam} to tmp_path/name.* and return the prefix."""
-    prefix = str(tmp_path / name)
-    for ext in ("bed", "bim", "fam"):
-        shutil.copyfile(f"{TINY}.{ext}", f"{prefix}.{ext}")
-    return prefix
-
-
-def rewrite_line(path: str, lineno: int, new: str | None) -> None:
-    """Replace (or delete, new=None) 1-based line ``lineno`` of a text file."""
-    with open(path) as fh:
-        lines = fh.read().splitlines()
-    if new is None:
-        del lines[lineno - 1]
-    else:
-        lines[lineno - 1] = new
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-
 
 def patch_bytes(path: str, offset: int, new: bytes) -> None:
     """Overwrite bytes of a binary file in place."""
