@@ -150,15 +150,49 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=()) -> ProjectedEigen:
                           fingerprint=fingerprint(K.shape, W, sample_keys))
 
 
+EIGEN_KEYS = ("B", "d", "Wq", "R", "G", "C", "t", "n_zeroed", "min_eigenvalue", "fingerprint")
+
+
+def eigen_arrays(eig: ProjectedEigen) -> dict:
+    """The decomposition as plain arrays for np.savez (no pickle)."""
+    return dict(B=eig.B, d=eig.d, Wq=eig.Wq, R=eig.R, G=eig.G, C=eig.C, t=np.float64(eig.t),
+                n_zeroed=np.int64(eig.n_zeroed), min_eigenvalue=np.float64(eig.min_eigenvalue),
+                fingerprint=np.array(eig.fingerprint))
+
+
+def eigen_from_arrays(z: dict) -> ProjectedEigen:
+    """Inverse of :func:`eigen_arrays`."""
+    return ProjectedEigen(B=z["B"], d=z["d"], Wq=z["Wq"], R=z["R"], G=z["G"], C=z["C"],
+                          t=float(z["t"]), n_zeroed=int(z["n_zeroed"]),
+                          min_eigenvalue=float(z["min_eigenvalue"]), seconds=0.0,
+                          fingerprint=str(z["fingerprint"]))
+
+
+def read_npz(path: str, what: str, keys) -> dict:
+    """All arrays of an .npz written by gwaslmm; InputError if it is missing,
+    unreadable or lacks one of ``keys``."""
+    import zipfile
+
+    if not os.path.exists(path):
+        raise InputError(f"{what} file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            z = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{path} is not a readable {what} file ({exc})") from None
+    missing = [k for k in keys if k not in z]
+    if missing:
+        raise InputError(f"{path} is not a {what} file written by this gwaslmm (no "
+                         f"'{missing[0]}' array)")
+    return z
+
+
 def save_eigen(prefix: str, eig: ProjectedEigen, fid, iid, covar_names) -> str:
     """PREFIX.eigen.npz: plain arrays (no pickle) plus sample IDs and covariate names."""
     path = prefix + ".eigen.npz"
     tmp = path + ".partial.npz"
-    np.savez(tmp, B=eig.B, d=eig.d, Wq=eig.Wq, R=eig.R, G=eig.G, C=eig.C,
-             t=np.float64(eig.t), n_zeroed=np.int64(eig.n_zeroed),
-             min_eigenvalue=np.float64(eig.min_eigenvalue),
-             fingerprint=np.array(eig.fingerprint), fid=np.asarray(fid, str),
-             iid=np.asarray(iid, str), covar_names=np.asarray(covar_names, str))
+    np.savez(tmp, **eigen_arrays(eig), fid=np.asarray(fid, str), iid=np.asarray(iid, str),
+             covar_names=np.asarray(covar_names, str))
     os.replace(tmp, path)
     return path
 
@@ -166,10 +200,7 @@ def save_eigen(prefix: str, eig: ProjectedEigen, fid, iid, covar_names) -> str:
 def load_eigen(prefix: str, fid, iid, W: np.ndarray) -> ProjectedEigen:
     """Load PREFIX.eigen.npz and check it is for these samples and covariates."""
     path = prefix if prefix.endswith(".npz") else prefix + ".eigen.npz"
-    if not os.path.exists(path):
-        raise InputError(f"eigendecomposition file not found: {path}")
-    with np.load(path, allow_pickle=False) as npz:
-        z = {k: npz[k] for k in npz.files}
+    z = read_npz(path, "eigendecomposition", EIGEN_KEYS + ("fid", "iid", "covar_names"))
     sf, si = z["fid"], z["iid"]
     fid, iid = np.asarray(fid, str), np.asarray(iid, str)
     if sf.size != fid.size or not (np.array_equal(sf, fid) and np.array_equal(si, iid)):
@@ -184,6 +215,4 @@ def load_eigen(prefix: str, fid, iid, W: np.ndarray) -> ProjectedEigen:
     if str(z["fingerprint"]) != fp:
         raise InputError(f"{path} was computed with other covariates ({', '.join(z['covar_names'])})"
                          f" or covariate values than this run; recompute it with --save-eigen")
-    return ProjectedEigen(B=z["B"], d=z["d"], Wq=z["Wq"], R=z["R"], G=z["G"], C=z["C"],
-                          t=float(z["t"]), n_zeroed=int(z["n_zeroed"]),
-                          min_eigenvalue=float(z["min_eigenvalue"]), seconds=0.0, fingerprint=fp)
+    return eigen_from_arrays(z)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .eigen import ProjectedEigen
+from .eigen import EIGEN_KEYS, ProjectedEigen, eigen_arrays, eigen_from_arrays, read_npz
 from .errors import InputError
 from .nullmodel import NullFit
 from .samples import SampleSelection
@@ -30,14 +30,11 @@ class StoredNull:
     n_snps_grm: int
 
 
-def save_null(prefix: str, eig: ProjectedEigen, fit: NullFit, sel: SampleSelection, bed,
-              opts) -> str:
+def save_null(prefix: str, eig: ProjectedEigen, fit: NullFit, sel: SampleSelection, bed) -> str:
     path = prefix + ".null.npz"
     tmp = path + ".partial.npz"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    np.savez(tmp, B=eig.B, d=eig.d, Wq=eig.Wq, R=eig.R, G=eig.G, C=eig.C, t=eig.t,
-             n_zeroed=eig.n_zeroed, min_eigenvalue=eig.min_eigenvalue,
-             fingerprint=np.array(eig.fingerprint), yt=fit.yt, y=sel.y[:, 0], beta=fit.beta,
+    np.savez(tmp, **eigen_arrays(eig), yt=fit.yt, y=sel.y[:, 0], beta=fit.beta,
              beta_se=fit.beta_se, name=np.array(fit.name), where=np.array(fit.where),
              where_ml=np.array(fit.where_ml), fid=sel.fid, iid=sel.iid, W=sel.W,
              covar_names=np.array(sel.covar_names, dtype=str),
@@ -49,10 +46,9 @@ def save_null(prefix: str, eig: ProjectedEigen, fit: NullFit, sel: SampleSelecti
 
 def load_null(prefix: str, bed, log) -> StoredNull:
     path = prefix if prefix.endswith(".npz") else prefix + ".null.npz"
-    if not os.path.exists(path):
-        raise InputError(f"null model file not found: {path}")
-    with np.load(path, allow_pickle=False) as npz:
-        z = {k: npz[k] for k in npz.files}
+    z = read_npz(path, "null model", EIGEN_KEYS + FIT_SCALARS + (
+        "yt", "y", "beta", "beta_se", "name", "where", "where_ml", "fid", "iid", "W",
+        "covar_names"))
     fid, iid = z["fid"], z["iid"]
     keys = np.char.add(np.char.add(bed.fam.fid, " "), bed.fam.iid)
     pos = {k: i for i, k in enumerate(keys)}
@@ -63,10 +59,7 @@ def load_null(prefix: str, bed, log) -> StoredNull:
                          f"{bed.fam_path} (first: {want[idx < 0][0]})")
     if (np.diff(idx) <= 0).any():
         raise InputError(f"{path}: its samples are not in the .fam order of {bed.fam_path}")
-    eig = ProjectedEigen(B=z["B"], d=z["d"], Wq=z["Wq"], R=z["R"], G=z["G"], C=z["C"],
-                         t=float(z["t"]), n_zeroed=int(z["n_zeroed"]),
-                         min_eigenvalue=float(z["min_eigenvalue"]), seconds=0.0,
-                         fingerprint=str(z["fingerprint"]))
+    eig = eigen_from_arrays(z)
     sc = {k: float(z[k]) for k in FIT_SCALARS}
     sc["n"], sc["c"] = int(sc["n"]), int(sc["c"])
     fit = NullFit(name=str(z["name"]), beta=z["beta"], beta_se=z["beta_se"], where=str(z["where"]),

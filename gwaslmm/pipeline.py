@@ -293,7 +293,7 @@ def run_reml(opts: Options, log: RunLog) -> dict:
                                  "with --pheno-name")
             from .nullstore import save_null
 
-            p = save_null(opts.save_null, eig, fits[0], sel, bed, opts)
+            p = save_null(opts.save_null, eig, fits[0], sel, bed)
             log.write(f"wrote {p}")
     log.stage("null", t_fit)
     log.write(f"null models: {len(fits)} phenotype(s) fitted in {t_fit:.2f}s")
@@ -329,7 +329,7 @@ def _reml_loco(opts, bed, sel, snp_idx, log) -> dict:
         rows.append([ch, fit.name, fit.n] + [f"{getattr(fit, a):.8g}" for a in (
             "h2", "h2_se", "sigma_g2", "sigma_e2", "lam", "logl_reml", "logl_ml", "p_h2")])
         if opts.save_null:
-            log.write(f"wrote {save_null(f'{opts.save_null}.chr{ch}', eig, fit, sel, bed, opts)}")
+            log.write(f"wrote {save_null(f'{opts.save_null}.chr{ch}', eig, fit, sel, bed)}")
     path = write_tsv(opts.out + ".reml.loco.tsv",
                      ["left_out_chromosome", "phenotype", "n", "h2", "h2_se", "sigma_g2",
                       "sigma_e2", "lambda", "logl_reml", "logl_ml", "p_h2"], rows)

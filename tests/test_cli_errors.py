@@ -463,3 +463,15 @@ def test_null_with_phenotype_options_is_a_usage_error(tmp_path):
     result = invoke(["assoc", "--bfile", TINY, "--null", tmp_path / "nothing", "--pheno",
                      TINY + ".fam", "--out", out])
     check_failure(result, 2, r"--null already fixes .* drop --pheno", out)
+
+
+@pytest.mark.parametrize("command", ["null", "eigen"])
+def test_unreadable_saved_model_is_a_data_error(tmp_path, command):
+    out = out_prefix(tmp_path)
+    bad = tmp_path / ("m.null.npz" if command == "null" else "m.eigen.npz")
+    bad.write_bytes(b"not a zip file at all")
+    if command == "null":
+        args = ["assoc", "--bfile", TINY, "--null", tmp_path / "m", "--out", out]
+    else:
+        args = ["reml", "--bfile", TINY, "--eigen", tmp_path / "m", "--out", out]
+    check_failure(invoke(args), 1, r"is not a readable (null model|eigendecomposition) file", out)
