@@ -59,18 +59,6 @@ class Kinship:
         return self.K[np.ix_(idx, idx)]
 
 
-def standardize_block(X: np.ndarray, a1_freq: np.ndarray, grm_type: str) -> np.ndarray:
-    """Centre (and scale) an imputed genotype block in place.
-
-    X : ndarray (n, m), float64, mean-imputed A1 counts; a1_freq (m,) over the same rows.
-    """
-    mean = 2.0 * a1_freq
-    X -= mean[None, :]
-    if grm_type == "standardized":
-        X /= np.sqrt(2.0 * a1_freq * (1.0 - a1_freq))[None, :]
-    return X
-
-
 def syrk_update(S: np.ndarray, Z: np.ndarray) -> np.ndarray:
     """S += Z Z' on the lower triangle (BLAS dsyrk).  S (n, n) float64 F-order,
     Z (n, b) float64."""
