@@ -20,8 +20,9 @@ from .options import (build_options, covar_options, handle_errors, input_options
 @click.option("--assembly", metavar="NAME", help="Genome assembly for the metadata (e.g. GRCh38).")
 @click.option("--rotate-dtype", type=click.Choice(["float64", "float32"]), default="float64",
               show_default=True,
-              help="Precision of the rotation U'X (float32: about 2x faster, -log10 p within "
-                   "1e-5).")
+              help="Precision of the n^2 m product per scan: the rotation U'X (exact mode) or "
+                   "the whitening L^-1 X (--fast); float32 is about 2x faster, -log10 p within "
+                   "1e-4.")
 @click.option("--plot", "make_plot", is_flag=True,
               help="Also write OUT.manhattan.png and OUT.qq.png.")
 @click.option("--top", type=int, default=10, show_default=True, help="Top hits in the summary.")

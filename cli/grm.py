@@ -1,6 +1,6 @@
 import click
 
-from .options import build_options, handle_errors, input_options, run_logged
+from .options import build_options, grm_dtype_option, handle_errors, input_options, run_logged
 
 
 @click.command()
@@ -8,6 +8,7 @@ from .options import build_options, handle_errors, input_options, run_logged
 @click.option("--grm-type", type=click.Choice(["standardized", "centered"]),
               default="standardized", show_default=True,
               help="standardized: z = (x-2p)/sqrt(2p(1-p)); centered: GEMMA -gk 1.")
+@grm_dtype_option()
 @handle_errors
 def grm(**kw):
     """Build a kinship matrix; writes GCTA binary OUT.grm.bin/.grm.N.bin/.grm.id."""

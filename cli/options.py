@@ -77,6 +77,14 @@ def covar_options(f):
     return f
 
 
+def grm_dtype_option():
+    return click.option(
+        "--grm-dtype", type=click.Choice(["float64", "float32"]), default=None,
+        help="Precision of the kinship's block products: float32 is about 2x faster, "
+             "relative error about 1e-7 (GCTA's storage precision). Default: float32 "
+             "with assoc --fast, float64 otherwise.")
+
+
 def kinship_options(f):
     opts = [
         click.option("--grm", metavar="PREFIX", help="GCTA binary GRM PREFIX.grm.bin/.grm.id."),
@@ -88,6 +96,7 @@ def kinship_options(f):
         click.option("--grm-type", type=click.Choice(["standardized", "centered"]),
                      default="standardized", show_default=True,
                      help="Kinship built from the genotypes when none is given."),
+        grm_dtype_option(),
     ]
     for o in reversed(opts):
         f = o(f)

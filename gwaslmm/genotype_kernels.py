@@ -78,7 +78,8 @@ def int8_fill_kernel(G, cols, center, scale, missing_value, out):
     """out[:, k] = (G[:, cols[k]] - center[k]) * scale[k], missing -> missing_value[k].
 
     G (n, m) int8 (-127 missing); cols (m_out,) int64; center, scale,
-    missing_value (m_out,) float64; out (n, >= m_out) float64 Fortran order.
+    missing_value (m_out,) float64; out (n, >= m_out) float64 or float32, Fortran
+    order (computed in float64, rounded once on store).
     With center = 0, scale = 1, missing_value = mean this is mean imputation;
     with center = mean, missing_value = 0 it is centring (standardizing with
     scale = 1/sd).

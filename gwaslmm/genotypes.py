@@ -295,7 +295,8 @@ def int8_block(G: np.ndarray) -> Int8Block:
 
 def fill_float(blk: Int8Block, cols: np.ndarray, out: np.ndarray, center=None, scale=None,
                missing_value=None) -> np.ndarray:
-    """Write the chosen SNPs of an int8 block as float64 into ``out[:, :len(cols)]``
+    """Write the chosen SNPs of an int8 block as floats (out's dtype: float64 or
+    float32) into ``out[:, :len(cols)]``
     (a reusable Fortran-order buffer, so no large allocation per block):
     (x - center) * scale with missing calls set to ``missing_value``.
     Defaults: mean imputation of the raw counts.  Returns the view."""

@@ -30,7 +30,8 @@ from .output import (AssocWriter, assoc_columns, fmt_float, format_p, output_pat
 from .qc import (VariantFilters, preselect_variants, qc_report_lines, summarize_reasons,
                  variant_qc_counts)
 from .samples import SampleSelection, join_samples
-from .scan import (ScanModel, collinear, exact_block, fast_block, make_model, pvalues)
+from .scan import (ScanModel, Whitener, collinear, exact_block, make_model, make_whitener,
+                   pvalues, whitened_block)
 from .tables import read_id_list, read_sample_table, read_variant_list, select_columns
 
 CHI2_MEDIAN = 0.45493642311957174  # median of chi-square(1)
@@ -73,10 +74,16 @@ class Options:
     assembly: str | None = None
     block_size: int | None = None
     rotate_dtype: str = "float64"
+    grm_dtype: str | None = None  # None: float32 for assoc --fast, float64 otherwise
     make_plot: bool = False
     top: int = 10
     command_line: str = ""
     extra: dict = field(default_factory=dict)
+
+    @property
+    def grm_precision(self) -> str:
+        """Precision of each block's kinship product (see gwaslmm.kinship)."""
+        return self.grm_dtype or ("float32" if self.fast else "float64")
 
     @property
     def filters(self) -> VariantFilters:
@@ -152,12 +159,13 @@ def build_grm(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
     t0 = time.perf_counter()
     gs = grm_sum(bed, samples, snp_idx, opts.grm_type, opts.filters, opts.memory_gb,
                  progress=log.progress(f"{label}: variants", snp_idx.size),
-                 block_size=opts.block_size)
+                 block_size=opts.block_size, dtype=np.dtype(opts.grm_precision))
     dt = time.perf_counter() - t0
     n = samples.size
     gflops = n * n * gs.m / max(gs.seconds_syrk, 1e-9) / 1e9
     log.lines(qc_report_lines(gs.reason_counts, opts.filters, snp_idx.size, gs.m))
-    log.write(f"{label} ({opts.grm_type}): {n} samples x {gs.m} SNPs in {dt:.2f}s "
+    log.write(f"{label} ({opts.grm_type}, {opts.grm_precision} blocks): {n} samples x {gs.m} "
+              f"SNPs in {dt:.2f}s "
               f"(read+standardize {gs.seconds_read:.2f}s, accumulate {gs.seconds_syrk:.2f}s "
               f"at {gflops:.1f} GFLOP/s)")
     log.stage("read", gs.seconds_read)
@@ -376,15 +384,21 @@ class ScanSummary:
 
 def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndarray,
               eig: ProjectedEigen, model: ScanModel, writer: AssocWriter, log: RunLog,
-              summary: ScanSummary, label: str = "scan") -> None:
-    """Stream blocks: read, impute, QC, rotate (B'X), test, write rows."""
+              summary: ScanSummary, label: str = "scan", whitener: Whitener | None = None) -> None:
+    """Stream blocks: read, impute, QC, rotate (B'X; --fast: whiten, L^-1 X), test,
+    write rows.  ``whitener``: a prebuilt one for --fast (else built here)."""
     n = samples.size
-    reserved = 8 * eig.B.size
+    # B (n x n'), plus the Cholesky factor L (n x n) in fast mode
+    reserved = 8 * eig.B.size + (8 * n * n if opts.fast else 0)
     bs = opts.block_size or snp_block_size(n, opts.memory_gb, copies=4, reserved_bytes=reserved,
                                            max_block=4096)
     bim = bed.bim
     blocks = [(a, min(snp_idx.size, a + bs)) for a in range(0, snp_idx.size, bs)]
-    progress = log.progress(f"{label}: variants", snp_idx.size)
+    dtype = np.dtype(opts.rotate_dtype)
+    wh = whitener
+    if opts.fast and wh is None:
+        wh = make_whitener(eig, model)
+        log.stage("cholesky", wh.seconds)
 
     def read(ab):
         t0 = time.perf_counter()
@@ -393,7 +407,9 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
 
     width = min(bs, max(1, snp_idx.size))
     buf = np.empty((n, width), order="F")  # imputed genotypes, reused per block
-    rot = np.empty((width, eig.B.shape[1]))  # rotated genotypes (transposed), reused
+    # rotated genotypes (transposed), reused per block (exact mode)
+    rot = None if opts.fast else np.empty((width, eig.B.shape[1]))
+    progress = log.progress(f"{label}: variants", snp_idx.size)
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         fut = pool.submit(read, blocks[0]) if blocks else None
@@ -411,14 +427,20 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
             idx = snp_idx[a:b][cols]
             Xo = fill_float(blk, cols, buf)  # mean-imputed A1 counts
             af = blk.a1_freq
+            raw = np.einsum("ij,ij->j", Xo, Xo)
+            if opts.fast:
+                # |B'x|^2 = |x|^2 - |Wq'x|^2, for the collinearity rule
+                wx = eig.Wq.T @ Xo
+                sxx = raw - np.einsum("ij,ij->j", wx, wx)
             t1 = time.perf_counter()
             log.stage("qc", t1 - t0)
-            Xt = eig.rotate(Xo, np.dtype(opts.rotate_dtype), out=rot).astype(np.float64,
-                                                                            copy=False)
+            if opts.fast:
+                Xt = wh.whiten(Xo, dtype)  # L^-1 X, in place for float64
+            else:
+                Xt = eig.rotate(Xo, dtype, out=rot).astype(np.float64, copy=False)
+                sxx = np.einsum("ij,ij->j", Xt, Xt)
             t2 = time.perf_counter()
             log.stage("rotate", t2 - t1)
-            sxx = np.einsum("ij,ij->j", Xt, Xt)
-            raw = np.einsum("ij,ij->j", Xo, Xo)
             skip = collinear(raw, sxx)
             summary.collinear += int(skip.sum())
             keep = ~skip
@@ -427,7 +449,7 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
             idx = idx[keep]
             af_k = af[cols][keep]
             if opts.fast:
-                res = fast_block(model, Xt)
+                res = whitened_block(model, wh, Xt)
             else:
                 res = exact_block(model, Xt, opts.test)
             pv = pvalues(model, res, opts.test, opts.fast)
@@ -592,13 +614,15 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
             h2_text, loco_fp = _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary)
             K_m = 1
         else:
+            K = None
             if eig is None:
                 K = None if opts.eigen else kinship_for(opts, bed, sel, preselect_all(opts, bed,
                                                                                     snp_idx),
                                                         log)
                 K_m = 1
                 eig = eigen_for(opts, K, sel, sel.W, log)
-                del K
+                if not opts.fast:
+                    K = None
                 if opts.save_eigen:
                     log.write(f"wrote {save_eigen(opts.out, eig, sel.fid, sel.iid, sel.covar_names)}")
                 t0 = time.perf_counter()
@@ -607,7 +631,12 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
             log_null(log, null)
             h2_text = f"{null.h2:.4g} (se {null.h2_se:.3g})"
             model = make_model(eig, null)
-            scan_snps(opts, bed, sel.idx, snp_idx, eig, model, writer, log, summary)
+            wh = None
+            if opts.fast:  # from K when this run built or read it (O(n^2), not O(n^3))
+                wh = make_whitener(eig, model, K)
+                log.stage("cholesky", wh.seconds)
+            K = None
+            scan_snps(opts, bed, sel.idx, snp_idx, eig, model, writer, log, summary, whitener=wh)
         writer.finish(expected_rows=summary.tested)
     except BaseException:
         writer.abort()

@@ -144,6 +144,113 @@ def fast_block_reference(model: ScanModel, Xt: np.ndarray) -> dict:
     return _fixed_lambda_stats(model, w, a, b)
 
 
+WHITEN_CHUNK = 512  # columns of B per rank-k update when forming V
+
+
+@dataclass(frozen=True)
+class Whitener:
+    """Cholesky whitening for the fixed-lam (fast) scan: half the flops of B'X.
+
+    With lam fixed, every statistic needs only x'Px and x'Py where
+    P = B diag(w) B' (w = 1/(lam d + 1)) is REML's projection
+    V^-1 - V^-1 W (W'V^-1 W)^-1 W'V^-1 for V = lam P Kc P + I = L L'.
+    Then x'Px = |r|^2 with r = (I - Q Q') L^-1 x, Q an orthonormal basis of
+    L^-1 W, and x'Py = r'yw with yw = L' P y.  The triangular solve L^-1 X
+    costs n^2 m flops against 2 n^2 m for the rotation B'X, at the same
+    BLAS rate (82 vs 76 GFLOP/s here, 5,000 x 2,048 blocks).
+
+    L : ndarray (n, n), float64, F-order, lower triangular.
+    Q : ndarray (n, c), float64, F-order.  yw : ndarray (n,), float64.
+    q : y'Py, float64 (equals yw'yw).  seconds : time to build.
+    """
+
+    L: np.ndarray
+    Q: np.ndarray
+    yw: np.ndarray
+    q: float
+    seconds: float
+
+    def whiten(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """L^-1 X for X (n, m); overwrites X when it is float64 and F-ordered
+        and dtype is float64.  Returns (n, m) float64."""
+        from scipy.linalg.blas import dtrsm, strsm
+
+        if X.shape[1] == 0:
+            return np.zeros(X.shape)
+        if np.dtype(dtype) == np.float32:
+            cache = self.__dict__.setdefault("_l32", [])
+            if not cache:
+                cache.append(np.asfortranarray(self.L, dtype=np.float32))
+            out = strsm(1.0, cache[0], np.asfortranarray(X, dtype=np.float32), lower=1,
+                        overwrite_b=1)
+            return np.asarray(out, dtype=np.float64, order="F")
+        return dtrsm(1.0, self.L, np.asfortranarray(X, dtype=np.float64), lower=1,
+                     overwrite_b=1)
+
+
+def make_whitener(eig: ProjectedEigen, model: ScanModel, K: np.ndarray | None = None) -> Whitener:
+    """Build L, Q and yw (see :class:`Whitener`) at the model's null REML lam.
+
+    V = lam Kc + I from the kinship K (n, n) float64 when given (O(n^2)), else
+    V = lam B diag(d) B' + I from the decomposition by rank-k updates over
+    chunks of B's columns (n^2 (n - c) flops; used with --null/--eigen/LOCO).
+    Both give the same B'VB = diag(lam d + 1), hence the same P.
+    """
+    import time
+
+    from scipy.linalg import qr
+    from scipy.linalg.blas import dsyrk, dtrsm
+    from scipy.linalg.lapack import dpotrf
+
+    from .eigen import double_centre
+    from .errors import NumericalError
+
+    t0 = time.perf_counter()
+    lam = float(model.lam_reml)
+    B, d = eig.B, eig.d
+    n = B.shape[0]
+    if K is not None:
+        V = np.asfortranarray(double_centre(K))
+        V *= lam
+    else:
+        V = np.zeros((n, n), order="F")
+        for a in range(0, d.size, WHITEN_CHUNK):
+            F = B[:, a:a + WHITEN_CHUNK] * np.sqrt(lam * d[a:a + WHITEN_CHUNK])
+            V = dsyrk(1.0, np.asfortranarray(F), beta=1.0, c=V, trans=0, lower=1,
+                      overwrite_c=1)
+    V[np.diag_indices(n)] += 1.0
+    L, info = dpotrf(V, lower=1, clean=1, overwrite_a=1)
+    del V
+    if info != 0:
+        raise NumericalError(f"Cholesky factor of lam K + I failed (LAPACK info {info}, "
+                             f"lam = {lam:.6g})")
+    Lw = dtrsm(1.0, L, np.asfortranarray(eig.Wq), lower=1)
+    Q = np.asfortranarray(qr(Lw, mode="economic")[0])
+    w = 1.0 / (lam * d + 1.0)
+    yw = L.T @ (B @ (w * model.yt))
+    q = float(np.dot(w, model.yt * model.yt))
+    return Whitener(L=L, Q=Q, yw=yw, q=q, seconds=time.perf_counter() - t0)
+
+
+def whitened_sums_reference(wh: Whitener, Xw: np.ndarray):
+    """Plain-numpy :func:`gwaslmm.scan_kernels.whitened_sums`: (a, b) each (m,)."""
+    R = Xw - wh.Q @ (wh.Q.T @ Xw)
+    return np.einsum("ij,ij->j", R, R), wh.yw @ R
+
+
+def whitened_block(model: ScanModel, wh: Whitener, Xw: np.ndarray) -> dict:
+    """Fixed-lam Wald and score for a whitened block Xw = L^-1 X (n, m): the
+    same statistics as :func:`fast_block` on B'X (numba kernel)."""
+    from .scan_kernels import whitened_sums
+
+    Xw = np.asarray(Xw, dtype=np.float64)
+    a = np.empty(Xw.shape[1])
+    b = np.empty(Xw.shape[1])
+    whitened_sums(wh.Q, wh.yw, Xw, a, b)
+    w = 1.0 / (model.lam_reml * model.d + 1.0)
+    return _fixed_lambda_stats(model, w, a, b)
+
+
 def _fixed_lambda_stats(model: ScanModel, w, a, b) -> dict:
     q = float(np.dot(w, model.yt * model.yt))
     df = model.df

@@ -330,3 +330,34 @@ def fixed_lambda_sums(w, yt, Xt, a, b):
             sb += wx * yt[j]
         a[s] = sa
         b[s] = sb
+
+
+@jit(parallel=True)
+def whitened_sums(Q, yw, Xw, a, b):
+    """Fixed-lam sums from whitened genotypes (the fast scan, see
+    :class:`gwaslmm.scan.Whitener`): for every SNP s, with r the residual of
+    the whitened SNP x_s on the whitened covariates' orthonormal basis Q
+    (removed one column at a time, modified Gram-Schmidt):
+    a[s] = r'r = x'P x,  b[s] = r'yw = x'P y.
+
+    Q (n, c) float64 (F-order is fastest); yw (n,) float64; Xw (n, m)
+    float64 (columns contiguous is fastest); a, b (m,) float64 outputs.
+    Reference: :func:`gwaslmm.scan.whitened_sums_reference`.
+    """
+    n, c = Q.shape
+    m = Xw.shape[1]
+    for s in prange(m):
+        r = Xw[:, s].copy()
+        for k in range(c):
+            qk = 0.0
+            for j in range(n):
+                qk += Q[j, k] * r[j]
+            for j in range(n):
+                r[j] -= qk * Q[j, k]
+        sa = 0.0
+        sb = 0.0
+        for j in range(n):
+            sa += r[j] * r[j]
+            sb += r[j] * yw[j]
+        a[s] = sa
+        b[s] = sb

@@ -144,6 +144,14 @@ def test_fast_mode_runs_and_agrees_roughly(runs):
     assert h2 == h1[:11]
     a, b = column(h1, r1, "neg_log_10_p_value"), column(h2, r2, "neg_log_10_p_value")
     assert np.corrcoef(a, b)[0, 1] > 0.999
+    # single-precision whitening: same rows, -log10 p within 1e-4
+    r = run_cli(["assoc", "--bfile", SIM, "--null", d / "null", "--out", d / "fast32", "--fast",
+                 "--rotate-dtype", "float32"])
+    assert r.exit_code == 0, r.output
+    h3, r3 = read_assoc(str(d / "fast32.assoc.tsv.gz"))
+    assert h3 == h2 and [x[2] for x in r3] == [x[2] for x in r2]
+    c = column(h3, r3, "neg_log_10_p_value")
+    assert np.abs(c - b).max() < 1e-4
 
 
 def test_loco_null_models_chunks_merge_equal_direct_run(tmp_path):

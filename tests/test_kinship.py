@@ -49,6 +49,22 @@ def test_grm_equals_dense_formula(sim_block, grm_type):
     assert np.max(np.abs(K - Kd)) < 1e-10
 
 
+def test_grm_single_precision_blocks(sim_block):
+    """float32 block products (assoc --fast's default): same SNPs, every entry
+    within 1e-6 of the dense float64 formula (diagonal about 1; float32
+    rounding is 6e-8 relative, and block sums add in float64)."""
+    samples, X = sim_block
+    bed = BedFile(SIM)
+    gs = grm_sum(bed, samples, np.arange(3000), "standardized", VariantFilters(), 1.0,
+                 block_size=700, dtype=np.float32)
+    assert gs.S.dtype == np.float64
+    K = finish_grm(gs.S, gs.m)
+    Kd, m = dense_grm(X, "standardized")
+    assert gs.m == m
+    err = np.max(np.abs(K - Kd))
+    assert 1e-10 < err < 1e-6  # single precision was used, and it is this close
+
+
 def test_grm_invariant_to_block_size_and_threads(sim_block):
     """Identical up to float rounding (1e-12) across block sizes and thread counts."""
     from gwaslmm._jit import set_threads

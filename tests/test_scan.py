@@ -9,8 +9,8 @@ from scipy.optimize import minimize_scalar
 from conftest import small_problem
 from gwaslmm.eigen import decompose, double_centre
 from gwaslmm.nullmodel import fit_null
-from gwaslmm.scan import (exact_block, exact_reference, fast_block, make_model, neglog10_chi2_1,
-                          neglog10_f1, pvalues)
+from gwaslmm.scan import (exact_block, exact_reference, fast_block, make_model, make_whitener,
+                          neglog10_chi2_1, neglog10_f1, pvalues, whitened_block)
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +52,20 @@ def dense_fit(lam, Kc, X, y):
     return b, se, reml, ml
 
 
-def test_fast_mode_equals_dense_gls(problem):
+def fast_results(path, K, eig, model, X):
+    if path == "contrast":  # B'X in the eigenbasis
+        return fast_block(model, eig.rotate(X))
+    # L^-1 X, what assoc --fast runs: L from K, or from B and d (--null, LOCO)
+    wh = make_whitener(eig, model, K if path == "whitened-K" else None)
+    return whitened_block(model, wh, wh.whiten(np.asfortranarray(X)))
+
+
+@pytest.mark.parametrize("path", ["whitened-K", "whitened-B", "contrast"])
+def test_fast_mode_equals_dense_gls(problem, path):
     """Brute force: GLS with V = lam0 Kc + I, per SNP; 1e-8 relative."""
     K, W, y, X, eig, null, model = problem
     Kc = double_centre(K)
-    res = fast_block(model, eig.rotate(X[:, :20]))
+    res = fast_results(path, K, eig, model, X[:, :20].copy())
     pv = pvalues(model, res, "wald", True)
     for j in range(20):
         Xf = np.column_stack([W, X[:, j]])
