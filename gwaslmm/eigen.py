@@ -16,6 +16,15 @@ per-SNP evaluation costs O(n) whatever the number of covariates.  The
 W-directions are kept through G = B' Kc Wq and C = Wq' Kc Wq, which give
 the fixed effects, det V and the ML likelihood exactly.
 
+``vectors=False`` (what ``assoc --fast`` uses) keeps B in factored form
+instead: LAPACK's tridiagonal reduction M = H T H' (dsytrd; H a product of
+Householder reflectors) and the eigenvectors S of the tridiagonal T by
+divide and conquer (dstevd), so B = H S and B'y = S'(H'y) costs O(n^2) per
+vector.  This
+skips dsyevd's O(n^3) back-transformation; the fast scan never needs B
+itself, only B'y and B'Kc Wq.  :meth:`ProjectedEigen.basis` forms B when
+it is needed (saving, or an exact scan).
+
 Eigenvalues below ``ZERO_EIGENVALUE`` (1e-10, GEMMA's threshold; this
 includes the slightly negative ones that rounding gives a rank-deficient K)
 are set to 0; how many, and the most negative value, are reported.
@@ -46,7 +55,7 @@ class ProjectedEigen:
     t : tr(Kc)/n (GEMMA's trace_G), for h2.
     """
 
-    B: np.ndarray
+    B: np.ndarray | None
     d: np.ndarray
     Wq: np.ndarray
     R: np.ndarray
@@ -57,14 +66,43 @@ class ProjectedEigen:
     min_eigenvalue: float
     seconds: float
     fingerprint: str
+    factors: "TridiagonalFactors | None" = None  # B = H S when B is None
 
     @property
     def n(self) -> int:
-        return self.B.shape[0]
+        return self.Wq.shape[0]
 
     @property
     def c(self) -> int:
         return self.Wq.shape[1]
+
+    def project(self, Y: np.ndarray) -> np.ndarray:
+        """B'Y for Y (n,) or (n, k), float64: O(n^2 k) in either form of B."""
+        if self.B is not None:
+            return self.B.T @ Y
+        return self.factors.project(Y)
+
+    def unproject(self, V: np.ndarray) -> np.ndarray:
+        """B V for V (n-c,) or (n-c, k), float64."""
+        if self.B is not None:
+            return self.B @ V
+        return self.factors.unproject(V)
+
+    def basis(self) -> np.ndarray:
+        """B (n, n-c) float64, formed from the factors if needed (2 n^3 flops)."""
+        if self.B is not None:
+            return self.B
+        cache = self.__dict__.setdefault("_basis", [])
+        if not cache:
+            cache.append(self.factors.basis())
+        return cache[0]
+
+    def without_vectors(self) -> "ProjectedEigen":
+        """The same decomposition without B or its factors (d, Wq, G, C, ...
+        only): what a fast scan needs once y~ and its whitener are computed."""
+        from dataclasses import replace
+
+        return replace(self, B=None, factors=None)
 
     def rotate(self, X: np.ndarray, dtype=np.float64, out: np.ndarray | None = None) -> np.ndarray:
         """B' X : (n-c, m) for X (n, m).
@@ -74,7 +112,7 @@ class ProjectedEigen:
         """
         if out is not None and np.dtype(dtype) == np.float64 and X.dtype == np.float64:
             m = X.shape[1]
-            np.matmul(X.T, self.B, out=out[:m])
+            np.matmul(X.T, self.basis(), out=out[:m])
             return out[:m].T
         BT = self._BT(dtype)
         return BT @ X.astype(dtype, copy=False)
@@ -83,8 +121,70 @@ class ProjectedEigen:
         key = np.dtype(dtype).str
         cache = self.__dict__.setdefault("_bt_cache", {})
         if key not in cache:
-            cache[key] = np.ascontiguousarray(self.B.T, dtype=dtype)
+            cache[key] = np.ascontiguousarray(self.basis().T, dtype=dtype)
         return cache[key]
+
+
+@dataclass(frozen=True)
+class TridiagonalFactors:
+    """B = H S[:, c:] with M = H T H' (dsytrd, lower) and T = S diag(vals) S'.
+
+    refl : ndarray (n-1, n-1), float64, F-order — the reflectors of H as
+    dormqr reads them (H = diag(1, Q) with Q from refl and tau).
+    tau : ndarray (n-1,).  S : ndarray (n, n-c), float64 — eigenvectors of T
+    for the non-covariate eigenvalues.
+    """
+
+    refl: np.ndarray
+    tau: np.ndarray
+    S: np.ndarray
+
+    def _apply_h(self, Y: np.ndarray, trans: str) -> np.ndarray:
+        from scipy.linalg.lapack import dormqr
+
+        Y2 = np.array(Y, dtype=np.float64, order="F", ndmin=2, copy=True)
+        if Y.ndim == 1:
+            Y2 = Y2.T.copy(order="F")
+        if Y2.shape[0] > 1 and self.tau.size:
+            k = Y2.shape[1]
+            out, _, info = dormqr("L", trans, self.refl, self.tau, Y2[1:], lwork=max(1, 64 * k),
+                                  overwrite_c=1)
+            if info != 0:
+                raise NumericalError(f"applying the Householder reflectors failed (LAPACK "
+                                     f"dormqr info {info})")
+            Y2[1:] = out
+        return Y2[:, 0] if Y.ndim == 1 else Y2
+
+    def project(self, Y: np.ndarray) -> np.ndarray:
+        return self.S.T @ self._apply_h(Y, "T")
+
+    def unproject(self, V: np.ndarray) -> np.ndarray:
+        return self._apply_h(self.S @ V, "N")
+
+    def basis(self) -> np.ndarray:
+        return np.ascontiguousarray(self._apply_h(self.S, "N"))
+
+
+def tridiagonal_eigh(M: np.ndarray):
+    """Eigenvalues (ascending) and factored eigenvectors of a symmetric M
+    (n, n) float64, F-order, overwritten: (vals (n,), refl, tau, S (n, n))."""
+    from scipy.linalg.lapack import dstevd, dsytrd, dsytrd_lwork
+
+    n = M.shape[0]
+    lwork = int(dsytrd_lwork(n, lower=1)[0])
+    A, diag, off, tau, info = dsytrd(M, lower=1, lwork=max(1, lwork), overwrite_a=1)
+    if info != 0:
+        raise NumericalError(f"tridiagonal reduction of the kinship failed (LAPACK dsytrd "
+                             f"info {info})")
+    # Divide and conquer on T (dstevd).  MRRR (dstemr) was tried: it fails
+    # (info 22) on a rank-deficient kinship's large cluster of zero eigenvalues,
+    # where divide and conquer deflates and is fastest (1.1 s at n = 4,987).
+    vals, S, info = dstevd(diag, off, compute_v=1)
+    if info != 0:
+        raise NumericalError(f"eigendecomposition of the tridiagonal kinship failed (LAPACK "
+                             f"dstevd info {info})")
+    refl = np.asfortranarray(A[1:, :n - 1])
+    return vals, refl, tau, S
 
 
 def double_centre(K: np.ndarray) -> np.ndarray:
@@ -103,11 +203,12 @@ def fingerprint(K_shape, W: np.ndarray, sample_keys) -> str:
     return h.hexdigest()[:16]
 
 
-def decompose(K: np.ndarray, W: np.ndarray, sample_keys=()) -> ProjectedEigen:
+def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True) -> ProjectedEigen:
     """Eigendecompose P Kc P (see module docstring).
 
     K : ndarray (n, n), float64, symmetric kinship over the analysed samples.
     W : ndarray (n, c), float64, full column rank, intercept included.
+    vectors : form B (dsyevd) or keep it factored (dsytrd + dstevd).
     """
     from scipy.linalg import eigh, qr
 
@@ -131,7 +232,10 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=()) -> ProjectedEigen:
     M -= Wq @ KW.T
     M -= KW @ Wq.T
     M += Wq @ ((C + alpha * np.eye(c)) @ Wq.T)
-    vals, vecs = eigh(M, overwrite_a=True, check_finite=False, driver="evd")
+    if vectors:
+        vals, vecs = eigh(M, overwrite_a=True, check_finite=False, driver="evd")
+    else:
+        vals, refl, tau, vecs = tridiagonal_eigh(np.asfortranarray(M))
     del M, Kc
     lead = vals[:c]
     if np.abs(lead - alpha).max() > 1e-6 * abs(alpha) or vals[c] < alpha / 2:
@@ -139,15 +243,21 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=()) -> ProjectedEigen:
             f"kinship is far from positive semi-definite: eigenvalue {vals[c]:.4g} of the "
             f"covariate-projected kinship (expected >= about 0)")
     d = vals[c:].copy()
-    B = vecs[:, c:]
     min_eig = float(d.min())
     zero = d < ZERO_EIGENVALUE
     d[zero] = 0.0
-    G = B.T @ KW
+    if vectors:
+        B, factors = np.ascontiguousarray(vecs[:, c:]), None
+        G = B.T @ KW
+    else:
+        B, factors = None, TridiagonalFactors(refl=refl, tau=tau,
+                                              S=np.asfortranarray(vecs[:, c:]))
+        G = factors.project(KW)
+    del vecs
     seconds = time.perf_counter() - t0
-    return ProjectedEigen(B=np.ascontiguousarray(B), d=d, Wq=Wq, R=R, G=G, C=C, t=t,
-                          n_zeroed=int(zero.sum()), min_eigenvalue=min_eig, seconds=seconds,
-                          fingerprint=fingerprint(K.shape, W, sample_keys))
+    return ProjectedEigen(B=B, d=d, Wq=Wq, R=R, G=G, C=C, t=t, n_zeroed=int(zero.sum()),
+                          min_eigenvalue=min_eig, seconds=seconds,
+                          fingerprint=fingerprint(K.shape, W, sample_keys), factors=factors)
 
 
 EIGEN_KEYS = ("B", "d", "Wq", "R", "G", "C", "t", "n_zeroed", "min_eigenvalue", "fingerprint")
@@ -155,7 +265,7 @@ EIGEN_KEYS = ("B", "d", "Wq", "R", "G", "C", "t", "n_zeroed", "min_eigenvalue", 
 
 def eigen_arrays(eig: ProjectedEigen) -> dict:
     """The decomposition as plain arrays for np.savez (no pickle)."""
-    return dict(B=eig.B, d=eig.d, Wq=eig.Wq, R=eig.R, G=eig.G, C=eig.C, t=np.float64(eig.t),
+    return dict(B=eig.basis(), d=eig.d, Wq=eig.Wq, R=eig.R, G=eig.G, C=eig.C, t=np.float64(eig.t),
                 n_zeroed=np.int64(eig.n_zeroed), min_eigenvalue=np.float64(eig.min_eigenvalue),
                 fingerprint=np.array(eig.fingerprint))
 

@@ -211,7 +211,7 @@ def fit_null(eig: ProjectedEigen, y: np.ndarray, name: str = "phenotype") -> Nul
     if np.isnan(y).any():
         raise InputError(f"phenotype '{name}' has missing values inside the analysed samples")
     n, c = eig.n, eig.c
-    yt = eig.B.T @ y
+    yt = eig.project(y)
     d = eig.d
     reml = maximize_lambda(lambda x: reml_null(x, d, yt))
     ml = maximize_lambda(lambda x: ml_null(x, eig, yt))

@@ -196,7 +196,8 @@ def kinship_for(opts: Options, bed: BedFile, sel: SampleSelection, snp_idx: np.n
 
 
 def eigen_for(opts: Options, K: np.ndarray | None, sel: SampleSelection, W: np.ndarray,
-              log: RunLog, idx_in_sel=None) -> ProjectedEigen:
+              log: RunLog, idx_in_sel=None, vectors: bool = True) -> ProjectedEigen:
+    """Load --eigen, or decompose K (``vectors=False``: B kept factored, for --fast)."""
     keys = sel.keys if idx_in_sel is None else sel.keys[idx_in_sel]
     fid = sel.fid if idx_in_sel is None else sel.fid[idx_in_sel]
     iid = sel.iid if idx_in_sel is None else sel.iid[idx_in_sel]
@@ -205,10 +206,11 @@ def eigen_for(opts: Options, K: np.ndarray | None, sel: SampleSelection, W: np.n
         log.write(f"eigendecomposition: loaded {opts.eigen} ({eig.n} samples)")
         return eig
     t0 = time.perf_counter()
-    eig = decompose(K, W, keys)
+    eig = decompose(K, W, keys, vectors=vectors)
     dt = time.perf_counter() - t0
     log.stage("eigen", dt)
-    log.write(f"eigendecomposition of the covariate-projected kinship: {eig.n} samples, "
+    how = "" if vectors else " (tridiagonal, eigenvectors kept factored)"
+    log.write(f"eigendecomposition{how} of the covariate-projected kinship: {eig.n} samples, "
               f"{eig.c} covariate columns, {dt:.2f}s; {eig.n_zeroed} eigenvalues below 1e-10 "
               f"set to 0 (smallest {eig.min_eigenvalue:.3g}); tr(Kc)/n = {eig.t:.6g}")
     if eig.min_eigenvalue < -1e-3 * max(1.0, float(eig.d.max())):
@@ -332,7 +334,7 @@ def _reml_loco(opts, bed, sel, snp_idx, log) -> dict:
     if opts.null:
         raise UsageError("reml --loco computes the null models; --null is for assoc")
     rows, fits = [], []
-    for ch, eig, fit in loco_null_models(opts, bed, sel, snp_idx, log):
+    for ch, eig, fit, _ in loco_null_models(opts, bed, sel, snp_idx, log):
         fits.append((ch, fit))
         rows.append([ch, fit.name, fit.n] + [f"{getattr(fit, a):.8g}" for a in (
             "h2", "h2_se", "sigma_g2", "sigma_e2", "lam", "logl_reml", "logl_ml", "p_h2")])
@@ -389,7 +391,7 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
     write rows.  ``whitener``: a prebuilt one for --fast (else built here)."""
     n = samples.size
     # B (n x n'), plus the Cholesky factor L (n x n) in fast mode
-    reserved = 8 * eig.B.size + (8 * n * n if opts.fast else 0)
+    reserved = 8 * n * n  # B (exact mode) or the Cholesky factor L (fast mode)
     bs = opts.block_size or snp_block_size(n, opts.memory_gb, copies=4, reserved_bytes=reserved,
                                            max_block=4096)
     bim = bed.bim
@@ -408,7 +410,7 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
     width = min(bs, max(1, snp_idx.size))
     buf = np.empty((n, width), order="F")  # imputed genotypes, reused per block
     # rotated genotypes (transposed), reused per block (exact mode)
-    rot = None if opts.fast else np.empty((width, eig.B.shape[1]))
+    rot = None if opts.fast else np.empty((width, eig.n - eig.c))
     progress = log.progress(f"{label}: variants", snp_idx.size)
     pool = ThreadPoolExecutor(max_workers=1)
     try:
@@ -620,7 +622,7 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
                                                                                     snp_idx),
                                                         log)
                 K_m = 1
-                eig = eigen_for(opts, K, sel, sel.W, log)
+                eig = eigen_for(opts, K, sel, sel.W, log, vectors=not opts.fast)
                 if not opts.fast:
                     K = None
                 if opts.save_eigen:
@@ -635,6 +637,7 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
             if opts.fast:  # from K when this run built or read it (O(n^2), not O(n^3))
                 wh = make_whitener(eig, model, K)
                 log.stage("cholesky", wh.seconds)
+                eig = eig.without_vectors()  # the scan needs only L, Q, d and Wq now
             K = None
             scan_snps(opts, bed, sel.idx, snp_idx, eig, model, writer, log, summary, whitener=wh)
         writer.finish(expected_rows=summary.tested)
@@ -685,8 +688,10 @@ def null_fingerprint(eig: ProjectedEigen, null: NullFit) -> str:
     return h.hexdigest()[:16]
 
 
-def loco_null_models(opts, bed, sel, snp_idx, log, chromosomes=None):
-    """Yield (chromosome, eig, null) for leave-one-chromosome-out.
+def loco_null_models(opts, bed, sel, snp_idx, log, chromosomes=None, fast=False):
+    """Yield (chromosome, eig, null, whitener) for leave-one-chromosome-out;
+    with ``fast`` the whitener of K_-c is built here (eig keeps B factored and
+    comes back without it), else None.
 
     K_-c = (S - S_c) / (M - M_c): S summed once over every selected SNP, S_c
     recomputed from chromosome c's SNPs (one extra pass over the genotypes in
@@ -707,7 +712,11 @@ def loco_null_models(opts, bed, sel, snp_idx, log, chromosomes=None):
             if not np.array_equal(stored.selection.idx, sel.idx):
                 raise InputError(f"{opts.null}.chr{ch}.null.npz is for other samples than "
                                  f"{opts.null}.chr{wanted[0]}.null.npz")
-            yield ch, stored.eig, stored.fit
+            wh = None
+            if fast:
+                wh = make_whitener(stored.eig, make_model(stored.eig, stored.fit))
+                log.stage("cholesky", wh.seconds)
+            yield ch, stored.eig, stored.fit, wh
         return
     if opts.grm or opts.kinship or opts.eigen:
         raise UsageError("--loco builds its kinships from the genotypes; drop "
@@ -723,13 +732,18 @@ def loco_null_models(opts, bed, sel, snp_idx, log, chromosomes=None):
                              f"kinship without it")
         K = finish_grm(total.S - part.S, m_rest, inplace=True)
         del part
-        eig = eigen_for(opts, K, sel, sel.W, log)
-        del K
+        eig = eigen_for(opts, K, sel, sel.W, log, vectors=not fast)
         t0 = time.perf_counter()
         null = fit_null(eig, sel.y[:, 0], sel.pheno_names[0])
         log.stage("null", time.perf_counter() - t0)
         log_null(log, null, label=f" without chr {ch}")
-        yield ch, eig, null
+        wh = None
+        if fast:
+            wh = make_whitener(eig, make_model(eig, null), K)
+            log.stage("cholesky", wh.seconds)
+            eig = eig.without_vectors()
+        del K
+        yield ch, eig, null, wh
 
 
 def _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary):
@@ -743,11 +757,11 @@ def _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary):
     # the same for every chunk of a LOCO run: samples, covariates and phenotype
     fp = hashlib.sha256((fingerprint(None, sel.W, sel.keys) + "loco").encode()
                         + np.ascontiguousarray(sel.y[:, 0]).tobytes()).hexdigest()[:16]
-    for ch, eig, null in loco_null_models(opts, bed, sel, snp_idx, log):
+    for ch, eig, null, wh in loco_null_models(opts, bed, sel, snp_idx, log, fast=opts.fast):
         h2s.append((ch, null.h2))
         model = make_model(eig, null)
         scan_snps(opts, bed, sel.idx, snp_idx[chroms[snp_idx] == ch], eig, model, writer, log,
-                  summary, label=f"scan chr {ch}")
+                  summary, label=f"scan chr {ch}", whitener=wh)
     log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {h:.4g}" for c, h in h2s))
     return "LOCO " + ", ".join(f"{c}:{h:.3g}" for c, h in h2s), fp
 

@@ -207,12 +207,14 @@ def make_whitener(eig: ProjectedEigen, model: ScanModel, K: np.ndarray | None = 
 
     t0 = time.perf_counter()
     lam = float(model.lam_reml)
-    B, d = eig.B, eig.d
-    n = B.shape[0]
+    d = eig.d
+    n = eig.n
     if K is not None:
-        V = np.asfortranarray(double_centre(K))
+        V = double_centre(K)  # symmetric: its transpose is an F-order view, no copy
+        V = V.T if V.flags.c_contiguous else np.asfortranarray(V)
         V *= lam
     else:
+        B = eig.basis()
         V = np.zeros((n, n), order="F")
         for a in range(0, d.size, WHITEN_CHUNK):
             F = B[:, a:a + WHITEN_CHUNK] * np.sqrt(lam * d[a:a + WHITEN_CHUNK])
@@ -227,7 +229,7 @@ def make_whitener(eig: ProjectedEigen, model: ScanModel, K: np.ndarray | None = 
     Lw = dtrsm(1.0, L, np.asfortranarray(eig.Wq), lower=1)
     Q = np.asfortranarray(qr(Lw, mode="economic")[0])
     w = 1.0 / (lam * d + 1.0)
-    yw = L.T @ (B @ (w * model.yt))
+    yw = L.T @ eig.unproject(w * model.yt)
     q = float(np.dot(w, model.yt * model.yt))
     return Whitener(L=L, Q=Q, yw=yw, q=q, seconds=time.perf_counter() - t0)
 

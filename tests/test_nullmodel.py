@@ -44,6 +44,32 @@ def test_rotated_likelihood_equals_dense(seed):
         assert ml == pytest.approx(mvn, abs=1e-8)  # the constant is the Gaussian density's
 
 
+@pytest.mark.parametrize("n,m", [(40, 100), (60, 30)])  # full rank; rank-deficient K
+def test_factored_decomposition_equals_full(n, m):
+    """vectors=False (tridiagonal + divide and conquer, B kept as H S) describes the same
+    decomposition as dsyevd: eigenvalues, the projector B B', P Kc P, B'Y, and
+    every null-model estimate to 1e-10 (eigenvectors may differ in sign, or
+    by a rotation within a repeated eigenvalue, so compare invariants)."""
+    K, W, y, _ = small_problem(n=n, m=m, c=3, seed=n + m)
+    full, fac = decompose(K, W), decompose(K, W, vectors=False)
+    assert fac.B is None and fac.factors is not None
+    assert np.allclose(fac.d, full.d, rtol=0, atol=1e-10 * full.d.max())
+    Bf = fac.basis()
+    assert np.allclose(Bf.T @ Bf, np.eye(n - 3), atol=1e-12)
+    assert np.allclose(Bf @ Bf.T, full.B @ full.B.T, atol=1e-12)
+    assert np.allclose((Bf * fac.d) @ Bf.T, (full.B * full.d) @ full.B.T, atol=1e-12)
+    Y = np.column_stack([y, W[:, 1]])
+    assert np.allclose(fac.project(Y), Bf.T @ Y, atol=1e-12)
+    assert np.allclose(fac.unproject(fac.project(Y)), Bf @ (Bf.T @ Y), atol=1e-12)
+    assert np.allclose(fac.G, Bf.T @ double_centre(K) @ fac.Wq, atol=1e-12)
+    a, b = fit_null(full, y), fit_null(fac, y)
+    for k in ("lam", "h2", "h2_se", "logl_reml", "logl_ml", "lam_ml", "sigma_g2", "sigma_e2"):
+        assert getattr(b, k) == pytest.approx(getattr(a, k), rel=1e-10), k
+    assert np.allclose(b.beta, a.beta, rtol=1e-10, atol=1e-12)
+    light = fac.without_vectors()
+    assert light.B is None and light.factors is None and light.n == n and light.c == 3
+
+
 def test_derivatives_match_finite_differences():
     K, W, y, _ = small_problem(n=50, m=120, c=4, seed=3)
     eig = decompose(K, W)
