@@ -157,23 +157,29 @@ def test_fast_mode_runs_and_agrees_roughly(runs):
 def test_fast_whitener_three_ways_agree(runs):
     """assoc --fast forms its whitener from a saved null model (eigenvectors
     explicit, L from B diag(d) B'), from a kinship file (eigenvectors kept
-    factored, L from K) or from its own kinship (float32 blocks by default).
-    The first two see the same K: equal to the printed digits.  Own kinship,
+    factored, L from K), from a decomposition saved from those factors, or
+    from its own kinship (float32 blocks by default).  The first three see
+    the same K: equal to the printed digits.  Own kinship,
     float32 vs float64 blocks: -log10 p within 1e-4."""
     d = runs["d"]
     common = ["assoc", "--bfile", SIM, "--fast", "--out"]
     own = ["--pheno", PHENO, "--pheno-name", "trait", "--covar", COVAR]
-    for name, extra in (("fn", ["--null", d / "null"]), ("fk", own + ["--grm", d / "k"]),
+    # fk also saves its (factored) decomposition, formed into B; fe reuses it
+    for name, extra in (("fn", ["--null", d / "null"]),
+                        ("fk", own + ["--grm", d / "k", "--save-eigen"]),
+                        ("fe", own + ["--eigen", d / "fk"]),
                         ("f64", own + ["--grm-dtype", "float64"]), ("f32", own)):
         r = run_cli(common + [d / name] + extra)
         assert r.exit_code == 0, r.output
-    res = {k: read_assoc(str(d / f"{k}.assoc.tsv.gz")) for k in ("fn", "fk", "f64", "f32")}
+    names = ("fn", "fk", "fe", "f64", "f32")
+    res = {k: read_assoc(str(d / f"{k}.assoc.tsv.gz")) for k in names}
     ids = column(*res["fn"], "variant_id", str)
-    for k in ("fk", "f64", "f32"):
+    for k in names[1:]:
         assert column(*res[k], "variant_id", str) == ids
     for col in ("beta", "standard_error", "neg_log_10_p_value"):
-        a, b = column(*res["fn"], col), column(*res["fk"], col)
-        assert np.allclose(a, b, rtol=2e-6, atol=1e-12), col
+        a = column(*res["fn"], col)
+        for k in ("fk", "fe"):
+            assert np.allclose(a, column(*res[k], col), rtol=2e-6, atol=1e-12), (k, col)
     a, b = column(*res["f64"], "neg_log_10_p_value"), column(*res["f32"], "neg_log_10_p_value")
     assert np.abs(a - b).max() < 1e-4
     assert "float32 blocks" in slurp(str(d / "f32.log"))
