@@ -7,10 +7,13 @@ testdata/reference/ (README.md there).  Tolerances:
 * per SNP vs `gemma -lmm 4` (%.6e printed): se and p_wald 1e-4 relative; beta
   1e-4 relative, or within 1e-4 standard errors where beta is near 0 (a
   relative difference is meaningless there); p_lrt, p_score and l_mle 2e-3
-  relative; l_remle 1.1e-5 relative: GEMMA stops Newton when a step is below
-  1e-5 relative and keeps the previous iterate, so its own l_remle is only
-  that close to the optimum (plus 5e-7 print rounding); where the two differ
-  by more than 1e-5, our lam has the higher REML likelihood.
+  relative; l_remle 1e-5 relative to the nearest value that GEMMA's printed
+  %.6e could be the rounding of (trait: 27 of 9,559 SNPs differ from the
+  printed value by up to 1.02e-5, from the unrounded values by at most
+  9.97e-6; trait2: one SNP of 9,564 by 1.005e-5): GEMMA stops Newton when a
+  step is below 1e-5 relative and keeps the previous iterate, so its own
+  l_remle is only about that close to the optimum; where the two differ by
+  more than 1e-5, our lam has the higher REML likelihood.
 """
 
 import gzip
@@ -102,12 +105,23 @@ def test_lmm4_agrees_with_gemma(centered_grm, trait):
     bg, bo = col(gi, hg, "beta"), col(oi, ho, "beta")
     assert np.all((np.abs(bg - bo) <= 1e-4 * np.abs(bg)) | (np.abs(bg - bo) <= 1e-4 * se))
     for a, b, tol in [("se", "standard_error", 1e-4), ("p_wald", "p_wald", 1e-4),
-                      ("l_remle", "lambda_remle", 1.1e-5), ("p_lrt", "p_lrt", 2e-3),
+                      ("l_remle", "lambda_remle", 1e-5), ("p_lrt", "p_lrt", 2e-3),
                       ("p_score", "p_score", 2e-3), ("l_mle", "lambda_mle", 2e-3),
                       ("logl_H1", "logl_h1", 1e-6)]:
         x, y = col(gi, hg, a), col(oi, ho, b)
-        relerr = np.abs(x - y) / np.abs(x)
-        assert relerr.max() < tol, (a, relerr.max())
+        # GEMMA prints %.6e: its unrounded value is within half a unit of the
+        # 7th significant digit of the printed one; compare against the closest
+        # such value (this matters only for l_remle, whose tolerance is 1e-5).
+        half = np.array([0.5 * 10.0 ** (int(gi[k][hg.index(a)].split("e")[1]) - 6)
+                         for k in ids])
+        relerr = np.maximum(np.abs(x - y) - half, 0.0) / np.abs(x)
+        if a == "l_remle":
+            # GEMMA's own l_remle can miss its optimum by slightly more than 1e-5
+            # (one SNP of trait2: 1.005e-5); the next test shows ours is the
+            # better optimum wherever the two differ by more than 1e-5.
+            assert np.mean(relerr < tol) > 0.999 and relerr.max() < 1.01e-5, relerr.max()
+        else:
+            assert relerr.max() < tol, (a, relerr.max())
 
 
 def test_standardized_grm_vs_plink2(tmp_path):
@@ -153,10 +167,13 @@ def test_null_fixed_effects_equal_gemma(centered_grm):
     assert np.allclose([float(r_[3]) for r_ in rows], se, rtol=1e-4)
 
 
-def test_where_lambda_differs_from_gemma_ours_is_the_better_optimum(centered_grm):
-    """For every SNP whose l_remle differs from GEMMA's by more than 1e-5
-    relative, the REML likelihood at our lam is at least that at GEMMA's lam
-    (and the derivative at ours is ~0): the difference is GEMMA's stopping rule."""
+@pytest.mark.parametrize("trait", ["trait", "trait2"])
+def test_where_lambda_differs_from_gemma_ours_is_the_better_optimum(centered_grm, trait):
+    """For every SNP whose l_remle differs from GEMMA's printed value by more
+    than 1e-5 relative, the REML likelihood at our lam is at least that at
+    GEMMA's lam and the derivative at ours is ~0: the difference is GEMMA's
+    stopping rule (Newton stops when a step is below 1e-5 relative and keeps
+    the iterate before that step)."""
     from gwaslmm.eigen import decompose
     from gwaslmm.genotypes import BedFile, impute_mean
     from gwaslmm.nullmodel import fit_null
@@ -166,11 +183,13 @@ def test_where_lambda_differs_from_gemma_ours_is_the_better_optimum(centered_grm
 
     d, prefix = centered_grm
     bed = BedFile(SIM)
+    pheno = {} if trait == "trait" else dict(pheno_table=read_sample_table(
+        os.path.join(TESTDATA, "sim.pheno"), "phenotype", "PHENO"), pheno_names=["trait2"])
     sel = join_samples(bed.fam, covar_table=read_sample_table(
-        os.path.join(TESTDATA, "sim.covar"), "covariate", "C"))
+        os.path.join(TESTDATA, "sim.covar"), "covariate", "C"), **pheno)
     eig = decompose(read_gcta_grm(prefix).subset(sel.fid, sel.iid), sel.W)
     model = make_model(eig, fit_null(eig, sel.y[:, 0]))
-    hg, rg = read_table(os.path.join(REF, "gemma_lmm4.trait.assoc.txt.gz"))
+    hg, rg = read_table(os.path.join(REF, f"gemma_lmm4.{trait}.assoc.txt.gz"))
     lam_g = {r[hg.index("rs")]: float(r[hg.index("l_remle")]) for r in rg}
     pos = {v: j for j, v in enumerate(bed.bim.snp)}
     ids = sorted(lam_g)
