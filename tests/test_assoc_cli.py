@@ -159,8 +159,9 @@ def test_fast_whitener_three_ways_agree(runs):
     explicit, L from B diag(d) B'), from a kinship file (eigenvectors kept
     factored, L from K), from a decomposition saved from those factors, or
     from its own kinship (float32 blocks by default).  The first three see
-    the same K: equal to the printed digits.  Own kinship,
-    float32 vs float64 blocks: -log10 p within 1e-4."""
+    the same K: equal to the printed digits.  Own kinship, float32 vs float64
+    blocks: -log10 p within 1e-4; float32 blocks with another block size and
+    thread count: equal up to rounding."""
     d = runs["d"]
     common = ["assoc", "--bfile", SIM, "--fast", "--out"]
     own = ["--pheno", PHENO, "--pheno-name", "trait", "--covar", COVAR]
@@ -168,10 +169,11 @@ def test_fast_whitener_three_ways_agree(runs):
     for name, extra in (("fn", ["--null", d / "null"]),
                         ("fk", own + ["--grm", d / "k", "--save-eigen"]),
                         ("fe", own + ["--eigen", d / "fk"]),
-                        ("f64", own + ["--grm-dtype", "float64"]), ("f32", own)):
+                        ("f64", own + ["--grm-dtype", "float64"]), ("f32", own),
+                        ("f32b", own + ["--block-size", 500, "--threads", 1])):
         r = run_cli(common + [d / name] + extra)
         assert r.exit_code == 0, r.output
-    names = ("fn", "fk", "fe", "f64", "f32")
+    names = ("fn", "fk", "fe", "f64", "f32", "f32b")
     res = {k: read_assoc(str(d / f"{k}.assoc.tsv.gz")) for k in names}
     ids = column(*res["fn"], "variant_id", str)
     for k in names[1:]:
@@ -182,6 +184,14 @@ def test_fast_whitener_three_ways_agree(runs):
             assert np.allclose(a, column(*res[k], col), rtol=2e-6, atol=1e-12), (k, col)
     a, b = column(*res["f64"], "neg_log_10_p_value"), column(*res["f32"], "neg_log_10_p_value")
     assert np.abs(a - b).max() < 1e-4
+    # own kinship in float32 blocks: block size and thread count change only
+    # rounding: beta within 1e-5 SE (it can be near 0), -log10 p within 1e-5,
+    # relative above 1 (6 printed digits: one unit of the last is 1e-5 at 1-10)
+    se = column(*res["f32"], "standard_error")
+    assert np.allclose(se, column(*res["f32b"], "standard_error"), rtol=2e-6, atol=0)
+    assert np.all(np.abs(column(*res["f32"], "beta") - column(*res["f32b"], "beta")) < 1e-5 * se)
+    a, b = column(*res["f32"], "neg_log_10_p_value"), column(*res["f32b"], "neg_log_10_p_value")
+    assert np.all(np.abs(a - b) <= 1.01e-5 * np.maximum(1.0, np.abs(a)))
     assert "float32 blocks" in slurp(str(d / "f32.log"))
     assert "eigenvectors kept factored" in slurp(str(d / "fk.log"))
 
