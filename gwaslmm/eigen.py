@@ -183,8 +183,21 @@ def tridiagonal_eigh(M: np.ndarray):
     if info != 0:
         raise NumericalError(f"eigendecomposition of the tridiagonal kinship failed (LAPACK "
                              f"dstevd info {info})")
-    refl = np.asfortranarray(A[1:, :n - 1])
-    return vals, refl, tau, S
+    return vals, _shift_reflectors(A), tau, S
+
+
+def _shift_reflectors(A: np.ndarray) -> np.ndarray:
+    """A[1:, :n-1] as an F-contiguous (n-1, n-1) array in A's own memory (no
+    second n x n copy): column j moves from offset j n + 1 to j (n - 1),
+    never forward, so copying columns in order is safe."""
+    n = A.shape[0]
+    if not A.flags.f_contiguous:
+        return np.asfortranarray(A[1:, :n - 1])
+    flat = A.reshape(-1, order="F")  # a view
+    k = n - 1
+    for j in range(k):
+        flat[j * k:(j + 1) * k] = flat[j * n + 1:j * n + n]
+    return flat[:k * k].reshape((k, k), order="F")
 
 
 def double_centre(K: np.ndarray) -> np.ndarray:

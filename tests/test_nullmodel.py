@@ -137,3 +137,16 @@ def test_h2_unbiased_over_simulations():
     se_mean = est.std(ddof=1) / np.sqrt(est.size)
     assert abs(est.mean() - h2_true) < 3 * se_mean
     assert np.mean(ses) == pytest.approx(est.std(ddof=1), rel=0.35)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 50])
+def test_reflectors_shift_in_place(n):
+    """The factored decomposition keeps dsytrd's reflectors A[1:, :n-1] in A's
+    own memory (no second n x n copy), F-contiguous for LAPACK's dormqr."""
+    from gwaslmm.eigen import _shift_reflectors
+
+    A = np.asfortranarray(np.random.default_rng(n).standard_normal((n, n)))
+    want = A[1:, :n - 1].copy()
+    got = _shift_reflectors(A)
+    assert np.array_equal(got, want) and got.flags.f_contiguous
+    assert n < 2 or np.shares_memory(got, A)
