@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -67,6 +67,9 @@ class ProjectedEigen:
     seconds: float
     fingerprint: str
     factors: "TridiagonalFactors | None" = None  # B = H S when B is None
+    # the raw eigenvalues that were set to 0 (the first n_zeroed of d); empty
+    # when loaded from a file
+    d_clipped: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n(self) -> int:
@@ -96,6 +99,21 @@ class ProjectedEigen:
         if not cache:
             cache.append(self.factors.basis())
         return cache[0]
+
+    def drop_caches(self) -> None:
+        """Forget B formed by :meth:`basis` and the transposed copies of
+        :meth:`rotate` (each n x n)."""
+        self.__dict__.pop("_basis", None)
+        self.__dict__.pop("_bt_cache", None)
+
+    def clipped_basis(self) -> np.ndarray:
+        """The columns of B (n, n_zeroed) whose eigenvalues were set to 0."""
+        k = self.d_clipped.size
+        if self.B is not None:
+            return self.B[:, :k]
+        E = np.zeros((self.d.size, k))
+        E[np.arange(k), np.arange(k)] = 1.0
+        return self.factors.unproject(E)
 
     def without_vectors(self) -> "ProjectedEigen":
         """The same decomposition without B or its factors (d, Wq, G, C, ...
@@ -140,6 +158,7 @@ class TridiagonalFactors:
     S: np.ndarray
 
     def _apply_h(self, Y: np.ndarray, trans: str) -> np.ndarray:
+        """H Y (trans 'N') or H' Y (trans 'T') for Y (n,) or (n, k) float64."""
         from scipy.linalg.lapack import dormqr
 
         Y2 = np.array(Y, dtype=np.float64, order="F", ndmin=2, copy=True)
@@ -156,18 +175,26 @@ class TridiagonalFactors:
         return Y2[:, 0] if Y.ndim == 1 else Y2
 
     def project(self, Y: np.ndarray) -> np.ndarray:
+        """B'Y = S'(H'Y) for Y (n,) or (n, k): (n-c,) or (n-c, k)."""
         return self.S.T @ self._apply_h(Y, "T")
 
     def unproject(self, V: np.ndarray) -> np.ndarray:
+        """B V = H (S V) for V (n-c,) or (n-c, k): (n,) or (n, k)."""
         return self._apply_h(self.S @ V, "N")
 
     def basis(self) -> np.ndarray:
+        """B = H S, (n, n-c) float64 C-order (dormqr on S: 2 n^3 flops)."""
         return np.ascontiguousarray(self._apply_h(self.S, "N"))
 
 
 def tridiagonal_eigh(M: np.ndarray):
     """Eigenvalues (ascending) and factored eigenvectors of a symmetric M
-    (n, n) float64, F-order, overwritten: (vals (n,), refl, tau, S (n, n))."""
+    (n, n) float64, F-order, overwritten.
+
+    Returns vals (n,) float64 ascending; refl (n-1, n-1) float64 F-order (the
+    Householder vectors, in M's memory) and tau (n-1,) with M = H T H',
+    H = diag(1, Q(refl, tau)); S (n, n) float64 F-order, T = S diag(vals) S'.
+    """
     from scipy.linalg.lapack import dstevd, dsytrd, dsytrd_lwork
 
     n = M.shape[0]
@@ -200,11 +227,17 @@ def _shift_reflectors(A: np.ndarray) -> np.ndarray:
     return flat[:k * k].reshape((k, k), order="F")
 
 
-def double_centre(K: np.ndarray) -> np.ndarray:
-    """Kc = (I - 11'/n) K (I - 11'/n), returned as a new array."""
+def double_centre(K: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Kc = (I - 11'/n) K (I - 11'/n), as a new array or into ``out`` (which
+    may be K itself)."""
     r = K.mean(axis=1)
     g = r.mean()
-    return K - r[:, None] - r[None, :] + g
+    if out is None:
+        return K - r[:, None] - r[None, :] + g
+    np.subtract(K, r[:, None], out=out)
+    out -= r[None, :]
+    out += g
+    return out
 
 
 def fingerprint(K_shape, W: np.ndarray, sample_keys) -> str:
@@ -248,7 +281,9 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True
     if vectors:
         vals, vecs = eigh(M, overwrite_a=True, check_finite=False, driver="evd")
     else:
-        vals, refl, tau, vecs = tridiagonal_eigh(np.asfortranarray(M))
+        # M is symmetric: a C-ordered M's transpose is an F-ordered view, no copy
+        vals, refl, tau, vecs = tridiagonal_eigh(M.T if M.flags.c_contiguous
+                                                 else np.asfortranarray(M))
     del M, Kc
     lead = vals[:c]
     if np.abs(lead - alpha).max() > 1e-6 * abs(alpha) or vals[c] < alpha / 2:
@@ -257,7 +292,8 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True
             f"covariate-projected kinship (expected >= about 0)")
     d = vals[c:].copy()
     min_eig = float(d.min())
-    zero = d < ZERO_EIGENVALUE
+    zero = d < ZERO_EIGENVALUE  # a prefix: d is ascending
+    clipped = d[zero].copy()
     d[zero] = 0.0
     if vectors:
         B, factors = np.ascontiguousarray(vecs[:, c:]), None
@@ -270,7 +306,8 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True
     seconds = time.perf_counter() - t0
     return ProjectedEigen(B=B, d=d, Wq=Wq, R=R, G=G, C=C, t=t, n_zeroed=int(zero.sum()),
                           min_eigenvalue=min_eig, seconds=seconds,
-                          fingerprint=fingerprint(K.shape, W, sample_keys), factors=factors)
+                          fingerprint=fingerprint(K.shape, W, sample_keys), factors=factors,
+                          d_clipped=clipped)
 
 
 EIGEN_KEYS = ("B", "d", "Wq", "R", "G", "C", "t", "n_zeroed", "min_eigenvalue", "fingerprint")

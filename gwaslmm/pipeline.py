@@ -390,8 +390,9 @@ def scan_snps(opts: Options, bed: BedFile, samples: np.ndarray, snp_idx: np.ndar
     """Stream blocks: read, impute, QC, rotate (B'X; --fast: whiten, L^-1 X), test,
     write rows.  ``whitener``: a prebuilt one for --fast (else built here)."""
     n = samples.size
-    # B (n x n'), plus the Cholesky factor L (n x n) in fast mode
-    reserved = 8 * n * n  # B (exact mode) or the Cholesky factor L (fast mode)
+    # B (exact mode) or the Cholesky factor L (fast mode; plus a float32 copy of
+    # L with --rotate-dtype float32)
+    reserved = 8 * n * n + (4 * n * n if opts.fast and opts.rotate_dtype == "float32" else 0)
     bs = opts.block_size or snp_block_size(n, opts.memory_gb, copies=4, reserved_bytes=reserved,
                                            max_block=4096)
     bim = bed.bim
@@ -627,6 +628,7 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
                     K = None
                 if opts.save_eigen:
                     log.write(f"wrote {save_eigen(opts.out, eig, sel.fid, sel.iid, sel.covar_names)}")
+                    eig.drop_caches()  # B formed from the factors for saving
                 t0 = time.perf_counter()
                 null = fit_null(eig, sel.y[:, 0], sel.pheno_names[0])
                 log.stage("null", time.perf_counter() - t0)
@@ -635,7 +637,7 @@ def run_assoc(opts: Options, log: RunLog) -> dict:
             model = make_model(eig, null)
             wh = None
             if opts.fast:  # from K when this run built or read it (O(n^2), not O(n^3))
-                wh = make_whitener(eig, model, K)
+                wh = make_whitener(eig, model, K, overwrite_k=True)
                 log.stage("cholesky", wh.seconds)
                 eig = eig.without_vectors()  # the scan needs only L, Q, d and Wq now
             K = None
@@ -712,11 +714,14 @@ def loco_null_models(opts, bed, sel, snp_idx, log, chromosomes=None, fast=False)
             if not np.array_equal(stored.selection.idx, sel.idx):
                 raise InputError(f"{opts.null}.chr{ch}.null.npz is for other samples than "
                                  f"{opts.null}.chr{wanted[0]}.null.npz")
-            wh = None
+            eig, null, wh = stored.eig, stored.fit, None
+            del stored
             if fast:
-                wh = make_whitener(stored.eig, make_model(stored.eig, stored.fit))
+                wh = make_whitener(eig, make_model(eig, null))
                 log.stage("cholesky", wh.seconds)
-            yield ch, stored.eig, stored.fit, wh
+                eig = eig.without_vectors()
+            yield ch, eig, null, wh
+            eig = null = wh = None  # not held while the next one is loaded
         return
     if opts.grm or opts.kinship or opts.eigen:
         raise UsageError("--loco builds its kinships from the genotypes; drop "
@@ -739,11 +744,12 @@ def loco_null_models(opts, bed, sel, snp_idx, log, chromosomes=None, fast=False)
         log_null(log, null, label=f" without chr {ch}")
         wh = None
         if fast:
-            wh = make_whitener(eig, make_model(eig, null), K)
+            wh = make_whitener(eig, make_model(eig, null), K, overwrite_k=True)
             log.stage("cholesky", wh.seconds)
             eig = eig.without_vectors()
         del K
         yield ch, eig, null, wh
+        eig = null = wh = None  # not held while the next one is built
 
 
 def _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary):
@@ -762,6 +768,7 @@ def _assoc_loco(opts, bed, sel, snp_idx, writer, log, summary):
         model = make_model(eig, null)
         scan_snps(opts, bed, sel.idx, snp_idx[chroms[snp_idx] == ch], eig, model, writer, log,
                   summary, label=f"scan chr {ch}", whitener=wh)
+        del eig, null, wh, model  # before the generator builds the next chromosome's
     log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {h:.4g}" for c, h in h2s))
     return "LOCO " + ", ".join(f"{c}:{h:.3g}" for c, h in h2s), fp
 

@@ -151,13 +151,14 @@ WHITEN_CHUNK = 512  # columns of B per rank-k update when forming V
 class Whitener:
     """Cholesky whitening for the fixed-lam (fast) scan: half the flops of B'X.
 
-    With lam fixed, every statistic needs only x'Px and x'Py where
-    P = B diag(w) B' (w = 1/(lam d + 1)) is REML's projection
-    V^-1 - V^-1 W (W'V^-1 W)^-1 W'V^-1 for V = lam P Kc P + I = L L'.
-    Then x'Px = |r|^2 with r = (I - Q Q') L^-1 x, Q an orthonormal basis of
-    L^-1 W, and x'Py = r'yw with yw = L' P y.  The triangular solve L^-1 X
-    costs n^2 m flops against 2 n^2 m for the rotation B'X, at the same
-    BLAS rate (82 vs 76 GFLOP/s here, 5,000 x 2,048 blocks).
+    With lam fixed (EMMAX, Kang et al. 2010; GCTA-MLMA), every statistic needs
+    only x'Px and x'Py where P = B diag(w) B' (w = 1/(lam d + 1)) is REML's
+    projection V^-1 - V^-1 W (W'V^-1 W)^-1 W'V^-1 for any V with
+    B'VB = diag(lam d + 1), factored V = L L'.  Then x'Px = |r|^2 with
+    r = (I - Q Q') L^-1 x, Q an orthonormal basis of L^-1 W, and x'Py = r'yw
+    with yw = L' P y (generalized least squares by whitening).  The triangular
+    solve L^-1 X costs n^2 m flops against 2 n^2 m for the rotation B'X, at
+    the same BLAS rate (82 vs 76 GFLOP/s here, 5,000 x 2,048 blocks).
 
     L : ndarray (n, n), float64, F-order, lower triangular.
     Q : ndarray (n, c), float64, F-order.  yw : ndarray (n,), float64.
@@ -171,8 +172,13 @@ class Whitener:
     seconds: float
 
     def whiten(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """L^-1 X for X (n, m); overwrites X when it is float64 and F-ordered
-        and dtype is float64.  Returns (n, m) float64."""
+        """L^-1 X for X (n, m) float64; overwrites X when it is F-ordered and
+        dtype is float64.  Returns (n, m) float64.
+
+        float32: the columns are centred first (1 is a covariate, so P is
+        unchanged) so that the solve does not carry their mean, whose
+        cancellation cost accuracy at large lam (1e-5 in -log10 p at
+        lam = 1e4, n = 600, against 6e-7 centred)."""
         from scipy.linalg.blas import dtrsm, strsm
 
         if X.shape[1] == 0:
@@ -181,25 +187,32 @@ class Whitener:
             cache = self.__dict__.setdefault("_l32", [])
             if not cache:
                 cache.append(np.asfortranarray(self.L, dtype=np.float32))
-            out = strsm(1.0, cache[0], np.asfortranarray(X, dtype=np.float32), lower=1,
-                        overwrite_b=1)
+            Xc = np.empty(X.shape, dtype=np.float32, order="F")
+            np.subtract(X, X.mean(axis=0), out=Xc, casting="same_kind")
+            out = strsm(1.0, cache[0], Xc, lower=1, overwrite_b=1)
             return np.asarray(out, dtype=np.float64, order="F")
         return dtrsm(1.0, self.L, np.asfortranarray(X, dtype=np.float64), lower=1,
                      overwrite_b=1)
 
 
-def make_whitener(eig: ProjectedEigen, model: ScanModel, K: np.ndarray | None = None) -> Whitener:
+def make_whitener(eig: ProjectedEigen, model: ScanModel, K: np.ndarray | None = None,
+                  overwrite_k: bool = False) -> Whitener:
     """Build L, Q and yw (see :class:`Whitener`) at the model's null REML lam.
 
-    V = lam Kc + I from the kinship K (n, n) float64 when given (O(n^2)), else
-    V = lam B diag(d) B' + I from the decomposition by rank-k updates over
-    chunks of B's columns (n^2 (n - c) flops; used with --null/--eigen/LOCO).
-    Both give the same B'VB = diag(lam d + 1), hence the same P.
+    Both ways give V = lam B diag(d) B' + I exactly (covariate directions
+    get 1), positive definite since d >= 0:
+    * from the kinship K (n, n) float64 when given: V = lam (P Kc P -
+      Bz diag(dz) Bz') + I with P = I - Wq Wq' and Bz, dz the eigenvectors and
+      raw eigenvalues that :func:`decompose` set to 0, by rank-2k updates
+      (O(n^2 (c + n_zeroed)), no n x n temporary).  ``overwrite_k``: K is not
+      needed afterwards and becomes V, then L (no n x n copy);
+    * without K (--null, --eigen): from B by rank-k updates over chunks of its
+      columns (n^2 (n - c) flops).
     """
     import time
 
     from scipy.linalg import qr
-    from scipy.linalg.blas import dsyrk, dtrsm
+    from scipy.linalg.blas import dsyr2k, dsyrk, dtrsm
     from scipy.linalg.lapack import dpotrf
 
     from .eigen import double_centre
@@ -209,9 +222,22 @@ def make_whitener(eig: ProjectedEigen, model: ScanModel, K: np.ndarray | None = 
     lam = float(model.lam_reml)
     d = eig.d
     n = eig.n
+    w = 1.0 / (lam * d + 1.0)
+    Py = eig.unproject(w * model.yt)  # P y, (n,)
     if K is not None:
-        V = double_centre(K)  # symmetric: its transpose is an F-order view, no copy
-        V = V.T if V.flags.c_contiguous else np.asfortranarray(V)
+        V = double_centre(K, out=K if overwrite_k else None)
+        V = V.T if V.flags.c_contiguous else np.asfortranarray(V)  # symmetric: F view
+        Wq = np.asfortranarray(eig.Wq)
+        KW = V @ Wq
+        C = Wq.T @ KW
+        # lower triangle: V <- P Kc P = Kc - Wq KW' - KW Wq' + Wq C Wq'
+        V = dsyr2k(-1.0, Wq, np.asfortranarray(KW), beta=1.0, c=V, lower=1, overwrite_c=1)
+        V = dsyr2k(1.0, np.asfortranarray(Wq @ (C / 2)), Wq, beta=1.0, c=V, lower=1,
+                   overwrite_c=1)
+        if eig.d_clipped.size:  # V <- V - Bz diag(dz) Bz'
+            Bz = np.asfortranarray(eig.clipped_basis())
+            V = dsyr2k(-0.5, np.asfortranarray(Bz * eig.d_clipped), Bz, beta=1.0, c=V,
+                       lower=1, overwrite_c=1)
         V *= lam
     else:
         B = eig.basis()
@@ -228,8 +254,7 @@ def make_whitener(eig: ProjectedEigen, model: ScanModel, K: np.ndarray | None = 
                              f"lam = {lam:.6g})")
     Lw = dtrsm(1.0, L, np.asfortranarray(eig.Wq), lower=1)
     Q = np.asfortranarray(qr(Lw, mode="economic")[0])
-    w = 1.0 / (lam * d + 1.0)
-    yw = L.T @ eig.unproject(w * model.yt)
+    yw = L.T @ Py
     q = float(np.dot(w, model.yt * model.yt))
     return Whitener(L=L, Q=Q, yw=yw, q=q, seconds=time.perf_counter() - t0)
 

@@ -47,7 +47,7 @@ def test_fixed_lambda_kernel_equals_reference():
             assert np.allclose(got[k], ref[k], rtol=1e-12, atol=0), k
 
 
-@pytest.mark.parametrize("c", [1, 4])
+@pytest.mark.parametrize("c", [1, 4, 7])
 def test_whitened_kernel_equals_reference(c):
     from conftest import small_problem
     from gwaslmm.eigen import decompose
@@ -55,15 +55,15 @@ def test_whitened_kernel_equals_reference(c):
     from gwaslmm.scan import make_model, make_whitener, whitened_sums_reference
     from gwaslmm.scan_kernels import whitened_sums
 
-    K, W, y, X = small_problem(n=64, m=33, c=c, seed=11)
+    K, W, y, X = small_problem(n=64 + 13 * c, m=33 + c, c=c, seed=11 + c)
     eig = decompose(K, W)
     model = make_model(eig, fit_null(eig, y))
     wh = make_whitener(eig, model)
     assert wh.yw @ wh.yw == pytest.approx(wh.q, rel=1e-12)  # y'Py two ways
     Xw = wh.whiten(np.asfortranarray(X))
-    for M in (Xw, np.ascontiguousarray(Xw), Xw[:, :1]):
+    for M in (Xw, np.ascontiguousarray(Xw), Xw[:, :1], Xw[:, :0], Xw[:, ::3]):
         a, b = np.empty(M.shape[1]), np.empty(M.shape[1])
         whitened_sums(wh.Q, wh.yw, M, a, b)
         ra, rb = whitened_sums_reference(wh, M)
         assert np.allclose(a, ra, rtol=1e-12, atol=0)
-        assert np.allclose(b, rb, rtol=1e-12, atol=1e-12 * np.abs(rb).max())
+        assert np.allclose(b, rb, rtol=1e-12, atol=1e-12 * np.abs(rb).max(initial=0.0))

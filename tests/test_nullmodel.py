@@ -150,3 +150,8 @@ def test_reflectors_shift_in_place(n):
     got = _shift_reflectors(A)
     assert np.array_equal(got, want) and got.flags.f_contiguous
     assert n < 2 or np.shares_memory(got, A)
+    C = np.ascontiguousarray(np.random.default_rng(n + 1).standard_normal((n, n)))
+    if n > 2:  # a C-ordered array is copied instead
+        want = C[1:, :n - 1].copy()
+        got = _shift_reflectors(C)
+        assert np.array_equal(got, want) and got.flags.f_contiguous
