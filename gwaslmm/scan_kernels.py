@@ -1,7 +1,10 @@
-"""numba kernels of the per-SNP exact tests (parallel over SNPs).
+"""numba kernels of the per-SNP tests (parallel over SNPs).
 
-The plain-numpy reference is :func:`gwaslmm.scan.exact_reference`; tests
-compare the two.  Everything is in the contrast basis (see
+Plain-numpy references, compared with them in tests:
+:func:`gwaslmm.scan.exact_reference` (exact_scan),
+:func:`gwaslmm.scan.fast_block_reference` (fixed_lambda_sums) and
+:func:`gwaslmm.scan.whitened_sums_reference` (whitened_sums, the fast scan,
+on L^-1 x in sample space).  The others work in the contrast basis (see
 :mod:`gwaslmm.eigen`): d (n'), y~ (n'), x~ (n') with n' = n - c.
 
 For one SNP and lam, with w = 1/(lam d + 1):
