@@ -1,47 +1,7 @@
-"""numba kernel for genotype blocks; reference: genotypes.impute_mean_reference."""
-
-import math
+"""numba kernels for int8 genotype blocks; references: genotypes.int8_block_reference
+and genotypes.fill_float_reference."""
 
 from ._jit import jit
-
-
-@jit()
-def impute_mean_kernel(X, n_missing, means, constant):
-    """In place: NaN -> column mean over the non-missing rows, one pass per column.
-
-    X (n, m) float64 Fortran order; n_missing (m,) int64, means (m,) float64 and
-    constant (m,) bool (every non-missing call equal) are filled (mean NaN,
-    column untouched, where every call is missing).  Serial: at ~1 ns per value
-    it is memory-bound, and a serial kernel loads from numba's cache faster.
-    """
-    n, m = X.shape
-    for j in range(m):
-        tot = 0.0
-        k = 0
-        lo = math.inf
-        hi = -math.inf
-        for i in range(n):
-            v = X[i, j]
-            if math.isnan(v):
-                k += 1
-            else:
-                tot += v
-                if v < lo:
-                    lo = v
-                if v > hi:
-                    hi = v
-        n_missing[j] = k
-        constant[j] = lo == hi
-        if k == n:
-            means[j] = math.nan
-            constant[j] = True
-            continue
-        mu = tot / (n - k)
-        means[j] = mu
-        if k:
-            for i in range(n):
-                if math.isnan(X[i, j]):
-                    X[i, j] = mu
 
 
 @jit()

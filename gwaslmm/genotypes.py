@@ -1,9 +1,9 @@
 """Genotype input: PLINK 1 binary filesets (.bed/.bim/.fam), read in SNP blocks.
 
 The effect allele is A1, the .bim's column 5; genotypes are A1 allele counts
-(bed-reader's ``count_A1=True``, as GEMMA and PLINK 1 count).  Missing calls
-come back as NaN from the reader and are mean-imputed over the analysed
-samples by :func:`impute_mean`.
+(bed-reader's ``count_A1=True``, as GEMMA and PLINK 1 count).  Blocks are
+read as int8 (missing = -127), counted by :func:`int8_block` and expanded,
+mean-imputed over the analysed samples, by :func:`fill_float`.
 """
 
 from __future__ import annotations
@@ -248,15 +248,23 @@ def _as_slice(idx):
 
 def impute_mean(block: np.ndarray):
     """Mean-impute missing calls in place, per SNP, over the rows present
-    (numba kernel for float64 Fortran-order blocks; reference: impute_mean_reference).
+    (plain numpy, for float blocks; the scans use :func:`int8_block` and
+    :func:`fill_float`).
 
     block : ndarray, shape (n_samples, n_snps), float; NaN marks a missing call.
     Returns (block, n_missing, a1_freq): n_missing int64 (n_snps,), a1_freq
     float64 (n_snps,) the A1 allele frequency over the non-missing samples
     (NaN where every call is missing, and those columns are left NaN).
     """
-    block, n_missing, a1_freq, _ = impute_block(block)
-    return block, n_missing, a1_freq
+    miss = np.isnan(block)
+    n_missing = miss.sum(axis=0)
+    n_obs = block.shape[0] - n_missing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(n_obs > 0, np.nansum(block, axis=0) / np.maximum(n_obs, 1), np.nan)
+    if n_missing.any():
+        rows, cols = np.nonzero(miss)
+        block[rows, cols] = means[cols]
+    return block, n_missing.astype(np.int64), means / 2.0
 
 
 @dataclass
@@ -278,7 +286,7 @@ class Int8Block:
 
 
 def int8_block(G: np.ndarray) -> Int8Block:
-    """Counts of an int8 block (numba kernel; see also :func:`impute_block`)."""
+    """Counts of an int8 block (numba kernel; reference :func:`int8_block_reference`)."""
     from .genotype_kernels import int8_stats_kernel
 
     m = G.shape[1]
@@ -299,7 +307,8 @@ def fill_float(blk: Int8Block, cols: np.ndarray, out: np.ndarray, center=None, s
     float32) into ``out[:, :len(cols)]``
     (a reusable Fortran-order buffer, so no large allocation per block):
     (x - center) * scale with missing calls set to ``missing_value``.
-    Defaults: mean imputation of the raw counts.  Returns the view."""
+    Defaults: mean imputation of the raw counts.  Returns the view (numba
+    kernel; reference :func:`fill_float_reference`)."""
     from .genotype_kernels import int8_fill_kernel
 
     cols = np.asarray(cols, dtype=np.int64)
@@ -313,36 +322,28 @@ def fill_float(blk: Int8Block, cols: np.ndarray, out: np.ndarray, center=None, s
     return view
 
 
-def impute_block(block: np.ndarray):
-    """:func:`impute_mean` plus ``constant`` (m,) bool: every non-missing call of
-    the SNP is the same (monomorphic or all heterozygous), or all are missing."""
-    if block.dtype == np.float64 and block.flags.f_contiguous and block.size:
-        from .genotype_kernels import impute_mean_kernel
-
-        n_missing = np.empty(block.shape[1], dtype=np.int64)
-        means = np.empty(block.shape[1])
-        constant = np.empty(block.shape[1], dtype=bool)
-        impute_mean_kernel(block, n_missing, means, constant)
-        return block, n_missing, means / 2.0, constant
-    miss = np.isnan(block)
-    with np.errstate(invalid="ignore"):
-        lo = np.where(miss, np.inf, block).min(axis=0)
-        hi = np.where(miss, -np.inf, block).max(axis=0)
-    block, n_missing, a1_freq = impute_mean_reference(block)
-    return block, n_missing, a1_freq, ~(lo < hi)
-
-
-def impute_mean_reference(block: np.ndarray):
-    """Plain-numpy :func:`impute_mean` (the reference for the numba kernel)."""
-    miss = np.isnan(block)
-    n_missing = miss.sum(axis=0)
-    n_obs = block.shape[0] - n_missing
+def int8_block_reference(G: np.ndarray) -> Int8Block:
+    """Plain-numpy :func:`int8_block` (the reference for its numba kernel)."""
+    miss = G < 0
+    n_missing = miss.sum(axis=0).astype(np.int64)
+    n_obs = G.shape[0] - n_missing
+    x = np.where(miss, 0, G).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(n_obs > 0, np.nansum(block, axis=0) / np.maximum(n_obs, 1), np.nan)
-    if n_missing.any():
-        rows, cols = np.nonzero(miss)
-        block[rows, cols] = means[cols]
-    return block, n_missing.astype(np.int64), means / 2.0
+        af = np.where(n_obs > 0, x.sum(axis=0) / np.maximum(n_obs, 1), np.nan) / 2.0
+    lo = np.where(miss, 127, G).min(axis=0)
+    hi = np.where(miss, -127, G).max(axis=0)
+    return Int8Block(G=G, n_missing=n_missing, a1_freq=af, constant=(n_obs == 0) | (lo == hi))
+
+
+def fill_float_reference(blk: Int8Block, cols: np.ndarray, center=None, scale=None,
+                         missing_value=None) -> np.ndarray:
+    """Plain-numpy :func:`fill_float`: a new (n, len(cols)) float64 array."""
+    k = len(cols)
+    center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
+    scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
+    mv = blk.mean[cols] if missing_value is None else np.asarray(missing_value, dtype=float)
+    G = blk.G[:, cols]
+    return np.where(G < 0, mv, (G - center) * scale)
 
 
 def snp_block_size(n_samples: int, memory_gb: float, bytes_per_value: int = 8,

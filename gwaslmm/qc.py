@@ -64,24 +64,14 @@ def preselect_variants(bim: Bim, chr_spec: str | None = None, extract: set | Non
     return idx, report
 
 
-def variant_qc(block: np.ndarray, n_missing: np.ndarray, a1_freq: np.ndarray,
-               filters: VariantFilters, constant: np.ndarray | None = None):
-    """Which SNPs of an imputed block pass the filters.
+def variant_qc_counts(n: int, n_missing: np.ndarray, a1_freq: np.ndarray,
+                      constant: np.ndarray, filters: VariantFilters):
+    """Which SNPs pass the filters, from per-SNP counts over ``n`` samples
+    (:func:`gwaslmm.genotypes.int8_block`).
 
-    block : ndarray (n_samples, m), float, after :func:`genotypes.impute_mean`;
-    constant : (m,) bool from :func:`genotypes.impute_block` (computed here if None).
     Returns (passed bool (m,), reason int8 (m,): -1 passed, else index into
     FILTER_NAMES).
     """
-    if constant is None:
-        with np.errstate(invalid="ignore"):
-            constant = np.ptp(np.nan_to_num(block, nan=0.0), axis=0) == 0
-    return variant_qc_counts(block.shape[0], n_missing, a1_freq, constant, filters)
-
-
-def variant_qc_counts(n: int, n_missing: np.ndarray, a1_freq: np.ndarray,
-                      constant: np.ndarray, filters: VariantFilters):
-    """:func:`variant_qc` from per-SNP counts over ``n`` samples."""
     m = n_missing.size
     reason = np.full(m, -1, dtype=np.int8)
     n_obs = n - n_missing

@@ -23,10 +23,10 @@ import pytest
 from conftest import copy_tiny, rewrite_line
 
 from gwaslmm.errors import InputError, UsageError
-from gwaslmm.genotypes import (BedFile, impute_mean, normalize_chromosome, parse_chr_spec,
-                               read_bim, read_fam, write_plink)
+from gwaslmm.genotypes import (BedFile, impute_mean, int8_block, normalize_chromosome,
+                               parse_chr_spec, read_bim, read_fam, write_plink)
 from gwaslmm.qc import (FILTER_NAMES, VariantFilters, preselect_variants, qc_report_lines,
-                        summarize_reasons, variant_qc)
+                        summarize_reasons, variant_qc_counts)
 from gwaslmm.samples import check_covariates, join_samples
 from gwaslmm.tables import (is_numeric_column, missing_mask, parse_numeric, read_id_list,
                             read_sample_table, read_variant_list, select_columns)
@@ -765,9 +765,10 @@ def test_join_without_phenotype(tiny_fam):
 # ---------------------------------------------------------------------------
 
 def _qc(columns, filters=VariantFilters()):
+    """QC as the scans run it: int8 block (NaN -> -127), counts, filters."""
     block = np.column_stack([np.asarray(c, dtype=float) for c in columns])
-    block, n_missing, a1_freq = impute_mean(block)
-    return variant_qc(block, n_missing, a1_freq, filters)
+    blk = int8_block(np.where(np.isnan(block), -127, block).astype(np.int8))
+    return variant_qc_counts(block.shape[0], blk.n_missing, blk.a1_freq, blk.constant, filters)
 
 
 def test_variant_qc_all_missing_is_removed_not_an_error():
@@ -800,7 +801,12 @@ def test_variant_qc_all_missing_on_tiny_block(tmp_path):
     assert np.isnan(block[:, 5]).all()
     block, n_missing, a1_freq = impute_mean(block)
     assert n_missing[5] == TINY_N and np.isnan(a1_freq[5])
-    passed, reason = variant_qc(block, n_missing, a1_freq, VariantFilters(maf=0.0, geno=1.0))
+    bed = BedFile(p)
+    blk = int8_block(bed.read_int8(None, slice(None)))
+    bed.close()
+    assert np.array_equal(blk.n_missing, n_missing)
+    passed, reason = variant_qc_counts(TINY_N, blk.n_missing, blk.a1_freq, blk.constant,
+                                       VariantFilters(maf=0.0, geno=1.0))
     assert not passed[5] and FILTER_NAMES[reason[5]] == "all_missing"
     assert summarize_reasons(reason)["all_missing"] == 1
 

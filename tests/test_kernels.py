@@ -4,31 +4,46 @@ missing values."""
 import numpy as np
 import pytest
 
-from gwaslmm.genotypes import impute_mean, impute_mean_reference
+from gwaslmm.genotypes import (fill_float, fill_float_reference, int8_block,
+                               int8_block_reference)
+
+
+def random_int8_block(shape, seed):
+    rng = np.random.default_rng(seed)
+    G = rng.integers(0, 3, shape).astype(np.int8)
+    G[rng.random(shape) < 0.2] = -127
+    G[:, 0] = -127  # an all-missing column
+    if shape[1] > 2:
+        G[:, 1] = 1  # all heterozygous: constant
+        G[:, 2] = np.where(G[:, 2] < 0, -127, 2)  # monomorphic with missing calls
+    return np.asfortranarray(G)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 3), (50, 41), (203, 17)])
-def test_impute_kernel_equals_reference(shape):
-    rng = np.random.default_rng(shape[0] * 100 + shape[1])
-    X = rng.integers(0, 3, shape).astype(np.float64)
-    X[rng.random(shape) < 0.2] = np.nan
-    X[:, 0] = np.nan  # an all-missing column
-    A = np.asfortranarray(X.copy())
-    got = impute_mean(A)
-    ref = impute_mean_reference(X.copy())
-    assert np.array_equal(got[0], ref[0], equal_nan=True)
-    assert np.array_equal(got[1], ref[1])
-    assert np.allclose(got[2], ref[2], rtol=1e-15, equal_nan=True)
+def test_int8_block_kernel_equals_reference(shape):
+    G = random_int8_block(shape, shape[0] * 100 + shape[1])
+    got, ref = int8_block(G), int8_block_reference(G)
+    assert np.array_equal(got.n_missing, ref.n_missing)
+    assert np.array_equal(got.constant, ref.constant)
+    assert np.allclose(got.a1_freq, ref.a1_freq, rtol=1e-15, equal_nan=True)
+    assert got.constant[0] and (shape[1] <= 2 or got.constant[1:3].all())
 
 
-def test_impute_block_constant_flag():
-    from gwaslmm.genotypes import impute_block
-
-    X = np.array([[0, 1, np.nan, 2, 1], [0, 1, np.nan, np.nan, 1], [0, 1, np.nan, 2, 2.0]])
-    for A in (np.asfortranarray(X.copy()), np.ascontiguousarray(X.copy())):  # kernel, numpy
-        _, nm, af, const = impute_block(A)
-        assert const.tolist() == [True, True, True, True, False]
-        assert nm.tolist() == [0, 0, 3, 1, 0]
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (50, 41), (203, 17)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fill_kernel_equals_reference(shape, dtype):
+    G = random_int8_block(shape, shape[0] * 100 + shape[1] + 1)
+    blk = int8_block(G)
+    cols = np.arange(1, shape[1])[::-1] if shape[1] > 1 else np.arange(1)
+    rng = np.random.default_rng(5)
+    buf = np.empty((shape[0], shape[1] + 2), order="F", dtype=dtype)
+    for kw in ({}, dict(center=rng.normal(size=cols.size), scale=rng.uniform(0.5, 2, cols.size),
+                        missing_value=np.zeros(cols.size))):
+        got = fill_float(blk, cols, buf, **kw)
+        ref = fill_float_reference(blk, cols, **kw)
+        assert got.shape == ref.shape
+        tol = 1e-15 if dtype == np.float64 else 1e-7
+        assert np.allclose(got, ref, rtol=tol, atol=tol, equal_nan=True)
 
 
 def test_fixed_lambda_kernel_equals_reference():
