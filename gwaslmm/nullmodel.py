@@ -43,52 +43,59 @@ def lambda_grid(lmin=L_MIN, lmax=L_MAX, n_region=N_REGION) -> np.ndarray:
 # Likelihood terms (pure functions, numpy; the reference for the numba kernels)
 # --------------------------------------------------------------------------
 
+def _y_sums(lam: float, d: np.ndarray, yt: np.ndarray):
+    """w = 1/(lam d + 1), d w, and y~'W y~ with W = diag(w), diag(d w^2),
+    diag(d^2 w^3) (the residual sum of squares and its lam-derivatives' parts)."""
+    w = 1.0 / (lam * d + 1.0)
+    dw = d * w
+    yy = yt * yt
+    return w, dw, np.dot(w, yy), np.dot(dw * w, yy), np.dot(dw * dw * w, yy)
+
+
 def reml_null(lam: float, d: np.ndarray, yt: np.ndarray):
     """REML log-likelihood of the null model and its first two derivatives in lam.
 
     d, yt : ndarray (n-c,), float64.  Returns (logl, dlogl, d2logl).
     """
     df = d.size
-    w = 1.0 / (lam * d + 1.0)
-    dw = d * w
-    q0 = np.dot(w, yt * yt)
-    q1 = np.dot(dw * w, yt * yt)
-    q2 = np.dot(dw * dw * w, yt * yt)
+    w, dw, q0, q1, q2 = _y_sums(lam, d, yt)
     logl = 0.5 * df * (np.log(df) - LN2PI - 1) - 0.5 * df * np.log(q0) + 0.5 * np.log(w).sum()
     d1 = 0.5 * df * q1 / q0 - 0.5 * dw.sum()
     d2 = 0.5 * df * (-2 * q2 / q0 + (q1 / q0) ** 2) + 0.5 * (dw * dw).sum()
     return logl, d1, d2
 
 
-def logdet_v(lam: float, eig: ProjectedEigen):
-    """ln det(lam Kc + I) and its first two derivatives in lam."""
-    d, G, C = eig.d, eig.G, eig.C
+def logdet_s(lam: float, d: np.ndarray, G: np.ndarray, C: np.ndarray):
+    """ln det S and its first two derivatives in lam, S = lam C + I -
+    lam^2 G' diag(w) G, w = 1/(lam d + 1): the covariate block's part of
+    ln det V.  d (n-c,), G (n-c, k), C (k, k) float64 (see ProjectedEigen)."""
+    k = C.shape[0]
+    if k == 0:
+        return 0.0, 0.0, 0.0
     w = 1.0 / (lam * d + 1.0)
-    base = np.log1p(lam * d).sum()
-    base1 = (d * w).sum()
-    base2 = -((d * w) ** 2).sum()
-    Gw0 = G.T @ (w[:, None] * G)
-    Gw1 = G.T @ ((d * w * w)[:, None] * G)
-    Gw2 = G.T @ ((d * d * w ** 3)[:, None] * G)
-    c = C.shape[0]
-    S = lam * C + np.eye(c) - lam * lam * Gw0
-    S1 = C - 2 * lam * Gw0 + lam * lam * Gw1
-    S2 = -(2 * Gw0 - 4 * lam * Gw1 + 2 * lam * lam * Gw2)
-    sign, lds = np.linalg.slogdet(S)
+    g0 = G.T @ (w[:, None] * G)
+    g1 = G.T @ ((d * w * w)[:, None] * G)
+    g2 = G.T @ ((d * d * w ** 3)[:, None] * G)
+    S = lam * C + np.eye(k) - lam * lam * g0
+    S1 = C - 2 * lam * g0 + lam * lam * g1
+    S2 = -(2 * g0 - 4 * lam * g1 + 2 * lam * lam * g2)
     Si = np.linalg.inv(S)
     A = Si @ S1
-    return base + lds, base1 + np.trace(A), base2 + np.trace(Si @ S2) - np.trace(A @ A)
+    return np.linalg.slogdet(S)[1], np.trace(A), np.trace(Si @ S2) - np.trace(A @ A)
+
+
+def logdet_v(lam: float, eig: ProjectedEigen):
+    """ln det(lam Kc + I) and its first two derivatives in lam."""
+    d = eig.d
+    w = 1.0 / (lam * d + 1.0)
+    ls, ls1, ls2 = logdet_s(lam, d, eig.G, eig.C)
+    return (np.log1p(lam * d).sum() + ls, (d * w).sum() + ls1, -((d * w) ** 2).sum() + ls2)
 
 
 def ml_null(lam: float, eig: ProjectedEigen, yt: np.ndarray):
     """ML log-likelihood of the null model and its first two derivatives."""
     n = eig.n
-    d = eig.d
-    w = 1.0 / (lam * d + 1.0)
-    dw = d * w
-    q0 = np.dot(w, yt * yt)
-    q1 = np.dot(dw * w, yt * yt)
-    q2 = np.dot(dw * dw * w, yt * yt)
+    _, _, q0, q1, q2 = _y_sums(lam, eig.d, yt)
     ld, ld1, ld2 = logdet_v(lam, eig)
     logl = 0.5 * n * (np.log(n) - LN2PI - 1) - 0.5 * n * np.log(q0) - 0.5 * ld
     d1 = 0.5 * n * q1 / q0 - 0.5 * ld1

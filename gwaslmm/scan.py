@@ -25,7 +25,7 @@ from scipy import special
 
 from .eigen import ProjectedEigen
 from .nullmodel import (L_MAX, L_MIN, MAX_ITER, N_REGION, NEWTON_RTOL, NullFit, lambda_grid,
-                        maximize_lambda)
+                        logdet_s, maximize_lambda)
 
 R2_MAX = 0.9999
 TESTS = ("wald", "lrt", "score", "all")
@@ -291,21 +291,6 @@ def _fixed_lambda_stats(model: ScanModel, w, a, b) -> dict:
     return dict(beta=beta, se=se, F_wald=F, F_score=score)
 
 
-def logdet_s(lam: float, model: ScanModel):
-    """ln det S(lam) and its first derivative, S = lam C + I - lam^2 G' diag(w) G
-    (the covariate part of ln det V; see :mod:`gwaslmm.nullmodel`)."""
-    k = model.C.shape[0]
-    if k == 0:
-        return 0.0, 0.0
-    d, G, C = model.d, model.G, model.C
-    w = 1.0 / (lam * d + 1.0)
-    g0 = G.T @ (w[:, None] * G)
-    g1 = G.T @ ((d * w * w)[:, None] * G)
-    S = lam * C + np.eye(k) - lam * lam * g0
-    S1 = C - 2 * lam * g0 + lam * lam * g1
-    return np.linalg.slogdet(S)[1], float(np.trace(np.linalg.solve(S, S1)))
-
-
 LD_TABLE_STEP = 0.005  # in ln lam
 
 
@@ -374,7 +359,7 @@ def grid_sums(model: ScanModel, Xt: np.ndarray, with_ml: bool):
     gld1 = np.zeros(nk)
     if with_ml:
         for k, lam in enumerate(grid):
-            gld[k], gld1[k] = logdet_s(lam, model)
+            gld[k], gld1[k] = logdet_s(lam, model.d, model.G, model.C)[:2]
     return (w @ X2, w @ XY, t1 @ X2, t1 @ XY, w @ yy, t1 @ yy, (d[None, :] * w).sum(1),
             np.log(w).sum(1), gld, gld1)
 
@@ -421,23 +406,6 @@ def _ref_sums(model: ScanModel, lam: float, x: np.ndarray):
             np.dot(t2, yt * yt), (d * w).sum(), ((d * w) ** 2).sum(), np.log(w).sum())
 
 
-def _ref_logdet_s(model: ScanModel, lam: float):
-    k = model.C.shape[0]
-    if k == 0:
-        return 0.0, 0.0, 0.0
-    d, G, C = model.d, model.G, model.C
-    w = 1.0 / (lam * d + 1.0)
-    g0 = G.T @ (w[:, None] * G)
-    g1 = G.T @ ((d * w * w)[:, None] * G)
-    g2 = G.T @ ((d * d * w ** 3)[:, None] * G)
-    S = lam * C + np.eye(k) - lam * lam * g0
-    S1 = C - 2 * lam * g0 + lam * lam * g1
-    S2 = -(2 * g0 - 4 * lam * g1 + 2 * lam * lam * g2)
-    Si = np.linalg.inv(S)
-    A = Si @ S1
-    return np.linalg.slogdet(S)[1], np.trace(A), np.trace(Si @ S2) - np.trace(A @ A)
-
-
 def alt_loglik(model: ScanModel, x: np.ndarray, lam: float, mode: str):
     """Log-likelihood of the model with one SNP, and its first two lam-derivatives.
 
@@ -460,7 +428,7 @@ def alt_loglik(model: ScanModel, x: np.ndarray, lam: float, mode: str):
               - 0.5 * np.log(a) + 0.5 * np.log(np.dot(x, x)))
         return (ll, -0.5 * df * r1 - 0.5 * tr1 + 0.5 * a1 / a,
                 -0.5 * df * r2 + 0.5 * tr2 - 0.5 * (2 * a2 / a - (a1 / a) ** 2))
-    ld, ld1, ld2 = _ref_logdet_s(model, lam)
+    ld, ld1, ld2 = logdet_s(lam, model.d, model.G, model.C)
     ll = 0.5 * n * (np.log(n) - LN2PI - 1) - 0.5 * n * np.log(Q) - 0.5 * (-sl + ld)
     return ll, -0.5 * n * r1 - 0.5 * (tr1 + ld1), -0.5 * n * r2 - 0.5 * (-tr2 + ld2)
 
