@@ -205,7 +205,7 @@ def tridiagonal_eigh(M: np.ndarray):
                              f"info {info})")
     # Divide and conquer on T (dstevd).  MRRR (dstemr) was tried: it fails
     # (info 22) on a rank-deficient kinship's large cluster of zero eigenvalues,
-    # where divide and conquer deflates and is fastest (1.1 s at n = 4,987).
+    # where divide and conquer deflates (benchmarks/micro.py, section 4).
     vals, S, info = dstevd(diag, off, compute_v=1)
     if info != 0:
         raise NumericalError(f"eigendecomposition of the tridiagonal kinship failed (LAPACK "

@@ -158,7 +158,8 @@ class Whitener:
     r = (I - Q Q') L^-1 x, Q an orthonormal basis of L^-1 W, and x'Py = r'yw
     with yw = L' P y (generalized least squares by whitening).  The triangular
     solve L^-1 X costs n^2 m flops against 2 n^2 m for the rotation B'X, at
-    the same BLAS rate (82 vs 76 GFLOP/s here, 5,000 x 2,048 blocks).
+    about the same BLAS rate (0.53 of the rotation's time at n = 4,000,
+    benchmarks/micro.py section 4).
 
     L : ndarray (n, n), float64, F-order, lower triangular.
     Q : ndarray (n, c), float64, F-order.  yw : ndarray (n,), float64.
@@ -177,8 +178,8 @@ class Whitener:
 
         float32: the columns are centred first (1 is a covariate, so P is
         unchanged) so that the solve does not carry their mean, whose
-        cancellation cost accuracy at large lam (1e-5 in -log10 p at
-        lam = 1e4, n = 600, against 6e-7 centred)."""
+        cancellation costs accuracy at large lam (test: -log10 p within 1e-5
+        of float64 at lam = 1e4)."""
         from scipy.linalg.blas import dtrsm, strsm
 
         if X.shape[1] == 0:
