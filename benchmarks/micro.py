@@ -26,12 +26,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from gwaslmm.eigen import decompose  # noqa: E402
-from gwaslmm.genotypes import BedFile, impute_mean  # noqa: E402
+from gwaslmm.genotypes import impute_mean  # noqa: E402
+from gwaslmm.genotypes.plink1 import BedFile  # noqa: E402
 from gwaslmm.kinship import finish_grm, grm_sum  # noqa: E402
-from gwaslmm.nullmodel import fit_null  # noqa: E402
+from gwaslmm.nullmodel.eigen_reml import fit_null  # noqa: E402
 from gwaslmm.qc import VariantFilters  # noqa: E402
 from gwaslmm.samples import join_samples  # noqa: E402
-from gwaslmm.scan import exact_block, fast_block, make_model, pvalues  # noqa: E402
+from gwaslmm.scan.exact import exact_block, make_model  # noqa: E402
+from gwaslmm.scan.fixed import fast_block  # noqa: E402
+from gwaslmm.scan.pvalues import neglog10_f1  # noqa: E402
 from gwaslmm.tables import read_sample_table  # noqa: E402
 
 SIM = os.path.join(ROOT, "testdata", "sim")
@@ -100,18 +103,18 @@ def fast_mode_pieces(bed, sel, filters):
 def main():
     lines = []
     bed = BedFile(SIM)
-    sel = join_samples(bed.fam, pheno_table=read_sample_table(SIM + ".pheno", "p", "P"),
+    sel = join_samples(bed.samples, pheno_table=read_sample_table(SIM + ".pheno", "p", "P"),
                        pheno_names=["trait"],
                        covar_table=read_sample_table(SIM + ".covar", "c", "C"))
     filters = VariantFilters()
     gs = grm_sum(bed, sel.idx, np.arange(bed.n_snps), "centered", filters, 4.0)
     K = finish_grm(gs.S, gs.m)
-    eig = decompose(K, sel.W)
-    null = fit_null(eig, sel.y[:, 0])
-    model = make_model(eig, null)
+    sp, basis = decompose(K, sel.W)
+    null = fit_null(sp, basis, sel.y[:, 0])
+    model = make_model(sp, null)
     X, _, af = impute_mean(bed.read(sel.idx, np.arange(bed.n_snps)))
     X = X[:, gs.passed]
-    Xt = eig.rotate(X)
+    Xt = basis.project(X)
     exact_block(model, Xt[:, :20], "all")  # compile / load the kernels
     n, m = sel.n, X.shape[1]
     lines += ["## 1. Exact per-SNP kernel", "",
@@ -126,9 +129,10 @@ def main():
     # 2. rotation precision
     res = {}
     for dt in (np.float64, np.float32):
-        Xr = eig.rotate(X, dt).astype(np.float64)
+        BT = np.ascontiguousarray(basis.matrix().T, dtype=dt)
+        Xr = (BT @ X.astype(dt)).astype(np.float64)
         r = exact_block(model, Xr, "wald")
-        r.update(pvalues(model, r, "wald", False))
+        r["nl_wald"] = neglog10_f1(r["F_wald"], model.df)
         res[dt] = r
     a, b = res[np.float64], res[np.float32]
     rel_beta = np.abs(a["beta"] - b["beta"]) / np.abs(a["beta"])

@@ -99,7 +99,8 @@ def main() -> None:
 
     t = time.perf_counter()
     from gwaslmm.log import RunLog
-    from gwaslmm.plot import _parse_kernel, plot_assoc
+    from gwaslmm.report.assoc_reader import _parse_kernel
+    from gwaslmm.report.plot import plot_assoc
 
     _parse_kernel()  # numba compilation (cached on disk after the first run)
     t_kernel = time.perf_counter() - t

@@ -43,7 +43,8 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, ROOT)
     from gwaslmm.eigen import double_centre
-    from gwaslmm.genotypes import BedFile, impute_mean
+    from gwaslmm.genotypes import impute_mean
+    from gwaslmm.genotypes.plink1 import BedFile
 
     bed = BedFile(SIM)
     X, _, af = impute_mean(bed.read(None, np.arange(bed.n_snps)))

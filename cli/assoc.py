@@ -1,14 +1,40 @@
 import click
 
-from .options import (build_options, covar_options, handle_errors, input_options, kinship_options,
-                      pheno_options, run_logged)
+from .options import (
+    EXIT_CODES,
+    REPEATS,
+    StrictCommand,
+    build_options,
+    covar_options,
+    epilog,
+    handle_errors,
+    input_options,
+    kinship_options,
+    pheno_options,
+    run_logged,
+)
 
 
-@click.command()
+def _columns():
+    from gwaslmm.schema import columns_help
+
+    return "\b\nOutput columns of OUT.assoc.tsv.gz (optional ones by test and mode):\n" + \
+        columns_help()
+
+
+@click.command(cls=StrictCommand, epilog=epilog(
+    "Writes OUT.assoc.tsv.gz with OUT.assoc.tsv.gz-meta.yaml (GWAS-SSF), OUT.samples.tsv "
+    "(the analysed samples), OUT.log and OUT.timings.json (with --chunk K/N: under "
+    "OUT.chunkKofN). --chr/--extract/--exclude choose the tested variants; the kinship "
+    "built from the genotypes uses all variants, or --model-snps.",
+    _columns(), REPEATS, EXIT_CODES))
 @input_options
-@pheno_options
+@pheno_options(multi=False)
 @covar_options
 @kinship_options
+@click.option("--model-snps", metavar="FILE", multiple=True,
+              help="Build the kinship from these variant IDs only (BOLT-LMM's --modelSnps); "
+                   "default: every variant. Repeatable.")
 @click.option("--test", type=click.Choice(["wald", "lrt", "score", "all"]), default="wald",
               show_default=True, help="Test(s) per SNP (GEMMA -lmm 1/2/3/4).")
 @click.option("--fast", is_flag=True,
@@ -24,11 +50,15 @@ from .options import (build_options, covar_options, handle_errors, input_options
                    "the whitening L^-1 X (--fast); float32 is about 2x faster, -log10 p within "
                    "1e-4.")
 @click.option("--plot", "make_plot", is_flag=True,
-              help="Also write OUT.manhattan.png and OUT.qq.png.")
-@click.option("--top", type=int, default=10, show_default=True, help="Top hits in the summary.")
+              help="Also write OUT.manhattan.png and OUT.qq.png (a plot failure is logged and "
+                   "never fails the scan).")
+@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Top hits in the summary.")
 @handle_errors
 def assoc(**kw):
-    """Per-SNP association scan; writes OUT.assoc.tsv.gz and its -meta.yaml."""
-    from gwaslmm.pipeline import run_assoc
+    """Per-SNP association scan (exact GEMMA-style, or --fast)."""
+    from gwaslmm.drivers.assoc import outputs_of, run_assoc
+    from gwaslmm.drivers.options import AssocOptions
 
-    run_logged(build_options(kw), run_assoc)
+    opts = build_options(AssocOptions, kw)
+    run_logged(opts, run_assoc, outputs_of(opts))

@@ -1,9 +1,23 @@
 import click
 
-from .options import build_options, grm_dtype_option, handle_errors, input_options, run_logged
+from .options import (
+    EXIT_CODES,
+    REPEATS,
+    StrictCommand,
+    build_options,
+    epilog,
+    grm_dtype_option,
+    handle_errors,
+    input_options,
+    run_logged,
+)
 
 
-@click.command()
+@click.command(cls=StrictCommand, epilog=epilog(
+    "Writes OUT.grm.bin (float32 lower triangle with diagonal, row by row), OUT.grm.N.bin "
+    "(SNP count) and OUT.grm.id (FID IID): GCTA's binary GRM; and OUT.log, "
+    "OUT.timings.json. The selection options choose the kinship's variants.",
+    REPEATS, EXIT_CODES))
 @input_options
 @click.option("--grm-type", type=click.Choice(["standardized", "centered"]),
               default="standardized", show_default=True,
@@ -11,7 +25,8 @@ from .options import build_options, grm_dtype_option, handle_errors, input_optio
 @grm_dtype_option()
 @handle_errors
 def grm(**kw):
-    """Build a kinship matrix; writes GCTA binary OUT.grm.bin/.grm.N.bin/.grm.id."""
-    from gwaslmm.pipeline import run_grm
+    """Build a kinship matrix (GRM) from PLINK genotypes."""
+    from gwaslmm.drivers.grm import run_grm
+    from gwaslmm.drivers.options import GrmOptions
 
-    run_logged(build_options(kw), run_grm)
+    run_logged(build_options(GrmOptions, kw), run_grm)

@@ -9,6 +9,7 @@ import click
 from gwaslmm import __version__
 
 from . import assoc, grm, merge, plot, reml
+from .options import EXIT_CODES
 
 
 class GwaslmmGroup(click.Group):
@@ -37,20 +38,16 @@ class GwaslmmGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=GwaslmmGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=GwaslmmGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 100},
+             epilog="Run 'gwaslmm COMMAND --help' for a command's options, outputs and exit "
+                    "codes. " + EXIT_CODES)
 @click.version_option(__version__, prog_name="gwaslmm")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors (any command).")
 @click.pass_context
 def cli(ctx, debug):
-    """Genome-wide association with linear mixed models.
-
-    \b
-    grm    build a kinship (GRM) from PLINK genotypes
-    reml   null model: heritability and variance components
-    assoc  per-SNP association scan (exact GEMMA-style or --fast)
-    merge  join the chunk files of a split assoc run
-    plot   Manhattan and QQ plots of an association result
-    """
+    """Genome-wide association with linear mixed models: kinship, REML
+    heritability and per-variant tests from PLINK files."""
     ctx.obj = {"debug": debug}
 
 

@@ -1,23 +1,21 @@
 import click
 
-from .options import handle_errors, make_log
+from .options import EXIT_CODES, StrictCommand, build_options, epilog, handle_errors, run_logged
 
 
-@click.command()
+@click.command(cls=StrictCommand, epilog=epilog(
+    "FILES are the chunk files (globs allowed, quoted or not). Every chunk 1..N must be "
+    "there once, from the same null model and settings; writes OUT.assoc.tsv.gz, its "
+    "-meta.yaml (lambda_GC over all rows), OUT.samples.tsv and OUT.log: exactly what a "
+    "single run writes.", EXIT_CODES))
 @click.argument("files", nargs=-1, required=True)
 @click.option("--out", required=True, metavar="PREFIX", help="Output prefix.")
 @click.option("--no-gzip", is_flag=True, help="Write plain TSV.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @handle_errors
-def merge(files, out, no_gzip, debug):
+def merge(**kw):
     """Merge the chunk files of an assoc --chunk run into one result file."""
-    import shlex
-    import sys
+    from gwaslmm.drivers.merge import run_merge
+    from gwaslmm.drivers.options import MergeOptions
 
-    from gwaslmm.pipeline import run_merge
-
-    log = make_log(out, "gwaslmm " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-    try:
-        run_merge(list(files), out, log, no_gzip=no_gzip)
-    finally:
-        log.close()
+    run_logged(build_options(MergeOptions, kw), run_merge)

@@ -1,4 +1,5 @@
-"""Options shared by several commands, and the error/exit-code wrapper."""
+"""Options shared by several commands, the command class that refuses
+repeated options, and the error/exit-code wrapper."""
 
 from __future__ import annotations
 
@@ -11,12 +12,58 @@ import click
 
 from gwaslmm.errors import GwaslmmError
 
+EXIT_CODES = ("Exit codes: 0 success; 1 bad input data or a numerical failure (one line "
+              "'gwaslmm: error: ...'); 2 bad usage; 3 internal error (a bug: rerun with "
+              "--debug and report it); 130 interrupted.")
+REPEATS = ("--keep, --remove, --extract, --exclude and --model-snps may be given several "
+           "times (the union of the files, as PLINK 2); name lists (--pheno-name, "
+           "--covar-name, --cat-covar, --missing-code) are comma-separated and may be "
+           "repeated; any other option given twice is an error.")
+
+
+def epilog(*parts: str) -> str:
+    """A --help epilog; click keeps paragraphs marked with \\b as written."""
+    return "\n\n".join(parts)
+
+
+class StrictCommand(click.Command):
+    """A command that refuses a single-valued option given twice (click would
+    silently keep the last)."""
+
+    def parse_args(self, ctx, args):
+        single = {}
+        for p in self.params:
+            if isinstance(p, click.Option) and not p.multiple and not p.count:
+                for o in p.opts + p.secondary_opts:
+                    single[o] = p
+        seen: dict = {}
+        skip = False
+        for a in args:
+            if skip:
+                skip = False
+                continue
+            if a == "--":
+                break
+            name = a.split("=", 1)[0]
+            p = single.get(name)
+            if p is None:
+                continue
+            if "=" not in a and not p.is_flag:
+                skip = True  # the next token is this option's value
+            if p.name in seen:
+                raise click.UsageError(f"option {name} given twice ({seen[p.name]} ... {a}); "
+                                       f"give it once", ctx=ctx)
+            seen[p.name] = a
+        return super().parse_args(ctx, args)
+
 
 def _csv(ctx, param, value):
+    """Comma-separated names, from one or several uses of the option."""
     if value is None:
-        return None
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    return items or None
+        return ()
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    items = [v.strip() for s in values for v in s.split(",") if v.strip()]
+    return tuple(items)
 
 
 def input_options(f):
@@ -26,10 +73,14 @@ def input_options(f):
                      help="PLINK 1 binary fileset PREFIX.bed/.bim/.fam."),
         click.option("--out", required=True, metavar="PREFIX",
                      help="Output prefix (parent folders are created)."),
-        click.option("--keep", metavar="FILE", help="Keep only these samples (FID IID per line)."),
-        click.option("--remove", metavar="FILE", help="Drop these samples (FID IID per line)."),
-        click.option("--extract", metavar="FILE", help="Use only these variant IDs."),
-        click.option("--exclude", metavar="FILE", help="Drop these variant IDs."),
+        click.option("--keep", metavar="FILE", multiple=True,
+                     help="Keep only these samples (FID IID per line); repeatable."),
+        click.option("--remove", metavar="FILE", multiple=True,
+                     help="Drop these samples (FID IID per line); repeatable."),
+        click.option("--extract", metavar="FILE", multiple=True,
+                     help="Use only these variant IDs; repeatable."),
+        click.option("--exclude", metavar="FILE", multiple=True,
+                     help="Drop these variant IDs; repeatable."),
         click.option("--chr", "chr_", metavar="LIST", help="Chromosomes, e.g. 1-5,7,X."),
         click.option("--maf", type=float, default=0.01, show_default=True,
                      help="Minimum minor allele frequency (analysed samples)."),
@@ -38,8 +89,10 @@ def input_options(f):
         click.option("--mac", type=float, default=None, help="Minimum minor allele count."),
         click.option("--memory-gb", type=float, default=4.0, show_default=True,
                      help="Memory budget that sets the SNP block size."),
-        click.option("--threads", type=int, default=None,
-                     help="Threads for BLAS and numba (default: all cores)."),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Threads for BLAS and numba (default: the cores this process may "
+                          "use: its CPU affinity and cgroup quota, as SLURM sets them). On a "
+                          "shared node give the cores your job was allotted."),
         click.option("--block-size", type=int, default=None, hidden=True),
         click.option("--debug", is_flag=True, help="Show tracebacks on errors."),
     ]
@@ -48,28 +101,38 @@ def input_options(f):
     return f
 
 
-def pheno_options(f):
-    opts = [
-        click.option("--pheno", metavar="FILE",
-                     help="Phenotype table FID IID col... (default: .fam column 6)."),
-        click.option("--pheno-name", callback=_csv, metavar="NAMES",
-                     help="Phenotype column name(s), comma-separated."),
-        click.option("--pheno-col", type=int, default=None, metavar="K",
-                     help="Phenotype column number, 1-based after IID."),
-        click.option("--missing-code", default="-9", show_default=True, callback=_csv,
-                     help="Extra missing-value code(s) besides NA/nan/empty."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+def pheno_options(multi: bool):
+    """--pheno and its column choice; ``multi``: the command fits several phenotypes."""
+    name_help = ("Phenotype column name(s), comma-separated." if multi
+                 else "Phenotype column name (one per run; reml fits several).")
+
+    def deco(f):
+        opts = [
+            click.option("--pheno", metavar="FILE",
+                         help="Phenotype table FID IID col... (default: the .fam's phenotype "
+                              "column 6, or column 5+K with --pheno-col K)."),
+            click.option("--pheno-name", callback=_csv, metavar="NAME" + ("S" if multi else ""),
+                         multiple=True, help=name_help),
+            click.option("--pheno-col", type=int, default=None, metavar="K",
+                         help="Phenotype column number, 1-based after IID (without --pheno: "
+                              "the .fam's K-th phenotype column, GEMMA's -n K)."),
+            click.option("--missing-code", default=("-9",), show_default=True, callback=_csv,
+                         multiple=True, help="Extra missing-value code(s) besides NA/nan/empty."),
+        ]
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
 
 
 def covar_options(f):
     opts = [
-        click.option("--covar", metavar="FILE", help="Covariate table FID IID col..."),
-        click.option("--covar-name", callback=_csv, metavar="NAMES",
+        click.option("--covar", metavar="FILE",
+                     help="Covariate table FID IID col... (if it is the --pheno file, its "
+                          "phenotype columns are left out)."),
+        click.option("--covar-name", callback=_csv, metavar="NAMES", multiple=True,
                      help="Covariate columns to use (default: all)."),
-        click.option("--cat-covar", callback=_csv, metavar="NAMES",
+        click.option("--cat-covar", callback=_csv, metavar="NAMES", multiple=True,
                      help="Covariates to treat as categorical even if numeric."),
     ]
     for o in reversed(opts):
@@ -103,23 +166,18 @@ def kinship_options(f):
     return f
 
 
-def build_options(kw: dict):
-    """Options dataclass from click's keyword arguments."""
-    from gwaslmm.pipeline import Options
+RENAME = {"chr_": "chr"}
 
-    o = Options()
-    mapping = {"chr_": "chr"}
-    for k, v in kw.items():
-        name = mapping.get(k, k)
-        if name == "debug":
-            continue
-        if name == "missing_code":
-            v = tuple(v or ("-9",))
-        if name == "cat_covar":
-            v = tuple(v or ())
-        setattr(o, name, v)
-    o.command_line = "gwaslmm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    return o
+
+def command_line() -> str:
+    return "gwaslmm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def build_options(cls, kw: dict):
+    """The command's options dataclass from click's keyword arguments, by
+    keyword: a flag without a field (or a field without a flag) is a TypeError."""
+    fields = {RENAME.get(k, k): v for k, v in kw.items() if k != "debug"}
+    return cls(**fields, command_line=command_line())
 
 
 def progress_factory(label, total):
@@ -139,11 +197,11 @@ def progress_factory(label, total):
     return cb
 
 
-def make_log(out, command_line):
+def make_log(log_path, command_line):
     from gwaslmm.log import RunLog
 
     factory = progress_factory if sys.stderr.isatty() else None
-    return RunLog(out, command_line, progress_factory=factory)
+    return RunLog(log_path, command_line, progress_factory=factory)
 
 
 def handle_errors(f):
@@ -178,15 +236,18 @@ def handle_errors(f):
     return wrapper
 
 
-def run_logged(opts, fn):
-    """Open OUT.log, set threads, run ``fn(opts, log)``; an error is also written to
-    the log; OUT.timings.json is written only after a successful run."""
-    from gwaslmm._jit import set_threads
+def run_logged(opts, fn, outputs=None):
+    """Open the run's log, set threads, run ``fn(opts, log)``; an error is also
+    written to the log; the timings file is written only after a successful run.
+    ``outputs``: the run's :class:`gwaslmm.paths.Outputs` (default: from --out)."""
+    from gwaslmm._jit import cache_note, set_threads
+    from gwaslmm.paths import Outputs
 
-    log = make_log(opts.out, opts.command_line)
+    out = outputs or Outputs(opts.out)
+    log = make_log(out.log, opts.command_line)
     ok = False
     try:
-        log.write(f"threads: {set_threads(opts.threads)}")
+        log.write(f"threads: {set_threads(opts.threads)}; {cache_note()}")
         result = fn(opts, log)
         ok = True
         return result
@@ -194,4 +255,4 @@ def run_logged(opts, fn):
         log.write(f"error: {exc}", echo=False)
         raise
     finally:
-        log.close(opts.out + ".timings.json" if ok else None)
+        log.close(out.timings if ok else None)

@@ -1,25 +1,45 @@
 import click
 
-from .options import (build_options, covar_options, handle_errors, input_options, kinship_options,
-                      pheno_options, run_logged)
+from .options import (
+    EXIT_CODES,
+    REPEATS,
+    StrictCommand,
+    build_options,
+    covar_options,
+    epilog,
+    handle_errors,
+    input_options,
+    kinship_options,
+    pheno_options,
+    run_logged,
+)
 
 
-@click.command()
+def _columns():
+    from gwaslmm.nullmodel.base import REML_COLUMNS
+
+    return ", ".join(REML_COLUMNS)
+
+
+@click.command(cls=StrictCommand, epilog=epilog(
+    "Writes OUT.reml.tsv (one row per phenotype: " + _columns() + "), OUT.reml.fixed.tsv "
+    "(phenotype, covariate, beta, standard_error), OUT.samples.tsv (the analysed samples), "
+    "OUT.log and OUT.timings.json; with --loco OUT.reml.loco.tsv instead. The selection "
+    "options choose the kinship's variants.", REPEATS, EXIT_CODES))
 @input_options
-@pheno_options
+@pheno_options(multi=True)
 @covar_options
 @kinship_options
-@click.option("--all-pheno", is_flag=True, help="Fit every phenotype column of --pheno.")
+@click.option("--all-pheno", is_flag=True,
+              help="Fit every phenotype column of --pheno (or of the .fam).")
 @click.option("--loco", is_flag=True,
               help="One null model per left-out chromosome (OUT.reml.loco.tsv; with "
                    "--save-null, PREFIX.chr<c>.null.npz for assoc --null --loco).")
 @click.option("--save-null", metavar="PREFIX", help="Store the fitted null model for assoc --null.")
 @handle_errors
 def reml(**kw):
-    """Null model: REML/ML variance components, h2 with its standard error.
+    """Null model: REML/ML variance components, h2 with its standard error."""
+    from gwaslmm.drivers.options import RemlOptions
+    from gwaslmm.drivers.reml import run_reml
 
-    Writes OUT.reml.tsv (one row per phenotype) and OUT.reml.fixed.tsv.
-    """
-    from gwaslmm.pipeline import run_reml
-
-    run_logged(build_options(kw), run_reml)
+    run_logged(build_options(RemlOptions, kw), run_reml)

@@ -1,6 +1,6 @@
 """``python -m gwaslmm`` runs the command-line tool."""
 
-from cli.main import main
+from gwaslmm_cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -22,18 +22,23 @@ Householder reflectors) and the eigenvectors S of the tridiagonal T by
 divide and conquer (dstevd), so B = H S and B'y = S'(H'y) costs O(n^2) per
 vector.  This
 skips dsyevd's O(n^3) back-transformation; the fast scan never needs B
-itself, only B'y and B'Kc Wq.  :meth:`ProjectedEigen.basis` forms B when
+itself, only B'y and B'Kc Wq.  :meth:`FactoredBasis.matrix` forms B when
 it is needed (saving, or an exact scan).
 
 Eigenvalues below ``ZERO_EIGENVALUE`` (1e-10, GEMMA's threshold; this
 includes the slightly negative ones that rounding gives a rank-deficient K)
 are set to 0; how many, and the most negative value, are reported.
+
+A decomposition is two values: the :class:`Spectrum` (eigenvalues and the
+covariate blocks, O(n c) memory, all a null fit and the scans' likelihoods
+need) and the basis B (O(n^2)): an :class:`ExplicitBasis` or a
+:class:`FactoredBasis`.  Whoever needs B holds it; dropping it frees it.
+Saving and loading are in :mod:`gwaslmm.store`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -45,17 +50,19 @@ ZERO_EIGENVALUE = 1e-10
 
 
 @dataclass(frozen=True)
-class ProjectedEigen:
-    """Decomposition of the covariate-projected, double-centred kinship.
+class Spectrum:
+    """The basis-free part of a decomposition of the covariate-projected,
+    double-centred kinship P Kc P = B diag(d) B'.
 
-    B : ndarray (n, n-c), float64 — orthonormal, B'W = 0.
-    d : ndarray (n-c,), float64 — eigenvalues of P Kc P on B, ascending, >= 0.
+    d : ndarray (n-c,), float64 — eigenvalues, ascending, >= 0 (those below
+        ZERO_EIGENVALUE set to 0; ``d_clipped`` holds their raw values, empty
+        when loaded from a file).
     Wq : ndarray (n, c) orthonormal basis of W; R : (c, c) with W = Wq R.
     G : ndarray (n-c, c) = B' Kc Wq;  C : ndarray (c, c) = Wq' Kc Wq.
     t : tr(Kc)/n (GEMMA's trace_G), for h2.
+    fingerprint : hash of the covariates and sample IDs (:func:`fingerprint`).
     """
 
-    B: np.ndarray | None
     d: np.ndarray
     Wq: np.ndarray
     R: np.ndarray
@@ -66,9 +73,6 @@ class ProjectedEigen:
     min_eigenvalue: float
     seconds: float
     fingerprint: str
-    factors: "TridiagonalFactors | None" = None  # B = H S when B is None
-    # the raw eigenvalues that were set to 0 (the first n_zeroed of d); empty
-    # when loaded from a file
     d_clipped: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
@@ -79,73 +83,33 @@ class ProjectedEigen:
     def c(self) -> int:
         return self.Wq.shape[1]
 
+
+@dataclass(frozen=True)
+class ExplicitBasis:
+    """B : ndarray (n, n-c), float64, C-order — orthonormal, B'W = 0."""
+
+    B: np.ndarray
+
     def project(self, Y: np.ndarray) -> np.ndarray:
-        """B'Y for Y (n,) or (n, k), float64: O(n^2 k) in either form of B."""
-        if self.B is not None:
-            return self.B.T @ Y
-        return self.factors.project(Y)
+        """B'Y for Y (n,) or (n, k), float64."""
+        return self.B.T @ Y
 
     def unproject(self, V: np.ndarray) -> np.ndarray:
         """B V for V (n-c,) or (n-c, k), float64."""
-        if self.B is not None:
-            return self.B @ V
-        return self.factors.unproject(V)
+        return self.B @ V
 
-    def basis(self) -> np.ndarray:
-        """B (n, n-c) float64, formed from the factors if needed (2 n^3 flops)."""
-        if self.B is not None:
-            return self.B
-        cache = self.__dict__.setdefault("_basis", [])
-        if not cache:
-            cache.append(self.factors.basis())
-        return cache[0]
+    def matrix(self) -> np.ndarray:
+        """B (n, n-c) float64, C-order (this object's own array, not a copy)."""
+        return self.B
 
-    def drop_caches(self) -> None:
-        """Forget B formed by :meth:`basis` and the transposed copies of
-        :meth:`rotate` (each n x n)."""
-        self.__dict__.pop("_basis", None)
-        self.__dict__.pop("_bt_cache", None)
-
-    def clipped_basis(self) -> np.ndarray:
-        """The columns of B (n, n_zeroed) whose eigenvalues were set to 0."""
-        k = self.d_clipped.size
-        if self.B is not None:
-            return self.B[:, :k]
-        E = np.zeros((self.d.size, k))
-        E[np.arange(k), np.arange(k)] = 1.0
-        return self.factors.unproject(E)
-
-    def without_vectors(self) -> "ProjectedEigen":
-        """The same decomposition without B or its factors (d, Wq, G, C, ...
-        only): what a fast scan needs once y~ and its whitener are computed."""
-        from dataclasses import replace
-
-        return replace(self, B=None, factors=None)
-
-    def rotate(self, X: np.ndarray, dtype=np.float64, out: np.ndarray | None = None) -> np.ndarray:
-        """B' X : (n-c, m) for X (n, m).
-
-        With ``out`` (C-order, shape (>= m, n-c), float64) the product is written
-        there as (X' B) and its transpose view returned: no allocation per block.
-        """
-        if out is not None and np.dtype(dtype) == np.float64 and X.dtype == np.float64:
-            m = X.shape[1]
-            np.matmul(X.T, self.basis(), out=out[:m])
-            return out[:m].T
-        BT = self._BT(dtype)
-        return BT @ X.astype(dtype, copy=False)
-
-    def _BT(self, dtype):
-        key = np.dtype(dtype).str
-        cache = self.__dict__.setdefault("_bt_cache", {})
-        if key not in cache:
-            cache[key] = np.ascontiguousarray(self.basis().T, dtype=dtype)
-        return cache[key]
+    def leading(self, k: int) -> np.ndarray:
+        """The first k columns of B (n, k): those of the smallest eigenvalues."""
+        return self.B[:, :k]
 
 
 @dataclass(frozen=True)
-class TridiagonalFactors:
-    """B = H S[:, c:] with M = H T H' (dsytrd, lower) and T = S diag(vals) S'.
+class FactoredBasis:
+    """B = H S with M = H T H' (dsytrd, lower) and T = S diag(vals) S'.
 
     refl : ndarray (n-1, n-1), float64, F-order — the reflectors of H as
     dormqr reads them (H = diag(1, Q) with Q from refl and tau).
@@ -175,16 +139,22 @@ class TridiagonalFactors:
         return Y2[:, 0] if Y.ndim == 1 else Y2
 
     def project(self, Y: np.ndarray) -> np.ndarray:
-        """B'Y = S'(H'Y) for Y (n,) or (n, k): (n-c,) or (n-c, k)."""
+        """B'Y = S'(H'Y) for Y (n,) or (n, k): (n-c,) or (n-c, k), O(n^2 k)."""
         return self.S.T @ self._apply_h(Y, "T")
 
     def unproject(self, V: np.ndarray) -> np.ndarray:
         """B V = H (S V) for V (n-c,) or (n-c, k): (n,) or (n, k)."""
         return self._apply_h(self.S @ V, "N")
 
-    def basis(self) -> np.ndarray:
-        """B = H S, (n, n-c) float64 C-order (dormqr on S: 2 n^3 flops)."""
+    def matrix(self) -> np.ndarray:
+        """B = H S, a new (n, n-c) float64 C-order array (dormqr on S: 2 n^3 flops)."""
         return np.ascontiguousarray(self._apply_h(self.S, "N"))
+
+    def leading(self, k: int) -> np.ndarray:
+        """The first k columns of B (n, k)."""
+        E = np.zeros((self.S.shape[1], k))
+        E[np.arange(k), np.arange(k)] = 1.0
+        return self.unproject(E)
 
 
 def tridiagonal_eigh(M: np.ndarray):
@@ -249,12 +219,13 @@ def fingerprint(K_shape, W: np.ndarray, sample_keys) -> str:
     return h.hexdigest()[:16]
 
 
-def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True) -> ProjectedEigen:
-    """Eigendecompose P Kc P (see module docstring).
+def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True):
+    """Eigendecompose P Kc P (see module docstring): (Spectrum, basis).
 
     K : ndarray (n, n), float64, symmetric kinship over the analysed samples.
     W : ndarray (n, c), float64, full column rank, intercept included.
-    vectors : form B (dsyevd) or keep it factored (dsytrd + dstevd).
+    vectors : form B (dsyevd, an :class:`ExplicitBasis`) or keep it factored
+        (dsytrd + dstevd, a :class:`FactoredBasis`).
     """
     from scipy.linalg import eigh, qr
 
@@ -296,83 +267,15 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True
     clipped = d[zero].copy()
     d[zero] = 0.0
     if vectors:
-        B, factors = np.ascontiguousarray(vecs[:, c:]), None
-        G = B.T @ KW
+        basis = ExplicitBasis(np.ascontiguousarray(vecs[:, c:]))
     else:
-        B, factors = None, TridiagonalFactors(refl=refl, tau=tau,
-                                              S=np.asfortranarray(vecs[:, c:]))
-        G = factors.project(KW)
+        basis = FactoredBasis(refl=refl, tau=tau, S=np.asfortranarray(vecs[:, c:]))
     del vecs
+    G = basis.project(KW)
     seconds = time.perf_counter() - t0
-    return ProjectedEigen(B=B, d=d, Wq=Wq, R=R, G=G, C=C, t=t, n_zeroed=int(zero.sum()),
-                          min_eigenvalue=min_eig, seconds=seconds,
-                          fingerprint=fingerprint(K.shape, W, sample_keys), factors=factors,
-                          d_clipped=clipped)
+    spectrum = Spectrum(d=d, Wq=Wq, R=R, G=G, C=C, t=t, n_zeroed=int(zero.sum()),
+                        min_eigenvalue=min_eig, seconds=seconds,
+                        fingerprint=fingerprint(K.shape, W, sample_keys), d_clipped=clipped)
+    return spectrum, basis
 
 
-EIGEN_KEYS = ("B", "d", "Wq", "R", "G", "C", "t", "n_zeroed", "min_eigenvalue", "fingerprint")
-
-
-def eigen_arrays(eig: ProjectedEigen) -> dict:
-    """The decomposition as plain arrays for np.savez (no pickle)."""
-    return dict(B=eig.basis(), d=eig.d, Wq=eig.Wq, R=eig.R, G=eig.G, C=eig.C, t=np.float64(eig.t),
-                n_zeroed=np.int64(eig.n_zeroed), min_eigenvalue=np.float64(eig.min_eigenvalue),
-                fingerprint=np.array(eig.fingerprint))
-
-
-def eigen_from_arrays(z: dict) -> ProjectedEigen:
-    """Inverse of :func:`eigen_arrays`."""
-    return ProjectedEigen(B=z["B"], d=z["d"], Wq=z["Wq"], R=z["R"], G=z["G"], C=z["C"],
-                          t=float(z["t"]), n_zeroed=int(z["n_zeroed"]),
-                          min_eigenvalue=float(z["min_eigenvalue"]), seconds=0.0,
-                          fingerprint=str(z["fingerprint"]))
-
-
-def read_npz(path: str, what: str, keys) -> dict:
-    """All arrays of an .npz written by gwaslmm; InputError if it is missing,
-    unreadable or lacks one of ``keys``."""
-    import zipfile
-
-    if not os.path.exists(path):
-        raise InputError(f"{what} file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            z = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path} is not a readable {what} file ({exc})") from None
-    missing = [k for k in keys if k not in z]
-    if missing:
-        raise InputError(f"{path} is not a {what} file written by this gwaslmm (no "
-                         f"'{missing[0]}' array)")
-    return z
-
-
-def save_eigen(prefix: str, eig: ProjectedEigen, fid, iid, covar_names) -> str:
-    """PREFIX.eigen.npz: plain arrays (no pickle) plus sample IDs and covariate names."""
-    path = prefix + ".eigen.npz"
-    tmp = path + ".partial.npz"
-    np.savez(tmp, **eigen_arrays(eig), fid=np.asarray(fid, str), iid=np.asarray(iid, str),
-             covar_names=np.asarray(covar_names, str))
-    os.replace(tmp, path)
-    return path
-
-
-def load_eigen(prefix: str, fid, iid, W: np.ndarray) -> ProjectedEigen:
-    """Load PREFIX.eigen.npz and check it is for these samples and covariates."""
-    path = prefix if prefix.endswith(".npz") else prefix + ".eigen.npz"
-    z = read_npz(path, "eigendecomposition", EIGEN_KEYS + ("fid", "iid", "covar_names"))
-    sf, si = z["fid"], z["iid"]
-    fid, iid = np.asarray(fid, str), np.asarray(iid, str)
-    if sf.size != fid.size or not (np.array_equal(sf, fid) and np.array_equal(si, iid)):
-        bad = next((k for k in range(min(sf.size, fid.size))
-                    if sf[k] != fid[k] or si[k] != iid[k]), min(sf.size, fid.size))
-        first = (f"sample {bad + 1}: {sf[bad]} {si[bad]} in the file vs {fid[bad]} {iid[bad]} "
-                 f"analysed" if bad < min(sf.size, fid.size) else "different sample counts")
-        raise InputError(f"{path} is for {sf.size} samples but {fid.size} are analysed and "
-                         f"they differ ({first}); recompute it with --save-eigen")
-    keys = np.char.add(np.char.add(fid, " "), iid)
-    fp = fingerprint(None, W, keys)
-    if str(z["fingerprint"]) != fp:
-        raise InputError(f"{path} was computed with other covariates ({', '.join(z['covar_names'])})"
-                         f" or covariate values than this run; recompute it with --save-eigen")
-    return eigen_from_arrays(z)

@@ -11,20 +11,21 @@ import sys
 import time
 
 from . import __version__
-from .output import atomic_text, ensure_parent
+from .writers import atomic_text, ensure_parent
 
 
 class RunLog:
-    def __init__(self, out_prefix: str | None, command_line: str = "", quiet: bool = False,
+    def __init__(self, path: str | None, command_line: str = "", quiet: bool = False,
                  progress_factory=None):
+        """path: the log file (:attr:`gwaslmm.paths.Outputs.log`), or None for
+        stderr only."""
         self.t0 = time.perf_counter()
         self.quiet = quiet
         self.timings: dict = {}
         self.progress_factory = progress_factory
         self._fh = None
-        self.out_prefix = out_prefix
-        if out_prefix:
-            path = out_prefix + ".log"
+        self.path = path
+        if path:
             ensure_parent(path)
             self._fh = open(path, "w", encoding="utf-8")
         self.write(f"gwaslmm {__version__}  (python {platform.python_version()}, "

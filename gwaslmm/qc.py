@@ -10,12 +10,14 @@ all-missing, missing rate, monomorphic, MAF, MAC.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from .chromosomes import parse_chr_spec
 from .errors import InputError, UsageError
-from .genotypes import Bim, parse_chr_spec
+from .genotypes.base import VariantInfo
 
 
 @dataclass(frozen=True)
@@ -36,26 +38,27 @@ class VariantFilters:
 FILTER_NAMES = ("all_missing", "geno", "monomorphic", "maf", "mac")
 
 
-def preselect_variants(bim: Bim, chr_spec: str | None = None, extract: set | None = None,
-                       exclude: set | None = None):
-    """Indices into the .bim of the variants kept by --chr/--extract/--exclude.
+def preselect_variants(variants: VariantInfo, chr_spec: str | None = None,
+                       extract: set | None = None, exclude: set | None = None):
+    """Indices into the variant table of the variants kept by --chr/--extract/--exclude.
 
     Returns (idx int64 ndarray, report lines).
     """
-    keep = np.ones(bim.m, dtype=bool)
-    report = [f"variants in .bim: {bim.m}"]
+    keep = np.ones(variants.m, dtype=bool)
+    report = [f"variants in {os.path.basename(variants.source)}: {variants.m}"]
     if chr_spec is not None:
         labels, _ = parse_chr_spec(chr_spec)
-        sel = np.isin(bim.chromosome, sorted(labels))
+        sel = np.isin(variants.chromosome, sorted(labels))
         report.append(f"--chr {chr_spec}: kept {int(sel.sum())}, removed {int((keep & ~sel).sum())}")
         keep &= sel
     if extract is not None:
-        sel = np.isin(bim.snp, sorted(extract))
-        report.append(f"--extract: {len(extract)} IDs listed, {int(sel.sum())} in .bim; removed "
+        sel = np.isin(variants.id, sorted(extract))
+        report.append(f"--extract: {len(extract)} IDs listed, {int(sel.sum())} in "
+                      f"{os.path.basename(variants.source)}; removed "
                       f"{int((keep & ~sel).sum())}")
         keep &= sel
     if exclude is not None:
-        sel = np.isin(bim.snp, sorted(exclude))
+        sel = np.isin(variants.id, sorted(exclude))
         report.append(f"--exclude: {len(exclude)} IDs listed; removed {int((keep & sel).sum())}")
         keep &= ~sel
     idx = np.flatnonzero(keep)
@@ -67,7 +70,7 @@ def preselect_variants(bim: Bim, chr_spec: str | None = None, extract: set | Non
 def variant_qc_counts(n: int, n_missing: np.ndarray, a1_freq: np.ndarray,
                       constant: np.ndarray, filters: VariantFilters):
     """Which SNPs pass the filters, from per-SNP counts over ``n`` samples
-    (:func:`gwaslmm.genotypes.int8_block`).
+    (a :class:`gwaslmm.genotypes.base.GenotypeBlock`'s).
 
     Returns (passed bool (m,), reason int8 (m,): -1 passed, else index into
     FILTER_NAMES).
@@ -106,3 +109,8 @@ def qc_report_lines(counts: dict, filters: VariantFilters, n_in: int, n_pass: in
         lines.append(f"  --mac {filters.mac:g}: removed {counts['mac']}")
     lines.append(f"  variants passing QC: {n_pass}")
     return lines
+
+
+def block_qc(blk, n: int, filters: VariantFilters):
+    """:func:`variant_qc_counts` of a genotype block (``GenotypeBlock``)."""
+    return variant_qc_counts(n, blk.n_missing, blk.allele_freq, blk.constant, filters)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError, UsageError
+from .ids import duplicated, sample_keys
 
 MISSING_TOKENS = {"na", "nan", "", "."}
 
@@ -79,11 +80,10 @@ def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
         raise InputError(f"{what} file {path} has a header but no samples")
     arr = np.array(rows, dtype=object).astype(str)
     fid, iid = arr[:, 0], arr[:, 1]
-    keys = np.char.add(np.char.add(fid, " "), iid)
-    uniq, counts = np.unique(keys, return_counts=True)
-    if (counts > 1).any():
-        raise InputError(f"{what} file {path} lists {int((counts > 1).sum())} sample(s) more than "
-                         f"once, first: {uniq[counts > 1][0]}")
+    dup = duplicated(sample_keys(fid, iid))
+    if dup.size:
+        raise InputError(f"{what} file {path} lists {dup.size} sample(s) more than "
+                         f"once, first: {dup[0]}")
     columns = {name: arr[:, k + 2] for k, name in enumerate(names)}
     return SampleTable(path=path, fid=fid, iid=iid, names=names, columns=columns,
                        has_header=has_header)
@@ -207,3 +207,26 @@ def select_columns(table: SampleTable, names: list | None, col_index: int | None
                              f"{', '.join(table.names[:10])}{' ...' if len(table.names) > 10 else ''})")
         return list(names)
     return list(table.names)
+
+
+def read_id_lists(paths, what: str) -> np.ndarray | None:
+    """The union of the ID lists in ``paths`` (a repeated ``--keep``/``--remove``,
+    as PLINK 2 takes several files); None when no file is given."""
+    if not paths:
+        return None
+    lists = [read_id_list(p, what) for p in paths]
+    if len(lists) == 1:
+        return lists[0]
+    keys = np.concatenate(lists)
+    _, first = np.unique(keys, return_index=True)
+    return keys[np.sort(first)]
+
+
+def read_variant_lists(paths, what: str) -> set | None:
+    """The union of the variant lists in ``paths`` (repeated ``--extract``/``--exclude``)."""
+    if not paths:
+        return None
+    out: set = set()
+    for p in paths:
+        out |= read_variant_list(p, what)
+    return out

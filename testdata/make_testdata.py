@@ -25,7 +25,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from gwaslmm.genotypes import write_plink  # noqa: E402
+from gwaslmm.genotypes.plink1 import write_plink  # noqa: E402
 from gwaslmm.simulate import SimulationConfig, simulate  # noqa: E402
 
 

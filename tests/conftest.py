@@ -20,7 +20,7 @@ def run_cli(args):
     """Run the click CLI in-process; returns click's Result."""
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from gwaslmm_cli.main import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 

@@ -54,7 +54,7 @@ def test_outputs_and_causal_snps_found(runs):
     assert header[:11] == ["chromosome", "base_pair_location", "variant_id", "effect_allele",
                            "other_allele", "effect_allele_frequency", "n", "beta",
                            "standard_error", "p_value", "neg_log_10_p_value"]
-    assert header[11:] == ["lambda_remle", "logl_h1"]
+    assert header[11:] == ["lambda_remle", "logl_h1", "n_miss", "t_stat"]
     ids = column(header, rows, "variant_id", str)
     p = column(header, rows, "p_value")
     nl = column(header, rows, "neg_log_10_p_value")
@@ -74,6 +74,23 @@ def test_outputs_and_causal_snps_found(runs):
         assert np.sign(beta[pos[v]]) == np.sign(b)
     # nothing else reaches genome-wide significance
     assert (p < 5e-8).sum() == 4
+    # the columns users look for (GEMMA n_miss, PLINK 2 T_STAT) and the analysed samples
+    t = column(header, rows, "t_stat")
+    se = column(header, rows, "standard_error")
+    assert np.allclose(t, beta / se, rtol=2e-7)
+    with open(str(runs["d"] / "full.samples.tsv")) as fh:
+        lines = fh.read().splitlines()
+    assert lines[0] == "#FID\tIID" and len(lines) == 988
+    from bed_reader import open_bed
+
+    fam_keys = [" ".join(ln.split()[:2]) for ln in slurp(SIM + ".fam").splitlines()]
+    keep = [fam_keys.index(ln.replace("\t", " ")) for ln in lines[1:]]
+    bim_ids = [ln.split()[1] for ln in slurp(SIM + ".bim").splitlines()]
+    cols = [bim_ids.index(v) for v in ids[:300]]
+    with open_bed(SIM + ".bed") as bed:
+        G = bed.read(index=np.s_[keep, cols], dtype="float64")
+    assert column(header, rows, "n_miss")[:300].tolist() == np.isnan(G).sum(axis=0).tolist()
+    assert column(header, rows, "n_miss").max() > 0
     meta = slurp(runs["full"] + "-meta.yaml")
     assert "sample_size: 987" in meta and 'genome_assembly: "unknown"' in meta
     log = slurp(str(runs["d"] / "full.log"))
@@ -141,7 +158,7 @@ def test_fast_mode_runs_and_agrees_roughly(runs):
     assert r.exit_code == 0, r.output
     h1, r1 = read_assoc(runs["full"])
     h2, r2 = read_assoc(str(d / "fast.assoc.tsv.gz"))
-    assert h2 == h1[:11]
+    assert h2 == h1[:11] + ["n_miss", "t_stat"]
     a, b = column(h1, r1, "neg_log_10_p_value"), column(h2, r2, "neg_log_10_p_value")
     assert np.corrcoef(a, b)[0, 1] > 0.999
     # single-precision whitening: same rows, -log10 p within 1e-4
@@ -212,7 +229,12 @@ def test_loco_null_models_chunks_merge_equal_direct_run(tmp_path):
         assert r.exit_code == 0, r.output
     r = run_cli(["merge", str(tmp_path / "lc.chunk*"), "--out", tmp_path / "merged"])
     assert r.exit_code == 0, r.output
-    r = run_cli(["assoc", *common, "--loco", "--out", tmp_path / "direct"])
+    # reml's kinships are over its selection (chr 5-8); assoc's own kinships
+    # use every variant unless --model-snps names the same set
+    model = tmp_path / "model.snps"
+    with open(SIM + ".bim") as fh, open(model, "w") as out:
+        out.writelines(ln.split()[1] + "\n" for ln in fh if ln.split()[0] in "5678")
+    r = run_cli(["assoc", *common, "--loco", "--model-snps", model, "--out", tmp_path / "direct"])
     assert r.exit_code == 0, r.output
     with gzip.open(tmp_path / "direct.assoc.tsv.gz", "rb") as a, \
             gzip.open(tmp_path / "merged.assoc.tsv.gz", "rb") as b:
@@ -232,8 +254,11 @@ def test_fast_loco_direct_equals_saved_null_models(tmp_path):
     r = run_cli(["assoc", "--bfile", SIM, "--chr", "5-8", "--null", tmp_path / "ln", "--loco",
                  "--fast", "--out", tmp_path / "viaNull"])
     assert r.exit_code == 0, r.output
-    r = run_cli(["assoc", *common, "--loco", "--fast", "--grm-dtype", "float64", "--out",
-                 tmp_path / "direct"])
+    model = tmp_path / "model.snps"  # the kinships of reml --chr 5-8
+    with open(SIM + ".bim") as fh, open(model, "w") as out:
+        out.writelines(ln.split()[1] + "\n" for ln in fh if ln.split()[0] in "5678")
+    r = run_cli(["assoc", *common, "--loco", "--fast", "--grm-dtype", "float64",
+                 "--model-snps", model, "--out", tmp_path / "direct"])
     assert r.exit_code == 0, r.output
     a = read_assoc(str(tmp_path / "direct.assoc.tsv.gz"))
     b = read_assoc(str(tmp_path / "viaNull.assoc.tsv.gz"))

@@ -23,11 +23,14 @@ import pytest
 from conftest import copy_tiny, rewrite_line
 
 from gwaslmm.errors import InputError, UsageError
-from gwaslmm.genotypes import (BedFile, impute_mean, int8_block, normalize_chromosome,
-                               parse_chr_spec, read_bim, read_fam, write_plink)
+from gwaslmm.chromosomes import normalize_chromosome, parse_chr_spec
+from gwaslmm.design import check_covariates
+from gwaslmm.genotypes import impute_mean
+from gwaslmm.genotypes.plink1 import (BedFile, bim_variants, fam_samples, int8_block, read_bim,
+                                      read_fam, write_plink)
 from gwaslmm.qc import (FILTER_NAMES, VariantFilters, preselect_variants, qc_report_lines,
                         summarize_reasons, variant_qc_counts)
-from gwaslmm.samples import check_covariates, join_samples
+from gwaslmm.samples import join_samples
 from gwaslmm.tables import (is_numeric_column, missing_mask, parse_numeric, read_id_list,
                             read_sample_table, read_variant_list, select_columns)
 
@@ -69,9 +72,17 @@ def tiny_table(tmp_path, name, header, values, sep=" ") -> str:
     return write_text(tmp_path / name, "\n".join(lines) + "\n")
 
 
+def samples_of(fam_path):
+    return fam_samples(read_fam(fam_path), fam_path)
+
+
+def variants_of(bim_path):
+    return bim_variants(read_bim(bim_path), bim_path)
+
+
 @pytest.fixture(scope="module")
 def tiny_fam():
-    return read_fam(TINY + ".fam")
+    return samples_of(TINY + ".fam")
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +279,17 @@ def test_missing_fileset_member(tmp_path, ext):
 def test_fam_wrong_column_count(tmp_path):
     p = copy_tiny(tmp_path)
     rewrite_line(p + ".fam", 4, "F1 S3 0 0 2")
-    with pytest.raises(InputError, match=r"line 4: expected 6 columns in a \.fam file, found 5"):
+    with pytest.raises(InputError, match=r"line 4: expected 6 or more columns in a \.fam file, "
+                                         r"found 5"):
+        BedFile(p)
+
+
+def test_fam_with_uneven_phenotype_columns(tmp_path):
+    """A .fam may carry several phenotype columns (GEMMA's convention), but
+    the same number on every line."""
+    p = copy_tiny(tmp_path)
+    rewrite_line(p + ".fam", 4, "F1 S3 0 0 2 1.5 2.5")
+    with pytest.raises(InputError, match=r"line 4: 7 columns, but the lines before have 6"):
         BedFile(p)
 
 
@@ -380,28 +401,28 @@ def test_parse_chr_spec_errors(spec, msg):
     ("26", [9]), ("M", [9]), ("0", [10]), ("scaffold_7", [11]), ("chr2", [2]),
 ])
 def test_preselect_variants_chr_on_tiny(spec, want):
-    bim = read_bim(TINY + ".bim")
+    bim = variants_of(TINY + ".bim")
     idx, report = preselect_variants(bim, chr_spec=spec)
     assert idx.tolist() == want
     assert idx.dtype == np.int64
-    assert report[0] == "variants in .bim: 12"
+    assert report[0] == "variants in tiny.bim: 12"
     assert report[1] == f"--chr {spec}: kept {len(want)}, removed {12 - len(want)}"
 
 
 def test_preselect_variants_extract_exclude_counts():
-    bim = read_bim(TINY + ".bim")
+    bim = variants_of(TINY + ".bim")
     idx, report = preselect_variants(bim, chr_spec="1-2", extract={"v0", "v2", "v3", "nope"},
                                      exclude={"v2", "v11"})
     assert idx.tolist() == [0]
     assert report[1] == "--chr 1-2: kept 3, removed 9"
-    assert report[2] == "--extract: 4 IDs listed, 3 in .bim; removed 1"
+    assert report[2] == "--extract: 4 IDs listed, 3 in tiny.bim; removed 1"
     assert report[3] == "--exclude: 2 IDs listed; removed 1"
 
 
 def test_preselect_variants_nothing_left():
-    bim = read_bim(TINY + ".bim")
+    bim = variants_of(TINY + ".bim")
     with pytest.raises(InputError, match=r"no variant is left after --chr/--extract/--exclude: "
-                                         r"variants in \.bim: 12; --chr 22: kept 0, removed 12"):
+                                         r"variants in tiny\.bim: 12; --chr 22: kept 0, removed 12"):
         preselect_variants(bim, chr_spec="22")
 
 
@@ -541,7 +562,7 @@ def test_join_fam_phenotype_report(tiny_fam):
     assert sel.n == 19
     assert 3 not in sel.idx.tolist()  # S3 has -9 in .fam column 6
     assert sel.pheno_names == ["fam_pheno"]
-    assert sel.report == ["genotype samples (.fam): 20", "missing phenotype 'fam_pheno': dropped 1",
+    assert sel.report == ["genotype samples (tiny.fam): 20", "missing phenotype 'fam_pheno': dropped 1",
                           "analysed samples: 19"]
     assert sel.y[0, 0] == -0.2053
     np.testing.assert_array_equal(sel.W, np.ones((19, 1)))
@@ -550,10 +571,10 @@ def test_join_fam_phenotype_report(tiny_fam):
 def test_join_fam_phenotype_non_numeric(tmp_path):
     p = copy_tiny(tmp_path)
     rewrite_line(p + ".fam", 3, "F1 S2 0 0 1 abc")
-    fam = read_fam(p + ".fam")
+    fam = samples_of(p + ".fam")
     with pytest.raises(InputError, match=r"phenotype 'column 6' in .*t\.fam has a non-numeric "
                                          r"value 'abc' \(sample F1 S2\)"):
-        join_samples(fam, bed_path=p + ".fam")
+        join_samples(fam)
 
 
 def test_join_pheno_file_non_numeric(tmp_path, tiny_fam):
@@ -573,7 +594,7 @@ def test_join_pheno_zero_overlap(tmp_path, tiny_fam):
     with pytest.raises(InputError, match=r"phenotype file .*p\.txt has 0 samples in common with the "
                                          r"genotype samples \(phenotype: 12 samples, still in "
                                          r"analysis before the join: 20; first phenotype ID: Z0 Q0; "
-                                         r"first \.fam ID: F0 S0\)"):
+                                         r"first tiny\.fam ID: F0 S0\)"):
         join_samples(tiny_fam, pheno_table=t)
 
 
@@ -591,7 +612,7 @@ def test_join_pheno_partial_overlap_report(tmp_path, tiny_fam):
     assert rep[1] == f"phenotype file {path}: 18 samples, 16 match the 20 samples still in the analysis"
     assert rep[2] == ("  dropped 4 sample(s) with no row in the phenotype file "
                       "(first: F0 S0, F0 S1, F1 S2 ...)")
-    assert rep[3] == "  2 phenotype row(s) are not in the .fam, ignored (first: X1 Y1, X2 Y2)"
+    assert rep[3] == "  2 phenotype row(s) are not in tiny.fam, ignored (first: X1 Y1, X2 Y2)"
     assert rep[4] == "missing phenotype 'y': dropped 1"
     assert rep[-1] == "analysed samples: 15"
     assert sel.idx.tolist() == [i for i in range(4, 20) if i != 9]
@@ -718,8 +739,8 @@ def test_join_keep_remove_report(tmp_path, tiny_fam):
         f"{TINY_FID[i]} {TINY_IID[i]}\n" for i in range(14)) + "Q Q\n"), "--keep")
     remove = read_id_list(write_text(tmp_path / "rm.txt", "F0 S0\nF6 S13\nF9 S19\n"), "--remove")
     sel = join_samples(tiny_fam, keep=keep, remove=remove)
-    assert sel.report[:3] == ["genotype samples (.fam): 20",
-                              "--keep: 15 IDs, 14 in the .fam; dropped 6 samples not listed",
+    assert sel.report[:3] == ["genotype samples (tiny.fam): 20",
+                              "--keep: 15 IDs, 14 in tiny.fam; dropped 6 samples not listed",
                               "--remove: 3 IDs, removed 2 samples"]
     assert "missing phenotype 'fam_pheno': dropped 1" in sel.report
     assert sel.report[-1] == "analysed samples: 11"
@@ -727,8 +748,8 @@ def test_join_keep_remove_report(tmp_path, tiny_fam):
 
 
 def test_join_keep_no_overlap(tiny_fam):
-    with pytest.raises(InputError, match=r"--keep list has 0 samples in common with the \.fam "
-                                         r"\(list: 2 IDs, first: X 1, X 2; \.fam: 20\)"):
+    with pytest.raises(InputError, match=r"--keep list has 0 samples in common with tiny\.fam "
+                                         r"\(list: 2 IDs, first: X 1, X 2; tiny\.fam: 20\)"):
         join_samples(tiny_fam, keep=np.array(["X 1", "X 2"]))
 
 
@@ -741,7 +762,7 @@ def test_join_too_few_samples(tiny_fam):
 def test_join_sim_tables():
     """The bundled sim.pheno / sim.covar (tab-separated, header FID IID): batch is
     categorical (b1 baseline), age and bmi quantitative; every drop is counted."""
-    fam = read_fam(SIM + ".fam")
+    fam = samples_of(SIM + ".fam")
     ph = read_sample_table(SIM + ".pheno", "phenotype", "PHENO")
     cv = read_sample_table(SIM + ".covar", "covariate", "COVAR")
     assert ph.names == ["trait", "trait2"] and cv.names == ["age", "bmi", "batch"]
@@ -768,7 +789,7 @@ def _qc(columns, filters=VariantFilters()):
     """QC as the scans run it: int8 block (NaN -> -127), counts, filters."""
     block = np.column_stack([np.asarray(c, dtype=float) for c in columns])
     blk = int8_block(np.where(np.isnan(block), -127, block).astype(np.int8))
-    return variant_qc_counts(block.shape[0], blk.n_missing, blk.a1_freq, blk.constant, filters)
+    return variant_qc_counts(block.shape[0], blk.n_missing, blk.allele_freq, blk.constant, filters)
 
 
 def test_variant_qc_all_missing_is_removed_not_an_error():
@@ -805,7 +826,7 @@ def test_variant_qc_all_missing_on_tiny_block(tmp_path):
     blk = int8_block(bed.read_int8(None, slice(None)))
     bed.close()
     assert np.array_equal(blk.n_missing, n_missing)
-    passed, reason = variant_qc_counts(TINY_N, blk.n_missing, blk.a1_freq, blk.constant,
+    passed, reason = variant_qc_counts(TINY_N, blk.n_missing, blk.allele_freq, blk.constant,
                                        VariantFilters(maf=0.0, geno=1.0))
     assert not passed[5] and FILTER_NAMES[reason[5]] == "all_missing"
     assert summarize_reasons(reason)["all_missing"] == 1

@@ -4,8 +4,7 @@ missing values."""
 import numpy as np
 import pytest
 
-from gwaslmm.genotypes import (fill_float, fill_float_reference, int8_block,
-                               int8_block_reference)
+from gwaslmm.genotypes.plink1 import fill_float_reference, int8_block, int8_block_reference
 
 
 def random_int8_block(shape, seed):
@@ -25,7 +24,7 @@ def test_int8_block_kernel_equals_reference(shape):
     got, ref = int8_block(G), int8_block_reference(G)
     assert np.array_equal(got.n_missing, ref.n_missing)
     assert np.array_equal(got.constant, ref.constant)
-    assert np.allclose(got.a1_freq, ref.a1_freq, rtol=1e-15, equal_nan=True)
+    assert np.allclose(got.allele_freq, ref.allele_freq, rtol=1e-15, equal_nan=True)
     assert got.constant[0] and (shape[1] <= 2 or got.constant[1:3].all())
 
 
@@ -39,7 +38,7 @@ def test_fill_kernel_equals_reference(shape, dtype):
     buf = np.empty((shape[0], shape[1] + 2), order="F", dtype=dtype)
     for kw in ({}, dict(center=rng.normal(size=cols.size), scale=rng.uniform(0.5, 2, cols.size),
                         missing_value=np.zeros(cols.size))):
-        got = fill_float(blk, cols, buf, **kw)
+        got = blk.fill(cols, buf, **kw)
         ref = fill_float_reference(blk, cols, **kw)
         assert got.shape == ref.shape
         tol = 1e-15 if dtype == np.float64 else 1e-7
@@ -49,13 +48,14 @@ def test_fill_kernel_equals_reference(shape, dtype):
 def test_fixed_lambda_kernel_equals_reference():
     from conftest import small_problem
     from gwaslmm.eigen import decompose
-    from gwaslmm.nullmodel import fit_null
-    from gwaslmm.scan import fast_block, fast_block_reference, make_model
+    from gwaslmm.nullmodel.eigen_reml import fit_null
+    from gwaslmm.scan.exact import make_model
+    from gwaslmm.scan.fixed import fast_block, fast_block_reference
 
     K, W, y, X = small_problem(n=50, m=30, c=3, seed=9)
-    eig = decompose(K, W)
-    model = make_model(eig, fit_null(eig, y))
-    Xt = eig.rotate(X)
+    sp, basis = decompose(K, W)
+    model = make_model(sp, fit_null(sp, basis, y))
+    Xt = basis.project(X)
     for M in (Xt, np.asfortranarray(Xt), Xt[:, :1]):
         got, ref = fast_block(model, M), fast_block_reference(model, M)
         for k in ref:
@@ -66,14 +66,15 @@ def test_fixed_lambda_kernel_equals_reference():
 def test_whitened_kernel_equals_reference(c):
     from conftest import small_problem
     from gwaslmm.eigen import decompose
-    from gwaslmm.nullmodel import fit_null
-    from gwaslmm.scan import make_model, make_whitener, whitened_sums_reference
-    from gwaslmm.scan_kernels import whitened_sums
+    from gwaslmm.nullmodel.eigen_reml import fit_null
+    from gwaslmm.scan.exact import make_model
+    from gwaslmm.scan.fixed import make_whitener, whitened_sums_reference
+    from gwaslmm.scan.kernels import whitened_sums
 
     K, W, y, X = small_problem(n=64 + 13 * c, m=33 + c, c=c, seed=11 + c)
-    eig = decompose(K, W)
-    model = make_model(eig, fit_null(eig, y))
-    wh = make_whitener(eig, model)
+    sp, basis = decompose(K, W)
+    model = make_model(sp, fit_null(sp, basis, y))
+    wh = make_whitener(sp, basis, model)
     assert wh.yw @ wh.yw == pytest.approx(wh.q, rel=1e-12)  # y'Py two ways
     Xw = wh.whiten(np.asfortranarray(X))
     for M in (Xw, np.ascontiguousarray(Xw), Xw[:, :1], Xw[:, :0], Xw[:, ::3]):

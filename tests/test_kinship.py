@@ -8,9 +8,11 @@ from bed_reader import open_bed
 
 from conftest import SIM, TINY
 from gwaslmm.errors import InputError
-from gwaslmm.genotypes import BedFile
-from gwaslmm.kinship import (finish_grm, grm_sum, read_gcta_grm, read_gemma_kinship,
-                             write_gcta_grm, write_gemma_kinship)
+from gwaslmm.genotypes.plink1 import BedFile
+from gwaslmm.kinship import finish_grm, grm_sum
+from gwaslmm.kinship_io import (read_gcta_grm, read_gemma_kinship, write_gcta_grm,
+                                write_gemma_kinship)
+from gwaslmm.paths import Outputs
 from gwaslmm.qc import VariantFilters
 
 
@@ -89,7 +91,7 @@ def test_gcta_roundtrip(tmp_path):
     fid = np.array([f"F{i}" for i in range(7)])
     iid = np.array([f"I{i}" for i in range(7)])
     prefix = str(tmp_path / "g")
-    write_gcta_grm(prefix, K, 20, fid, iid)
+    write_gcta_grm(Outputs(prefix).grm, K, 20, fid, iid)
     assert os.path.getsize(prefix + ".grm.bin") == 4 * 7 * 8 // 2
     kin = read_gcta_grm(prefix)
     assert np.array_equal(kin.fid, fid) and np.array_equal(kin.iid, iid)
@@ -108,7 +110,7 @@ def test_gcta_roundtrip(tmp_path):
 
 def test_gcta_size_mismatch(tmp_path):
     prefix = str(tmp_path / "g")
-    write_gcta_grm(prefix, np.eye(4), 10, list("abcd"), list("abcd"))
+    write_gcta_grm(Outputs(prefix).grm, np.eye(4), 10, list("abcd"), list("abcd"))
     with open(prefix + ".grm.id", "a") as fh:
         fh.write("e e\n")
     with pytest.raises(InputError, match="5 samples .* need 60"):

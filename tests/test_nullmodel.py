@@ -8,7 +8,8 @@ from scipy.stats import multivariate_normal
 
 from conftest import small_problem
 from gwaslmm.eigen import decompose, double_centre
-from gwaslmm.nullmodel import fit_null, ml_null, reml_null
+from gwaslmm.likelihood import ml_null, reml_null
+from gwaslmm.nullmodel.eigen_reml import fit_null
 
 
 def dense_logliks(lam, K, W, y):
@@ -35,8 +36,8 @@ def dense_logliks(lam, K, W, y):
 def test_rotated_likelihood_equals_dense(seed):
     # Tolerance 1e-8: both sides are exact formulas in float64 on n = 40.
     K, W, y, _ = small_problem(n=40, m=100, c=3, seed=seed)
-    eig = decompose(K, W)
-    yt = eig.B.T @ y
+    eig, basis = decompose(K, W)
+    yt = basis.B.T @ y
     for lam in [1e-3, 0.2, 1.0, 7.5, 300.0]:
         reml, ml, mvn, *_ = dense_logliks(lam, K, W, y)
         assert reml_null(lam, eig.d, yt)[0] == pytest.approx(reml, abs=1e-8)
@@ -51,29 +52,33 @@ def test_factored_decomposition_equals_full(n, m):
     every null-model estimate to 1e-10 (eigenvectors may differ in sign, or
     by a rotation within a repeated eigenvalue, so compare invariants)."""
     K, W, y, _ = small_problem(n=n, m=m, c=3, seed=n + m)
-    full, fac = decompose(K, W), decompose(K, W, vectors=False)
-    assert fac.B is None and fac.factors is not None
+    from gwaslmm.eigen import ExplicitBasis, FactoredBasis
+
+    (full, fb), (fac, fcb) = decompose(K, W), decompose(K, W, vectors=False)
+    assert isinstance(fb, ExplicitBasis) and isinstance(fcb, FactoredBasis)
     assert np.allclose(fac.d, full.d, rtol=0, atol=1e-10 * full.d.max())
-    Bf = fac.basis()
+    Bf = fcb.matrix()
+    B = fb.matrix()
+    assert Bf is not fcb.matrix()  # formed anew each time: nothing cached on the value
     assert np.allclose(Bf.T @ Bf, np.eye(n - 3), atol=1e-12)
-    assert np.allclose(Bf @ Bf.T, full.B @ full.B.T, atol=1e-12)
-    assert np.allclose((Bf * fac.d) @ Bf.T, (full.B * full.d) @ full.B.T, atol=1e-12)
+    assert np.allclose(Bf @ Bf.T, B @ B.T, atol=1e-12)
+    assert np.allclose((Bf * fac.d) @ Bf.T, (B * full.d) @ B.T, atol=1e-12)
     Y = np.column_stack([y, W[:, 1]])
-    assert np.allclose(fac.project(Y), Bf.T @ Y, atol=1e-12)
-    assert np.allclose(fac.unproject(fac.project(Y)), Bf @ (Bf.T @ Y), atol=1e-12)
+    assert np.allclose(fcb.project(Y), Bf.T @ Y, atol=1e-12)
+    assert np.allclose(fcb.unproject(fcb.project(Y)), Bf @ (Bf.T @ Y), atol=1e-12)
     assert np.allclose(fac.G, Bf.T @ double_centre(K) @ fac.Wq, atol=1e-12)
-    a, b = fit_null(full, y), fit_null(fac, y)
+    assert np.allclose(fcb.leading(4), Bf[:, :4], atol=1e-12)
+    a, b = fit_null(full, fb, y), fit_null(fac, fcb, y)
     for k in ("lam", "h2", "h2_se", "logl_reml", "logl_ml", "lam_ml", "sigma_g2", "sigma_e2"):
         assert getattr(b, k) == pytest.approx(getattr(a, k), rel=1e-10), k
     assert np.allclose(b.beta, a.beta, rtol=1e-10, atol=1e-12)
-    light = fac.without_vectors()
-    assert light.B is None and light.factors is None and light.n == n and light.c == 3
+    assert fac.n == n and fac.c == 3
 
 
 def test_derivatives_match_finite_differences():
     K, W, y, _ = small_problem(n=50, m=120, c=4, seed=3)
-    eig = decompose(K, W)
-    yt = eig.B.T @ y
+    eig, basis = decompose(K, W)
+    yt = basis.B.T @ y
     for lam in [0.05, 1.3, 40.0]:
         h = 1e-5 * lam
         for f in (lambda x: reml_null(x, eig.d, yt), lambda x: ml_null(x, eig, yt)):
@@ -86,8 +91,7 @@ def test_derivatives_match_finite_differences():
 
 def test_optimum_equals_scipy_on_dense_objective():
     K, W, y, _ = small_problem(n=80, m=300, c=3, seed=4, h=0.6)
-    eig = decompose(K, W)
-    fit = fit_null(eig, y)
+    fit = fit_null(*decompose(K, W), y)
     assert fit.where == "interior"
     o = minimize_scalar(lambda t: -dense_logliks(np.exp(t), K, W, y)[0], bounds=(np.log(1e-5),
                         np.log(1e5)), method="bounded", options=dict(xatol=1e-10))
@@ -130,7 +134,7 @@ def test_h2_unbiased_over_simulations():
         g = L @ rng.normal(size=n) * np.sqrt(h2_true / t)
         e = rng.normal(size=n) * np.sqrt(1 - h2_true)
         y = W @ [1.0, 0.3] + g + e
-        fit = fit_null(eig, y)
+        fit = fit_null(*eig, y)
         est.append(fit.h2)
         ses.append(fit.h2_se)
     est = np.array(est)

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from conftest import REF, SIM, TESTDATA, run_cli
-from gwaslmm.kinship import read_gcta_grm
+from gwaslmm.kinship_io import read_gcta_grm
 
 
 @pytest.fixture(scope="module")
@@ -175,26 +175,27 @@ def test_where_lambda_differs_from_gemma_ours_is_the_better_optimum(centered_grm
     stopping rule (Newton stops when a step is below 1e-5 relative and keeps
     the iterate before that step)."""
     from gwaslmm.eigen import decompose
-    from gwaslmm.genotypes import BedFile, impute_mean
-    from gwaslmm.nullmodel import fit_null
+    from gwaslmm.genotypes import impute_mean
+    from gwaslmm.genotypes.plink1 import BedFile
+    from gwaslmm.nullmodel.eigen_reml import fit_null
     from gwaslmm.samples import join_samples
-    from gwaslmm.scan import alt_loglik, exact_block, make_model
+    from gwaslmm.scan.exact import alt_loglik, exact_block, make_model
     from gwaslmm.tables import read_sample_table
 
     d, prefix = centered_grm
     bed = BedFile(SIM)
     pheno = {} if trait == "trait" else dict(pheno_table=read_sample_table(
         os.path.join(TESTDATA, "sim.pheno"), "phenotype", "PHENO"), pheno_names=["trait2"])
-    sel = join_samples(bed.fam, covar_table=read_sample_table(
+    sel = join_samples(bed.samples, covar_table=read_sample_table(
         os.path.join(TESTDATA, "sim.covar"), "covariate", "C"), **pheno)
-    eig = decompose(read_gcta_grm(prefix).subset(sel.fid, sel.iid), sel.W)
-    model = make_model(eig, fit_null(eig, sel.y[:, 0]))
+    sp, basis = decompose(read_gcta_grm(prefix).subset(sel.fid, sel.iid), sel.W)
+    model = make_model(sp, fit_null(sp, basis, sel.y[:, 0]))
     hg, rg = read_table(os.path.join(REF, f"gemma_lmm4.{trait}.assoc.txt.gz"))
     lam_g = {r[hg.index("rs")]: float(r[hg.index("l_remle")]) for r in rg}
     pos = {v: j for j, v in enumerate(bed.bim.snp)}
     ids = sorted(lam_g)
     X, _, _ = impute_mean(bed.read(sel.idx, np.array([pos[v] for v in ids])))
-    Xt = eig.rotate(X)
+    Xt = basis.project(X)
     ours = exact_block(model, Xt, "wald")["lam_remle"]
     lg = np.array([lam_g[v] for v in ids])
     far = np.flatnonzero(np.abs(ours - lg) / lg > 1e-5)

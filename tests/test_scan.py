@@ -8,18 +8,30 @@ from scipy.optimize import minimize_scalar
 
 from conftest import small_problem
 from gwaslmm.eigen import decompose, double_centre
-from gwaslmm.nullmodel import fit_null
-from gwaslmm.scan import (exact_block, exact_reference, fast_block, make_model, make_whitener,
-                          neglog10_chi2_1, neglog10_f1, pvalues, whitened_block)
+from gwaslmm.methods import method_for
+from gwaslmm.nullmodel.eigen_reml import EigenNullModel, fit_null
+from gwaslmm.scan.exact import exact_block, exact_reference, make_model
+from gwaslmm.scan.fixed import fast_block, make_whitener, whitened_block
+from gwaslmm.scan.pvalues import neglog10_chi2_1, neglog10_f1
+
+
+class Eig:
+    """A decomposition's two values side by side, for the tests."""
+
+    def __init__(self, K, W, vectors=True):
+        self.sp, self.basis = decompose(K, W, vectors=vectors)
+
+    def rotate(self, X):
+        return self.basis.project(X)
 
 
 @pytest.fixture(scope="module")
 def problem():
     K, W, y, X = small_problem(n=70, m=150, c=3, seed=5, h=0.5)
     y = y + 0.8 * (X[:, 0] - X[:, 0].mean())  # one real signal
-    eig = decompose(K, W)
-    null = fit_null(eig, y)
-    return K, W, y, X, eig, null, make_model(eig, null)
+    eig = Eig(K, W)
+    null = fit_null(eig.sp, eig.basis, y)
+    return K, W, y, X, eig, null, make_model(eig.sp, null)
 
 
 def test_kernel_equals_reference(problem):
@@ -56,12 +68,12 @@ def fast_results(path, K, W, y, eig, model, X):
     if path == "contrast":  # B'X in the eigenbasis
         return fast_block(model, eig.rotate(X))
     if path == "factored":  # what assoc --fast runs: B kept as H S, L from K
-        eig = decompose(K, W, vectors=False)
-        model = make_model(eig, fit_null(eig, y))
-        wh = make_whitener(eig, model, K)
+        eig = Eig(K, W, vectors=False)
+        model = make_model(eig.sp, fit_null(eig.sp, eig.basis, y))
+        wh = make_whitener(eig.sp, eig.basis, model, K)
         return whitened_block(model, wh, wh.whiten(np.asfortranarray(X)))
     # L^-1 X, what assoc --fast runs: L from K, or from B and d (--null, LOCO)
-    wh = make_whitener(eig, model, K if path == "whitened-K" else None)
+    wh = make_whitener(eig.sp, eig.basis, model, K if path == "whitened-K" else None)
     return whitened_block(model, wh, wh.whiten(np.asfortranarray(X)))
 
 
@@ -71,14 +83,14 @@ def test_fast_mode_equals_dense_gls(problem, path):
     K, W, y, X, eig, null, model = problem
     Kc = double_centre(K)
     res = fast_results(path, K, W, y, eig, model, X[:, :20].copy())
-    pv = pvalues(model, res, "wald", True)
+    nl_wald = neglog10_f1(res["F_wald"], model.df)
     for j in range(20):
         Xf = np.column_stack([W, X[:, j]])
         b, se, *_ = dense_fit(null.lam, Kc, Xf, y)
         assert res["beta"][j] == pytest.approx(b[-1], rel=1e-8, abs=1e-12)
         assert res["se"][j] == pytest.approx(se[-1], rel=1e-8)
         p = stats.f.sf((b[-1] / se[-1]) ** 2, 1, len(y) - W.shape[1] - 1)
-        assert pv["nl_wald"][j] == pytest.approx(-np.log10(p), rel=1e-8)
+        assert nl_wald[j] == pytest.approx(-np.log10(p), rel=1e-8)
 
 
 def test_exact_mode_equals_dense_optimum(problem):
@@ -145,15 +157,15 @@ def test_whitener_from_kinship_respects_clipped_eigenvalues(noise, vectors):
     from dataclasses import replace
 
     K, W, y, X = rank_deficient_problem(noise)
-    eig = decompose(K, W, vectors=vectors)
-    assert eig.n_zeroed > 0 and eig.d_clipped.size == eig.n_zeroed
+    sp, basis = decompose(K, W, vectors=vectors)
+    assert sp.n_zeroed > 0 and sp.d_clipped.size == sp.n_zeroed
     if noise >= 1e-7:
-        assert eig.min_eigenvalue < 0
-    model0 = make_model(eig, fit_null(eig, y))
+        assert sp.min_eigenvalue < 0
+    model0 = make_model(sp, fit_null(sp, basis, y))
     for lam in (1e-3, 1.0, 1e2, 1e5):
         model = replace(model0, lam_reml=lam)
-        ref = fast_block(model, eig.basis().T @ X)
-        wh = make_whitener(eig, model, K.copy(), overwrite_k=True)
+        ref = fast_block(model, basis.matrix().T @ X)
+        wh = make_whitener(sp, basis, model, K.copy(), overwrite_k=True)
         got = whitened_block(model, wh, wh.whiten(np.asfortranarray(X)))
         for k in ("beta", "se", "F_wald"):
             assert np.allclose(got[k], ref[k], rtol=1e-7, atol=0), (lam, k)
@@ -166,12 +178,65 @@ def test_single_precision_whitening_accuracy(lam):
     from dataclasses import replace
 
     K, W, y, X = small_problem(n=400, m=600, c=3, seed=31)
-    eig = decompose(K, W)
-    model = replace(make_model(eig, fit_null(eig, y)), lam_reml=lam)
-    wh = make_whitener(eig, model, K)
+    sp, basis = decompose(K, W)
+    model = replace(make_model(sp, fit_null(sp, basis, y)), lam_reml=lam)
+    wh = make_whitener(sp, basis, model, K)
     X = X[:, :100]
+    L32 = np.asfortranarray(wh.L, dtype=np.float32)
     r64 = whitened_block(model, wh, wh.whiten(np.asfortranarray(X)))
-    r32 = whitened_block(model, wh, wh.whiten(np.asfortranarray(X), np.float32))
-    p64 = pvalues(model, r64, "wald", True)["nl_wald"]
-    p32 = pvalues(model, r32, "wald", True)["nl_wald"]
+    r32 = whitened_block(model, wh, wh.whiten(np.asfortranarray(X), L32))
+    p64 = neglog10_f1(r64["F_wald"], model.df)
+    p32 = neglog10_f1(r32["F_wald"], model.df)
     assert np.abs(p64 - p32).max() < 1e-5
+
+
+@pytest.mark.parametrize("engine,test", [("exact", "wald"), ("exact", "all"), ("exact", "lrt"),
+                                         ("exact", "score"), ("fast", "wald"), ("fast", "score")])
+def test_scanners_through_the_decision_table(problem, engine, test):
+    """The scanners the decision table builds return the statistics of the
+    block functions above in a BlockResult (main test as GEMMA/EMMAX name it),
+    skip a variant collinear with the covariates, and declare the columns
+    they fill."""
+    K, W, y, X, eig, null, model = problem
+    sp, basis = decompose(K, W, vectors=engine == "exact")
+    nm = EigenNullModel.fit_phenotype(sp, basis, y, "y")
+    scanner = method_for("quantitative", engine).scanner(nm, test, kinship=K.copy())
+    Xb = np.asfortranarray(np.column_stack([X[:, :6], W[:, 1]]))  # last: a covariate
+    prep = scanner.prepare(Xb.copy(order="F"))
+    assert prep.keep.tolist() == [True] * 6 + [False]
+    res = scanner.test(prep)
+    assert res.beta.shape == (6,) and np.all(res.keep == prep.keep)
+    if engine == "exact":
+        ref = exact_block(model, eig.rotate(X[:, :6]), test)
+        main = {"wald": "F_wald", "all": "F_wald", "score": "F_score"}.get(test)
+        if main:
+            assert np.allclose(res.neglog10_p, neglog10_f1(ref[main], model.df), rtol=1e-9)
+        else:
+            chi2 = 2 * (ref["logl_mle"] - model.logl_ml)
+            assert np.allclose(res.chi2_lrt, chi2, rtol=1e-9)
+            assert np.isnan(res.t_stat).all()
+    else:
+        ref = fast_block(model, eig.rotate(X[:, :6]))
+        key = "F_score" if test == "score" else "F_wald"
+        assert np.allclose(res.neglog10_p, neglog10_f1(ref[key], model.df), rtol=1e-8)
+    if test != "lrt":
+        assert np.allclose(res.t_stat, res.beta / res.se)
+    for col in scanner.columns:
+        attr = {"p_wald": "neglog10_p_wald", "p_lrt": "neglog10_p_lrt",
+                "p_score": "neglog10_p_score"}.get(col, col)
+        assert getattr(res, attr) is not None, col
+
+
+def test_solve_equals_dense_inverse(problem):
+    """The null model's solve(B) = V^-1 B, V = sigma_e^2 (lam Kc + I), against a
+    dense inverse, with the basis explicit and factored."""
+    K, W, y, X, eig, null, model = problem
+    Kc = double_centre(K)
+    for vectors in (True, False):
+        sp, basis = decompose(K, W, vectors=vectors)
+        nm = EigenNullModel.fit_phenotype(sp, basis, y, "y")
+        V = nm.fit.sigma_e2 * (nm.fit.lam * Kc + np.eye(K.shape[0]))
+        B = X[:, :5]
+        assert np.allclose(nm.solve(B), np.linalg.solve(V, B), rtol=1e-8, atol=1e-10)
+        assert np.allclose(nm.solve(B[:, 0]), np.linalg.solve(V, B[:, 0]), rtol=1e-8,
+                           atol=1e-10)

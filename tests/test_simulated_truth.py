@@ -12,7 +12,8 @@ import pytest
 from scipy import stats
 
 from conftest import SIM, TESTDATA, run_cli
-from gwaslmm.genotypes import BedFile, impute_mean
+from gwaslmm.genotypes import impute_mean
+from gwaslmm.genotypes.plink1 import BedFile
 from gwaslmm.samples import join_samples
 from gwaslmm.tables import read_sample_table
 
@@ -36,7 +37,7 @@ def read_results(path):
 @pytest.fixture(scope="module")
 def analysed():
     bed = BedFile(SIM)
-    sel = join_samples(bed.fam, pheno_table=read_sample_table(PHENO, "phenotype", "P"),
+    sel = join_samples(bed.samples, pheno_table=read_sample_table(PHENO, "phenotype", "P"),
                        pheno_names=["trait"], covar_table=read_sample_table(COVAR, "covariate",
                                                                              "C"))
     X, _, af = impute_mean(bed.read(sel.idx, np.arange(bed.n_snps)))

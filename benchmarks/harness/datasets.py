@@ -140,7 +140,7 @@ def write_gemma_kinship_from_grm(grm_prefix: str, path: str) -> None:
     """Convert a GCTA binary GRM (gwaslmm grm's output) into GEMMA's text
     kinship (n x n, .fam order), the form both gwaslmm ``--kinship`` and
     ``gemma -k`` read."""
-    from gwaslmm.kinship import read_gcta_grm, write_gemma_kinship
+    from gwaslmm.kinship_io import read_gcta_grm, write_gemma_kinship
 
     write_gemma_kinship(path, read_gcta_grm(grm_prefix).K)
 

@@ -1,9 +1,9 @@
 """numba kernels of the per-SNP tests (parallel over SNPs).
 
 Plain-numpy references, compared with them in tests:
-:func:`gwaslmm.scan.exact_reference` (exact_scan),
-:func:`gwaslmm.scan.fast_block_reference` (fixed_lambda_sums) and
-:func:`gwaslmm.scan.whitened_sums_reference` (whitened_sums, the fast scan,
+:func:`gwaslmm.scan.exact.exact_reference` (exact_scan),
+:func:`gwaslmm.scan.fixed.fast_block_reference` (fixed_lambda_sums) and
+:func:`gwaslmm.scan.fixed.whitened_sums_reference` (whitened_sums, the fast scan,
 on L^-1 x in sample space).  The others work in the contrast basis (see
 :mod:`gwaslmm.eigen`): d (n'), y~ (n'), x~ (n') with n' = n - c.
 
@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import jit
+from .._jit import jit
 
 LN2PI = math.log(2.0 * math.pi)
 
@@ -268,8 +268,8 @@ def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, o
     d (n',), yt (n',), Xt (n', m) float64 rotated SNPs (x~ = B'x); G (n', k),
     C (k, k) the kinship's covariate blocks (k may be 0); n samples, c covariates.
     rg, mg: grid sums for REML and ML, tuples (gA, gB, gA1, gB1 (nk, m);
-    gq, gq1, gtr1, gsl, gld, gld1 (nk,)) from :func:`gwaslmm.scan.grid_sums`;
-    lt (3, nu), lp (2,): the ln det S derivative table of :func:`gwaslmm.scan.ld_table`.
+    gq, gq1, gtr1, gsl, gld, gld1 (nk,)) from :func:`gwaslmm.scan.exact.grid_sums`;
+    lt (3, nu), lp (2,): the ln det S derivative table of :func:`gwaslmm.scan.exact.ld_table`.
     out (m, 10) float64 receives per SNP:
       0 beta, 1 se, 2 F_wald, 3 lam_remle, 4 logl_remle, 5 lam_mle,
       6 logl_mle, 7 F_score, 8 where_remle, 9 where_mle
@@ -320,7 +320,7 @@ def fixed_lambda_sums(w, yt, Xt, a, b):
 
     w, yt (n',) float64; Xt (n', m) float64 (columns contiguous is fastest);
     a, b (m,) float64 outputs.  Reference: the matrix products in
-    :func:`gwaslmm.scan.fast_block_reference`.
+    :func:`gwaslmm.scan.fixed.fast_block_reference`.
     """
     m = Xt.shape[1]
     for s in prange(m):
@@ -338,14 +338,14 @@ def fixed_lambda_sums(w, yt, Xt, a, b):
 @jit(parallel=True)
 def whitened_sums(Q, yw, Xw, a, b):
     """Fixed-lam sums from whitened genotypes (the fast scan, see
-    :class:`gwaslmm.scan.Whitener`): for every SNP s, with r the residual of
+    :class:`gwaslmm.scan.fixed.Whitener`): for every SNP s, with r the residual of
     the whitened SNP x_s on the whitened covariates' orthonormal basis Q
     (removed one column at a time, modified Gram-Schmidt):
     a[s] = r'r = x'P x,  b[s] = r'yw = x'P y.
 
     Q (n, c) float64 (F-order is fastest); yw (n,) float64; Xw (n, m)
     float64 (columns contiguous is fastest); a, b (m,) float64 outputs.
-    Reference: :func:`gwaslmm.scan.whitened_sums_reference`.
+    Reference: :func:`gwaslmm.scan.fixed.whitened_sums_reference`.
     """
     n, c = Q.shape
     m = Xw.shape[1]

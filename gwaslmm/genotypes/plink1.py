@@ -1,9 +1,11 @@
-"""Genotype input: PLINK 1 binary filesets (.bed/.bim/.fam), read in SNP blocks.
+"""PLINK 1 binary filesets (.bed/.bim/.fam): the first genotype source.
 
 The effect allele is A1, the .bim's column 5; genotypes are A1 allele counts
 (bed-reader's ``count_A1=True``, as GEMMA and PLINK 1 count).  Blocks are
-read as int8 (missing = -127), counted by :func:`int8_block` and expanded,
-mean-imputed over the analysed samples, by :func:`fill_float`.
+read as int8 (missing = -127): :class:`Int8Block` holds one with its
+per-variant counts (numba kernel) and writes chosen variants as floats,
+mean-imputed over the samples read (numba kernel); plain-numpy references
+of both kernels are :func:`int8_block_reference` and :func:`fill_float_reference`.
 """
 
 from __future__ import annotations
@@ -13,83 +15,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError, UsageError
+from ..chromosomes import normalize_chromosome
+from ..errors import InputError
+from ..ids import duplicated, sample_keys
+from .base import SampleInfo, VariantInfo
 
 BED_MAGIC = bytes([0x6C, 0x1B])
 SNP_MAJOR = 0x01
-
-# PLINK's numeric aliases of the non-autosomal human chromosomes.
-_CHR_ALIASES = {"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT", "XY": "XY",
-                "X": "X", "Y": "Y", "MT": "MT"}
-CHR_ORDER_TAIL = ["X", "Y", "XY", "MT"]
-
-
-def normalize_chromosome(code: str) -> str:
-    """Canonical chromosome label: '01'/'chr1' -> '1', '23'/'chrX' -> 'X', '26'/'M' -> 'MT'.
-
-    Unplaced ('0') and non-human names (e.g. 'scaffold_12') are kept as given.
-    """
-    c = code.strip()
-    if c[:3].lower() == "chr" and (c[3:].isdigit() or c[3:].upper() in _CHR_ALIASES):
-        c = c[3:]
-    if c.isdigit():
-        c = str(int(c))
-    up = c.upper()
-    return _CHR_ALIASES.get(up, c)
-
-
-def chromosome_sort_key(label: str):
-    """Order 1..22 (numerically, any count), X, Y, XY, MT, 0, then other names."""
-    if label.isdigit() and label != "0":
-        return (0, int(label), "")
-    if label in CHR_ORDER_TAIL:
-        return (1, CHR_ORDER_TAIL.index(label), "")
-    if label == "0":
-        return (2, 0, "")
-    return (3, 0, label)
-
-
-def parse_chr_spec(spec: str) -> tuple[set, list]:
-    """Parse ``--chr`` like '1-5,7,X' into a set of canonical labels.
-
-    Ranges are numeric ('1-5'; 'X' style codes only singly, numeric aliases
-    23-26 expand to X, Y, XY, MT).  Returns (labels, tokens) for error messages.
-    """
-    labels: set = set()
-    tokens = [t.strip() for t in spec.split(",") if t.strip()]
-    if not tokens:
-        raise UsageError(f"--chr '{spec}' names no chromosome")
-    for tok in tokens:
-        if "-" in tok[1:]:
-            lo, hi = tok.split("-", 1)
-            lo_n, hi_n = normalize_chromosome(lo), normalize_chromosome(hi)
-            if not (lo.strip().isdigit() and hi.strip().isdigit()):
-                raise UsageError(f"--chr range '{tok}' must be numeric (for example 1-5)")
-            a, b = int(lo), int(hi)
-            if a > b:
-                raise UsageError(f"--chr range '{tok}' runs backwards")
-            for k in range(a, b + 1):
-                labels.add(normalize_chromosome(str(k)))
-            del lo_n, hi_n
-        else:
-            labels.add(normalize_chromosome(tok))
-    return labels, tokens
+EFFECT_ALLELE_NOTE = "A1 (.bim column 5)"
 
 
 @dataclass(frozen=True)
 class Fam:
-    """The .fam table; every column as read (strings), phenotype in column 6."""
+    """The .fam table as read (strings): FID, IID, father, mother, sex and one
+    or more phenotype columns (column 6 onward; GEMMA's ``-n K`` picks one)."""
 
     fid: np.ndarray
     iid: np.ndarray
     father: np.ndarray
     mother: np.ndarray
     sex: np.ndarray
-    pheno: np.ndarray
+    phenotypes: tuple
 
     @property
     def n(self) -> int:
         return self.iid.size
+
+    @property
+    def pheno(self) -> np.ndarray:
+        """The first phenotype column (column 6)."""
+        return self.phenotypes[0]
 
 
 @dataclass(frozen=True)
@@ -108,39 +63,47 @@ class Bim:
         return self.snp.size
 
 
-def _read_columns(path: str, ncol: int, what: str) -> list[list[str]]:
+def _read_rows(path: str, what: str, ncol: int, more: bool = False) -> list[list[str]]:
+    """Whitespace-split non-blank lines; exactly ``ncol`` fields each (``more``:
+    at least ``ncol``, and the same count on every line)."""
     if not os.path.exists(path):
         raise InputError(f"{what} file not found: {path}")
     rows = []
+    width = None
     with open(path, "r", encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             fields = line.split()
             if not fields:
                 continue
-            if len(fields) != ncol:
-                raise InputError(f"{path} line {lineno}: expected {ncol} columns in a {what} file, "
-                                 f"found {len(fields)}")
+            k = len(fields)
+            if (k != ncol and not more) or k < ncol:
+                want = f"{ncol}{' or more' if more else ''}"
+                raise InputError(f"{path} line {lineno}: expected {want} columns in a {what} "
+                                 f"file, found {k}")
+            if width is None:
+                width = k
+            elif k != width:
+                raise InputError(f"{path} line {lineno}: {k} columns, but the lines before "
+                                 f"have {width}")
             rows.append(fields)
     return rows
 
 
 def read_fam(path: str) -> Fam:
-    rows = _read_columns(path, 6, ".fam")
+    rows = _read_rows(path, ".fam", 6, more=True)
     if not rows:
         raise InputError(f"{path} has no samples")
-    cols = list(zip(*rows))
-    fam = Fam(*(np.array(c, dtype=str) for c in cols))
-    keys = np.char.add(np.char.add(fam.fid, "\t"), fam.iid)
-    uniq, counts = np.unique(keys, return_counts=True)
-    if (counts > 1).any():
-        dup = uniq[counts > 1]
-        first = dup[0].replace("\t", " ")
-        raise InputError(f"{path} has {dup.size} duplicated sample ID(s) (FID IID), first: {first}")
+    cols = [np.array(c, dtype=str) for c in zip(*rows)]
+    fam = Fam(*cols[:5], phenotypes=tuple(cols[5:]))
+    dup = duplicated(sample_keys(fam.fid, fam.iid))
+    if dup.size:
+        raise InputError(f"{path} has {dup.size} duplicated sample ID(s) (FID IID), "
+                         f"first: {dup[0]}")
     return fam
 
 
 def read_bim(path: str) -> Bim:
-    rows = _read_columns(path, 6, ".bim")
+    rows = _read_rows(path, ".bim", 6)
     if not rows:
         raise InputError(f"{path} has no variants")
     cols = list(zip(*rows))
@@ -152,6 +115,17 @@ def read_bim(path: str) -> Bim:
         raise InputError(f"{path}: non-numeric cM or base-pair position ({exc})") from None
     return Bim(chromosome=chrom, snp=np.array(cols[1], dtype=str), cm=cm, bp=bp,
                a1=np.array(cols[4], dtype=str), a2=np.array(cols[5], dtype=str))
+
+
+def fam_samples(fam: Fam, path: str) -> SampleInfo:
+    """The .fam as the genotype-source protocol's sample table."""
+    return SampleInfo(fid=fam.fid, iid=fam.iid, phenotypes=fam.phenotypes, source=path)
+
+
+def bim_variants(bim: Bim, path: str) -> VariantInfo:
+    """The .bim as the protocol's variant table (A1 the effect allele)."""
+    return VariantInfo(chromosome=bim.chromosome, position=bim.bp, id=bim.snp,
+                       effect_allele=bim.a1, other_allele=bim.a2, source=path)
 
 
 class BedFile:
@@ -192,6 +166,10 @@ class BedFile:
                 f"belong to another fileset")
         self.num_threads = num_threads
         self._bed = None
+        self.path = self.bed_path
+        self.effect_allele_note = EFFECT_ALLELE_NOTE
+        self.samples = fam_samples(self.fam, self.fam_path)
+        self.variants = bim_variants(self.bim, self.bim_path)
 
     @property
     def n_samples(self) -> int:
@@ -222,12 +200,20 @@ class BedFile:
         s_idx = slice(None) if samples is None else _as_slice(samples)
         return bed.read(index=np.s_[s_idx, _as_slice(snps)], dtype=dtype, order="F")
 
-    def read_int8(self, samples: np.ndarray | None, snps) -> np.ndarray:
+    def read_int8(self, samples: np.ndarray | None, snps, threads: int | None = None
+                  ) -> np.ndarray:
         """A1 counts as int8 with -127 for a missing call, shape (n_sel, m_sel),
         Fortran order (8x less memory traffic than float64)."""
         bed = self._open()
         s_idx = slice(None) if samples is None else _as_slice(samples)
-        return bed.read(index=np.s_[s_idx, _as_slice(snps)], dtype="int8", order="F")
+        return bed.read(index=np.s_[s_idx, _as_slice(snps)], dtype="int8", order="F",
+                        num_threads=threads or self.num_threads)
+
+    def read_block(self, sample_idx: np.ndarray | None, variant_idx,
+                   threads: int | None = None) -> Int8Block:
+        """The :class:`gwaslmm.genotypes.base.GenotypeSource` read: an int8
+        block of these samples and variants with its counts."""
+        return int8_block(self.read_int8(sample_idx, variant_idx, threads))
 
     def close(self):
         if self._bed is not None:
@@ -246,48 +232,46 @@ def _as_slice(idx):
     return idx
 
 
-def impute_mean(block: np.ndarray):
-    """Mean-impute missing calls in place, per SNP, over the rows present
-    (plain numpy, for float blocks; the scans use :func:`int8_block` and
-    :func:`fill_float`).
-
-    block : ndarray, shape (n_samples, n_snps), float; NaN marks a missing call.
-    Returns (block, n_missing, a1_freq): n_missing int64 (n_snps,), a1_freq
-    float64 (n_snps,) the A1 allele frequency over the non-missing samples
-    (NaN where every call is missing, and those columns are left NaN).
-    """
-    miss = np.isnan(block)
-    n_missing = miss.sum(axis=0)
-    n_obs = block.shape[0] - n_missing
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(n_obs > 0, np.nansum(block, axis=0) / np.maximum(n_obs, 1), np.nan)
-    if n_missing.any():
-        rows, cols = np.nonzero(miss)
-        block[rows, cols] = means[cols]
-    return block, n_missing.astype(np.int64), means / 2.0
-
-
 @dataclass
 class Int8Block:
-    """An int8 genotype block and its per-SNP counts over the rows read.
+    """An int8 genotype block and its per-variant counts over the rows read
+    (a :class:`gwaslmm.genotypes.base.GenotypeBlock`).
 
-    G (n, m) int8 (-127 missing); n_missing (m,) int64; a1_freq (m,) float64
-    (NaN if every call is missing); constant (m,) bool.
+    G (n, m) int8, F-order (-127 missing); n_missing (m,) int64; allele_freq
+    (m,) float64, the A1 frequency (NaN if every call is missing); constant (m,) bool.
     """
 
     G: np.ndarray
     n_missing: np.ndarray
-    a1_freq: np.ndarray
+    allele_freq: np.ndarray
     constant: np.ndarray
 
     @property
     def mean(self) -> np.ndarray:
-        return 2.0 * self.a1_freq
+        return 2.0 * self.allele_freq
+
+    def fill(self, cols, out: np.ndarray, center=None, scale=None,
+             missing_value=None) -> np.ndarray:
+        """Variants ``cols`` as floats (out's dtype: float64 or float32) in
+        ``out[:, :len(cols)]``, a reused F-order buffer: (x - center) * scale
+        with missing calls set to ``missing_value``; defaults: mean imputation
+        of the raw counts.  Returns the view (numba kernel; reference
+        :func:`fill_float_reference`)."""
+        from .kernels import int8_fill_kernel
+
+        cols = np.asarray(cols, dtype=np.int64)
+        k = cols.size
+        mean = self.mean[cols]
+        center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
+        scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
+        missing_value = mean if missing_value is None else np.asarray(missing_value, dtype=float)
+        int8_fill_kernel(self.G, cols, center, scale, missing_value, out)
+        return out[:, :k]
 
 
 def int8_block(G: np.ndarray) -> Int8Block:
     """Counts of an int8 block (numba kernel; reference :func:`int8_block_reference`)."""
-    from .genotype_kernels import int8_stats_kernel
+    from .kernels import int8_stats_kernel
 
     m = G.shape[1]
     n_missing = np.empty(m, dtype=np.int64)
@@ -298,28 +282,7 @@ def int8_block(G: np.ndarray) -> Int8Block:
     n_obs = G.shape[0] - n_missing
     with np.errstate(invalid="ignore", divide="ignore"):
         af = np.where(n_obs > 0, sums / np.maximum(n_obs, 1), np.nan) / 2.0
-    return Int8Block(G=G, n_missing=n_missing, a1_freq=af, constant=constant)
-
-
-def fill_float(blk: Int8Block, cols: np.ndarray, out: np.ndarray, center=None, scale=None,
-               missing_value=None) -> np.ndarray:
-    """Write the chosen SNPs of an int8 block as floats (out's dtype: float64 or
-    float32) into ``out[:, :len(cols)]``
-    (a reusable Fortran-order buffer, so no large allocation per block):
-    (x - center) * scale with missing calls set to ``missing_value``.
-    Defaults: mean imputation of the raw counts.  Returns the view (numba
-    kernel; reference :func:`fill_float_reference`)."""
-    from .genotype_kernels import int8_fill_kernel
-
-    cols = np.asarray(cols, dtype=np.int64)
-    k = cols.size
-    mean = blk.mean[cols]
-    center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
-    scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
-    missing_value = mean if missing_value is None else np.asarray(missing_value, dtype=float)
-    view = out[:, :k]
-    int8_fill_kernel(blk.G, cols, center, scale, missing_value, out)
-    return view
+    return Int8Block(G=G, n_missing=n_missing, allele_freq=af, constant=constant)
 
 
 def int8_block_reference(G: np.ndarray) -> Int8Block:
@@ -332,31 +295,19 @@ def int8_block_reference(G: np.ndarray) -> Int8Block:
         af = np.where(n_obs > 0, x.sum(axis=0) / np.maximum(n_obs, 1), np.nan) / 2.0
     lo = np.where(miss, 127, G).min(axis=0)
     hi = np.where(miss, -127, G).max(axis=0)
-    return Int8Block(G=G, n_missing=n_missing, a1_freq=af, constant=(n_obs == 0) | (lo == hi))
+    return Int8Block(G=G, n_missing=n_missing, allele_freq=af,
+                     constant=(n_obs == 0) | (lo == hi))
 
 
 def fill_float_reference(blk: Int8Block, cols: np.ndarray, center=None, scale=None,
                          missing_value=None) -> np.ndarray:
-    """Plain-numpy :func:`fill_float`: a new (n, len(cols)) float64 array."""
+    """Plain-numpy :meth:`Int8Block.fill`: a new (n, len(cols)) float64 array."""
     k = len(cols)
     center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
     scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
     mv = blk.mean[cols] if missing_value is None else np.asarray(missing_value, dtype=float)
     G = blk.G[:, cols]
     return np.where(G < 0, mv, (G - center) * scale)
-
-
-def snp_block_size(n_samples: int, memory_gb: float, bytes_per_value: int = 8,
-                   copies: int = 4, reserved_bytes: int = 0, max_block: int = 8192) -> int:
-    """Number of SNPs per block so that ``copies`` float blocks fit the budget.
-
-    The budget is ``memory_gb`` minus ``reserved_bytes`` (for example the n x n
-    kinship and eigenvectors); at least 16 SNPs per block.
-    """
-    avail = memory_gb * 1024 ** 3 - reserved_bytes
-    per_snp = max(1, n_samples * bytes_per_value * copies)
-    b = int(avail // per_snp)
-    return int(max(16, min(max_block, b)))
 
 
 def write_plink(prefix: str, genotypes: np.ndarray, fid, iid, father, mother, sex, pheno,

@@ -1,7 +1,7 @@
-"""numba kernels for int8 genotype blocks; references: genotypes.int8_block_reference
-and genotypes.fill_float_reference."""
+"""numba kernels for int8 genotype blocks; references: gwaslmm.genotypes.plink1.int8_block_reference
+and gwaslmm.genotypes.plink1.fill_float_reference."""
 
-from ._jit import jit
+from .._jit import jit
 
 
 @jit()

@@ -1,0 +1,197 @@
+"""``gwaslmm assoc``: the per-variant association scan.
+
+Samples, tested variants and the kinship's variants are chosen
+(:mod:`.inputs`); null models are made or loaded, one per run or one per
+left-out chromosome (:mod:`.models`); the decision table
+(:mod:`gwaslmm.methods`) gives each its scanner; the one block loop
+(:mod:`.scan_loop`) streams the rows to OUT.assoc.tsv.gz, whose metadata,
+the analysed samples and (``--plot``) the plots are written beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from .. import __version__
+from ..errors import UsageError
+from ..methods import method_for
+from ..paths import Outputs
+from ..scan.pvalues import lambda_gc
+from ..schema import assoc_header
+from ..writers import TableWriter, write_meta_yaml
+from .inputs import model_variants, open_source, select_samples, selected_variants, write_samples
+from .models import chromosomes_of, load_selection, loco_fingerprint, null_models
+from .scan_loop import ScanSummary, scan_variants
+
+
+def parse_chunk_spec(spec: str | None):
+    """'K/N' -> (K, N), or None."""
+    if not spec:
+        return None
+    mt = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec)
+    if not mt:
+        raise UsageError(f"--chunk '{spec}' must look like K/N (for example 3/10)")
+    k, n = int(mt.group(1)), int(mt.group(2))
+    if not 1 <= k <= n:
+        raise UsageError(f"--chunk {spec}: K must be between 1 and N")
+    return k, n
+
+
+def chunk_rows(spec: str, k: int, n: int, m_total: int):
+    """The K-th of N balanced ranges [lo, hi) of the genotype file's variants."""
+    if n > m_total:
+        raise UsageError(f"--chunk {spec}: more chunks than the {m_total} variants")
+    return (k - 1) * m_total // n, k * m_total // n
+
+
+def outputs_of(opts) -> Outputs:
+    """Every file this run writes (the log's path too, known before it starts)."""
+    return Outputs(opts.out, chunk=parse_chunk_spec(opts.chunk), gzip=not opts.no_gzip)
+
+
+def _check_options(opts) -> None:
+    if opts.null:
+        given = [flag for flag, v in (("--pheno", opts.pheno), ("--covar", opts.covar),
+                                      ("--grm", opts.grm), ("--kinship", opts.kinship),
+                                      ("--eigen", opts.eigen), ("--keep", opts.keep),
+                                      ("--remove", opts.remove),
+                                      ("--model-snps", opts.model_snps)) if v]
+        if given:
+            raise UsageError(f"--null already fixes the samples, phenotype, covariates and "
+                             f"kinship; drop {', '.join(given)}")
+    if opts.model_snps and (opts.grm or opts.kinship or opts.eigen):
+        raise UsageError("--model-snps chooses the variants of a kinship built from the "
+                         "genotypes; drop --grm/--kinship/--eigen")
+
+
+def summarize(opts, log, summary: ScanSummary, n: int, h2_text) -> float:
+    """The run summary in the log; returns lambda_GC."""
+    nl = summary.all_neglog10()
+    nl = nl[~np.isnan(nl)]
+    lgc = lambda_gc(nl) if nl.size else float("nan")
+    removed_qc = sum(summary.qc_reasons.values())
+    log.write("summary:")
+    log.write(f"  samples analysed: {n}")
+    if h2_text is not None:
+        log.write(f"  h2 (null model): {h2_text}")
+    log.write(f"  SNPs tested: {summary.tested}; skipped: {removed_qc} by QC "
+              f"({', '.join(f'{k} {v}' for k, v in summary.qc_reasons.items() if v)}), "
+              f"{summary.collinear} collinear with the covariates (r2 > 0.9999)")
+    if summary.failed:
+        log.write(f"  {summary.failed} SNPs have no p-value (non-finite statistic), written as NA")
+    if summary.boundary:
+        log.write(f"  {summary.boundary} SNPs have their REML lambda at a bound of [1e-5, 1e5]")
+    log.write(f"  lambda_GC: {lgc:.4f}")
+    if not opts.loco and lgc < 0.97:
+        log.write("  note: without --loco each tested SNP is also in the kinship, which deflates "
+                  "the statistics (expected lambda_GC about 1/(1 + n h2/M)); consider --loco")
+    if summary.top:
+        log.write(f"  top {len(summary.top)} hits:")
+        log.write("    chromosome\tposition\tvariant_id\tbeta\tp_value")
+        for _, r in summary.top:
+            log.write(f"    {r['chromosome']}\t{r['position']}\t{r['variant_id']}\t{r['beta']}\t"
+                      f"{r['p']}")
+    return lgc
+
+
+def _plot(summary, out: Outputs, title: str, label_top: int, log) -> None:
+    """assoc --plot from the values the scan holds; a failure is logged, never
+    fatal: the results are complete by then."""
+    import time
+
+    from ..report.plot import draw
+
+    t0 = time.perf_counter()
+    try:
+        nl = summary.all_neglog10()
+        draw(summary.plot.finish(label_top), nl[~np.isnan(nl)], out.run, title, log)
+    except Exception as exc:  # noqa: BLE001 - the scan's results stand whatever the plot does
+        log.write(f"warning: the plots could not be drawn ({type(exc).__name__}: {exc}); the "
+                  f"association results are complete")
+    log.stage("plot", time.perf_counter() - t0)
+
+
+def run_assoc(opts, log) -> dict:
+    method = method_for("quantitative", opts.engine)
+    method.check_test(opts.test)
+    _check_options(opts)
+    out = outputs_of(opts)
+    source = open_source(opts, log)
+    if opts.null:
+        sel = load_selection(opts, source, log)
+    else:
+        sel = select_samples(opts, source, log, need_phenotype=True)
+    tested = selected_variants(opts, source, log, "tested variants")
+    chunk = None
+    if out.chunk:
+        k, nch = out.chunk
+        lo, hi = chunk_rows(opts.chunk, k, nch, source.variants.m)
+        chunk = (k, nch, lo, hi)
+        before = tested.size
+        tested = tested[(tested >= lo) & (tested < hi)]
+        log.write(f"--chunk {k}/{nch}: variants {lo + 1}-{hi} of the file; {tested.size} of "
+                  f"{before} selected variants in this chunk")
+    builds_kinship = not (opts.null or opts.grm or opts.kinship or opts.eigen)
+    kin_idx = model_variants(opts, source, log) if builds_kinship else None
+    chromosomes = chromosomes_of(source, tested) if opts.loco else None
+
+    def make_scanner(model, kinship):
+        return method.scanner(model, opts.test, precision=opts.rotate_dtype, kinship=kinship)
+
+    writer = TableWriter(out.assoc, assoc_header(method.columns(opts.test)))
+    summary = ScanSummary(n_top=opts.top)
+    if opts.make_plot:
+        from ..report.thinning import ManhattanAccumulator
+
+        summary.plot = ManhattanAccumulator()
+    fits, fps = [], []
+    chroms = source.variants.chromosome
+    try:
+        for item in null_models(opts, source, sel, chromosomes, kin_idx, log, method,
+                                make_scanner):
+            if item.scope is None:
+                log.lines(item.fit.log_lines())
+            for stage, secs in item.scanner.stages.items():
+                log.stage(stage, secs)
+            idx = tested if item.scope is None else tested[chroms[tested] == item.scope]
+            label = "scan" if item.scope is None else f"scan chr {item.scope}"
+            scan_variants(item.scanner, source, sel.idx, idx, writer, summary, log,
+                          filters=opts.filters, memory_gb=opts.memory_gb,
+                          block_size=opts.block_size, label=label)
+            fits.append((item.scope, item.fit))
+            fps.append(item.fingerprint)
+            del item  # before the next model is made
+        writer.finish(expected_rows=summary.tested)
+    except BaseException:
+        writer.abort()
+        raise
+    log.write(f"wrote {out.assoc} ({summary.tested} rows)")
+    if opts.loco:
+        log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {f.h2:.4g}"
+                                                             for c, f in fits))
+        h2_text = "LOCO " + ", ".join(f"{c}:{f.h2:.3g}" for c, f in fits)
+    else:
+        h2_text = f"{fits[0][1].h2:.4g} (se {fits[0][1].h2_se:.3g})"
+    lgc = summarize(opts, log, summary, sel.n, h2_text)
+    meta = dict(
+        file_type="GWAS-SSF v1.1 (gwaslmm)", data_file_name=os.path.basename(out.assoc),
+        file_type_note="tab-separated; p_value from the test named in test",
+        genome_assembly=opts.assembly or "unknown", software=f"gwaslmm {__version__}",
+        test=f"{method.engine} {opts.test}", loco=bool(opts.loco), sample_size=int(sel.n),
+        covariates=list(sel.covar_names), phenotype=sel.pheno_names[0],
+        variants=int(summary.tested), lambda_gc=round(lgc, 4),
+        effect_allele=source.effect_allele_note,
+        null_model=loco_fingerprint(sel) if opts.loco else fps[0])
+    if chunk:
+        meta["chunk"] = f"{chunk[0]}/{chunk[1]}"
+        meta["chunk_bim_rows"] = f"{chunk[2]}-{chunk[3]}"
+    meta["analysed_samples"] = os.path.basename(out.samples)
+    log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
+    write_meta_yaml(out.assoc_meta, meta)
+    if opts.make_plot:
+        _plot(summary, out, sel.pheno_names[0], min(opts.top, 5), log)
+    return dict(path=out.assoc, lambda_gc=lgc, tested=summary.tested,
+                collinear=summary.collinear, qc=summary.qc_reasons, top=summary.top)

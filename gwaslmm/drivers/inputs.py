@@ -1,0 +1,225 @@
+"""Input handling shared by the commands: genotypes, the sample join, the
+variant selections, the kinship and its decomposition.
+
+Which variants make the kinship: in ``grm`` and ``reml`` the selection
+options (--chr/--extract/--exclude) choose them; in ``assoc`` those options
+choose the tested variants, and the kinship it builds uses every variant
+of the file (QC-passing), or the ``--model-snps`` lists (as BOLT-LMM's
+--modelSnps); either way the log says which.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from ..eigen import decompose
+from ..errors import InputError, UsageError
+from ..genotypes import open_genotypes
+from ..kinship import finish_grm, grm_sum
+from ..kinship_io import read_gcta_grm, read_gemma_kinship
+from ..qc import preselect_variants, qc_report_lines
+from ..samples import SampleSelection, fam_phenotype_names, join_samples
+from ..store import load_eigen
+from ..tables import read_id_lists, read_sample_table, read_variant_lists, select_columns
+from ..writers import write_tsv
+
+
+def open_source(opts, log):
+    src = open_genotypes(opts.bfile, threads=opts.threads)
+    log.file_info("genotypes", src.path)
+    log.write(f"  {src.samples.n} samples, {src.variants.m} variants")
+    return src
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _fam_columns(opts, source, log, multi_pheno: bool) -> tuple:
+    """Which of the genotype file's phenotype columns are analysed."""
+    k = len(source.samples.phenotypes)
+    names = fam_phenotype_names(source.samples)
+    if opts.pheno_name:
+        raise UsageError("--pheno-name needs --pheno FILE (the .fam's phenotype columns are "
+                         "chosen with --pheno-col K)")
+    if opts.pheno_col is not None:
+        if not 1 <= opts.pheno_col <= k:
+            raise UsageError(f"--pheno-col {opts.pheno_col} does not exist: "
+                             f"{source.samples.source} has {k} phenotype column(s) "
+                             f"(column 6 onward)")
+        return (opts.pheno_col - 1,)
+    if getattr(opts, "all_pheno", False) and multi_pheno:
+        return tuple(range(k))
+    if k > 1:
+        log.write(f"  {source.samples.source} has {k} phenotype columns ({', '.join(names)}); "
+                  f"using the first (--pheno-col K picks another"
+                  f"{', --all-pheno takes all' if multi_pheno else ''})")
+    return (0,)
+
+
+def select_samples(opts, source, log, need_phenotype: bool,
+                   multi_pheno: bool = False) -> SampleSelection:
+    """The sample join for a command's options (``grm`` has no phenotype or
+    covariate options: its samples are the genotype file's, --keep/--remove)."""
+    if not hasattr(opts, "covar"):
+        sel = join_samples(source.samples, keep=read_id_lists(opts.keep, "--keep"),
+                           remove=read_id_lists(opts.remove, "--remove"), need_phenotype=False)
+        log.write("sample join:")
+        log.lines("  " + ln for ln in sel.report)
+        return sel
+    pheno_table = covar_table = None
+    names = None
+    fam_columns = (0,)
+    if need_phenotype and opts.pheno:
+        pheno_table = read_sample_table(opts.pheno, "phenotype", "PHENO")
+        log.file_info("phenotypes", opts.pheno)
+        if getattr(opts, "all_pheno", False):
+            names = list(pheno_table.names)
+        else:
+            names = select_columns(pheno_table, list(opts.pheno_name) or None, opts.pheno_col,
+                                   "phenotype")
+            if not multi_pheno and len(names) > 1:
+                if opts.pheno_name:
+                    raise UsageError("assoc analyses one phenotype per run; give a single "
+                                     "--pheno-name (run reml for many)")
+                names = names[:1]
+                log.write(f"  using the first phenotype column '{names[0]}' "
+                          f"(--pheno-name picks another)")
+    elif need_phenotype:
+        fam_columns = _fam_columns(opts, source, log, multi_pheno)
+    covar_names = None
+    if opts.covar:
+        covar_table = read_sample_table(opts.covar, "covariate", "COVAR")
+        log.file_info("covariates", opts.covar)
+        covar_names = select_columns(covar_table, list(opts.covar_name) or None, None,
+                                     "covariate")
+        if pheno_table is not None and _same_file(opts.pheno, opts.covar):
+            clash = [c for c in covar_names if c in names]
+            if clash and opts.covar_name:
+                raise UsageError(f"--covar-name lists '{clash[0]}', the phenotype: a phenotype "
+                                 f"is never a covariate")
+            if clash:
+                covar_names = [c for c in covar_names if c not in clash]
+                log.write(f"  the covariate file is the phenotype file: phenotype column(s) "
+                          f"{', '.join(clash)} left out of the covariates")
+            if not covar_names:
+                log.write("  no covariate column is left: intercept only")
+                covar_table = None
+    elif opts.covar_name or opts.cat_covar:
+        raise UsageError("--covar-name/--cat-covar need --covar FILE")
+    sel = join_samples(source.samples, pheno_table=pheno_table, pheno_names=names,
+                       fam_columns=fam_columns, covar_table=covar_table, covar_names=covar_names,
+                       cat_covar=tuple(opts.cat_covar), keep=read_id_lists(opts.keep, "--keep"),
+                       remove=read_id_lists(opts.remove, "--remove"),
+                       missing_codes=tuple(opts.missing_code), need_phenotype=need_phenotype,
+                       drop_missing="all" if multi_pheno else "any")
+    log.write("sample join:")
+    log.lines("  " + ln for ln in sel.report)
+    log.write(f"covariates ({sel.W.shape[1]} columns): {', '.join(sel.covar_names)}")
+    return sel
+
+
+def write_samples(path: str, sel: SampleSelection) -> str:
+    """The analysed samples, ``#FID IID`` (PLINK 2's .id form; --keep reads it)."""
+    return write_tsv(path, ["#FID", "IID"], list(zip(sel.fid.tolist(), sel.iid.tolist())))
+
+
+def selected_variants(opts, source, log, what: str = "variant selection") -> np.ndarray:
+    """Indices of the variants kept by --chr/--extract/--exclude."""
+    idx, report = preselect_variants(source.variants, opts.chr,
+                                     read_variant_lists(opts.extract, "--extract"),
+                                     read_variant_lists(opts.exclude, "--exclude"))
+    log.write(f"{what}:")
+    log.lines("  " + ln for ln in report)
+    return idx
+
+
+def model_variants(opts, source, log) -> np.ndarray:
+    """The variants a kinship built by ``assoc`` uses: --model-snps, else all."""
+    v = source.variants
+    if not opts.model_snps:
+        log.write(f"kinship variants: all {v.m} variants of {v.source} (before QC); "
+                  f"--chr/--extract/--exclude choose the tested variants only, --model-snps "
+                  f"FILE the kinship's")
+        return np.arange(v.m)
+    ids = read_variant_lists(opts.model_snps, "--model-snps")
+    idx = np.flatnonzero(np.isin(v.id, sorted(ids)))
+    log.write(f"kinship variants (--model-snps): {len(ids)} IDs listed, {idx.size} of them in "
+              f"{v.source}")
+    if idx.size == 0:
+        raise InputError(f"--model-snps lists no variant of {v.source} ({len(ids)} IDs listed)")
+    return idx
+
+
+def build_grm(opts, source, samples: np.ndarray, snp_idx: np.ndarray, log, precision: str,
+              label: str = "kinship", grm_type: str | None = None):
+    """GRM sum over the given samples/variants with QC, logging throughput."""
+    grm_type = grm_type or opts.grm_type
+    t0 = time.perf_counter()
+    gs = grm_sum(source, samples, snp_idx, grm_type, opts.filters, opts.memory_gb,
+                 progress=log.progress(f"{label}: variants", snp_idx.size),
+                 block_size=opts.block_size, dtype=np.dtype(precision))
+    dt = time.perf_counter() - t0
+    n = samples.size
+    gflops = n * n * gs.m / max(gs.seconds_syrk, 1e-9) / 1e9
+    log.lines(qc_report_lines(gs.reason_counts, opts.filters, snp_idx.size, gs.m))
+    log.write(f"{label} ({grm_type}, {precision} blocks): {n} samples x {gs.m} "
+              f"SNPs in {dt:.2f}s "
+              f"(read+standardize {gs.seconds_read:.2f}s, accumulate {gs.seconds_syrk:.2f}s "
+              f"at {gflops:.1f} GFLOP/s)")
+    log.stage("read", gs.seconds_read)
+    log.stage("grm", gs.seconds_syrk)
+    return gs
+
+
+def kinship_for(opts, source, sel: SampleSelection, snp_idx: np.ndarray, log,
+                precision: str) -> np.ndarray:
+    """K over the analysed samples, from --grm, --kinship or built from genotypes."""
+    if opts.grm and opts.kinship:
+        raise UsageError("give --grm or --kinship, not both")
+    if opts.grm or opts.kinship:
+        t0 = time.perf_counter()
+        if opts.grm:
+            kin = read_gcta_grm(opts.grm)
+            what = f"GCTA GRM {opts.grm}"
+        else:
+            kin = read_gemma_kinship(opts.kinship, source.samples.fid, source.samples.iid)
+            what = f"GEMMA text matrix {opts.kinship}"
+        K = kin.subset(sel.fid, sel.iid)
+        dt = time.perf_counter() - t0
+        log.stage("kinship_read", dt)
+        log.write(f"kinship: {what} ({kin.keys.size} samples), read in {dt:.2f}s")
+        return K
+    gs = build_grm(opts, source, sel.idx, snp_idx, log, precision)
+    return finish_grm(gs.S, gs.m, inplace=True)
+
+
+def decompose_for(opts, K, sel: SampleSelection, W: np.ndarray, log, idx_in_sel=None,
+                  vectors: bool = True):
+    """(Spectrum, basis): load --eigen, or decompose K (``vectors=False``: the
+    basis kept factored)."""
+    keys = sel.keys if idx_in_sel is None else sel.keys[idx_in_sel]
+    fid = sel.fid if idx_in_sel is None else sel.fid[idx_in_sel]
+    iid = sel.iid if idx_in_sel is None else sel.iid[idx_in_sel]
+    if opts.eigen:
+        sp, basis = load_eigen(opts.eigen, fid, iid, W)
+        log.write(f"eigendecomposition: loaded {opts.eigen} ({sp.n} samples)")
+        return sp, basis
+    t0 = time.perf_counter()
+    sp, basis = decompose(K, W, keys, vectors=vectors)
+    dt = time.perf_counter() - t0
+    log.stage("eigen", dt)
+    how = "" if vectors else " (tridiagonal, eigenvectors kept factored)"
+    log.write(f"eigendecomposition{how} of the covariate-projected kinship: {sp.n} samples, "
+              f"{sp.c} covariate columns, {dt:.2f}s; {sp.n_zeroed} eigenvalues below 1e-10 "
+              f"set to 0 (smallest {sp.min_eigenvalue:.3g}); tr(Kc)/n = {sp.t:.6g}")
+    if sp.min_eigenvalue < -1e-3 * max(1.0, float(sp.d.max())):
+        log.write(f"warning: the kinship has a clearly negative eigenvalue "
+                  f"({sp.min_eigenvalue:.4g}); it is not positive semi-definite")
+    return sp, basis

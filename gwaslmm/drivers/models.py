@@ -1,0 +1,149 @@
+"""How null models are made: one for the run, or one per left-out chromosome
+(LOCO), fitted here or loaded from ``reml --save-null`` files.
+
+For LOCO, K_-c = (S - S_c) / (M - M_c): S summed once over every kinship
+variant, S_c recomputed from chromosome c's variants (one extra pass over
+the genotypes in total), then K_-c's own decomposition and null fit.
+Each model is handed out as a :class:`Fitted` (with its scanner already
+built when the caller gives ``make_scanner``) and forgotten by the
+generator before the next one is made, so only one model's n x n arrays
+are held at a time.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chromosomes import chromosome_sort_key
+from ..eigen import fingerprint
+from ..errors import InputError, UsageError
+from ..kinship import finish_grm
+from ..nullmodel.eigen_reml import EigenNullModel
+from ..paths import Outputs, loco_null_path, loco_null_pattern, null_path
+from ..store import load_null, save_eigen
+from .inputs import build_grm, decompose_for, kinship_for
+
+
+@dataclass
+class Fitted:
+    """One null model: ``scope`` the left-out chromosome (None: no LOCO); its
+    estimates and fingerprint; the model itself (only when no scanner was
+    asked for: ``reml`` saves it) or the scanner built on it."""
+
+    scope: str | None
+    fit: object
+    fingerprint: str
+    model: EigenNullModel | None = None
+    scanner: object = None
+
+
+def loco_fingerprint(sel) -> str:
+    """The same for every chunk of a LOCO run: samples, covariates and phenotype."""
+    return hashlib.sha256((fingerprint(None, sel.W, sel.keys) + "loco").encode()
+                          + np.ascontiguousarray(sel.y[:, 0]).tobytes()).hexdigest()[:16]
+
+
+def load_selection(opts, source, log):
+    """The analysed samples stored with ``--null`` (the first per-chromosome
+    file for ``--null --loco``)."""
+    if opts.loco:
+        first = sorted(glob.glob(loco_null_pattern(opts.null)))
+        if not first:
+            raise InputError(f"--loco --null {opts.null}: no {loco_null_pattern(opts.null)} "
+                             f"files (save them with reml --loco --save-null)")
+        return load_null(first[0], source).selection
+    return load_null(opts.null, source).selection
+
+
+def _handout(scope, model, kinship, make_scanner) -> Fitted:
+    if make_scanner is None:
+        return Fitted(scope=scope, fit=model.fit, fingerprint=model.fingerprint, model=model)
+    scanner = make_scanner(model, kinship)
+    return Fitted(scope=scope, fit=model.fit, fingerprint=model.fingerprint, scanner=scanner)
+
+
+def _log_loaded(log, path, stored):
+    sel, fit = stored.selection, stored.model.fit
+    log.write(f"null model: loaded {path} ({sel.n} samples, phenotype '{fit.name}', "
+              f"covariates {', '.join(sel.covar_names)})")
+
+
+def null_models(opts, source, sel, chromosomes, kin_idx, log, method, make_scanner=None):
+    """Yield a :class:`Fitted` per null model: one for the run, or with
+    ``opts.loco`` one per chromosome of ``chromosomes`` (sorted labels).
+    kin_idx: the kinship's variants (when it is built here)."""
+    vectors = method.explicit_basis
+    precision = opts.grm_dtype or method.kinship_precision
+    y, name = sel.y[:, 0], sel.pheno_names[0]
+    null = getattr(opts, "null", None)  # reml has no --null
+    if null and opts.loco:
+        for ch in chromosomes:
+            path = loco_null_path(null, ch)
+            stored = load_null(path, source)
+            _log_loaded(log, path, stored)
+            if not np.array_equal(stored.selection.idx, sel.idx):
+                raise InputError(f"{path} is for other samples than "
+                                 f"{loco_null_path(null, chromosomes[0])}")
+            item = _handout(ch, stored.model, None, make_scanner)
+            del stored
+            yield item
+            del item
+        return
+    if null:
+        stored = load_null(null, source)
+        _log_loaded(log, null_path(null), stored)
+        item = _handout(None, stored.model, None, make_scanner)
+        del stored
+        yield item
+        return
+    if not opts.loco:
+        K = None if opts.eigen else kinship_for(opts, source, sel, kin_idx, log, precision)
+        sp, basis = decompose_for(opts, K, sel, sel.W, log, vectors=vectors)
+        if opts.save_eigen:
+            path = save_eigen(Outputs(opts.out).eigen, sp, basis, sel.fid, sel.iid,
+                              sel.covar_names)
+            log.write(f"wrote {path}")
+        t0 = time.perf_counter()
+        model = EigenNullModel.fit_phenotype(sp, basis, y, name)
+        log.stage("null", time.perf_counter() - t0)
+        del sp, basis
+        item = _handout(None, model, K, make_scanner)
+        del model, K
+        yield item
+        return
+    if opts.grm or opts.kinship or opts.eigen or opts.save_eigen:
+        raise UsageError("--loco builds its kinships from the genotypes, one decomposition "
+                         "per chromosome; drop --grm/--kinship/--eigen/--save-eigen")
+    chroms = source.variants.chromosome
+    total = build_grm(opts, source, sel.idx, kin_idx, log, precision,
+                      label="kinship (all chromosomes)")
+    for ch in chromosomes:
+        c_idx = kin_idx[chroms[kin_idx] == ch]
+        part = build_grm(opts, source, sel.idx, c_idx, log, precision,
+                         label=f"kinship piece chr {ch}")
+        m_rest = total.m - part.m
+        if m_rest <= 0:
+            raise InputError(f"--loco: no SNP outside chromosome {ch} passes QC, so there is no "
+                             f"kinship without it")
+        K = finish_grm(total.S - part.S, m_rest, inplace=True)
+        del part
+        sp, basis = decompose_for(opts, K, sel, sel.W, log, vectors=vectors)
+        t0 = time.perf_counter()
+        model = EigenNullModel.fit_phenotype(sp, basis, y, name)
+        log.stage("null", time.perf_counter() - t0)
+        del sp, basis
+        log.lines(model.fit.log_lines(label=f" without chr {ch}"))
+        item = _handout(ch, model, K, make_scanner)
+        del model, K
+        yield item
+        del item
+
+
+def chromosomes_of(source, idx) -> list:
+    """The chromosomes of the variants ``idx``, in plot/sort order."""
+    return sorted(set(source.variants.chromosome[idx].tolist()), key=chromosome_sort_key)

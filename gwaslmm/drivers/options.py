@@ -1,0 +1,107 @@
+"""Per-command options, built by keyword (a misspelt option is a TypeError,
+never a silent default).  The CLI fills them from its flags; library users
+build them directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..qc import VariantFilters
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    out: str
+    threads: int | None = None
+    command_line: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenotypeOptions(RunOptions):
+    """The genotypes and what of them to use.  keep/remove/extract/exclude
+    take several files (their union, as PLINK 2)."""
+
+    bfile: str
+    keep: tuple = ()
+    remove: tuple = ()
+    extract: tuple = ()
+    exclude: tuple = ()
+    chr: str | None = None
+    maf: float = 0.01
+    geno: float = 0.05
+    mac: float | None = None
+    memory_gb: float = 4.0
+    block_size: int | None = None
+
+    def __post_init__(self):
+        self.filters  # noqa: B018 - checks --maf/--geno/--mac before any work
+
+    @property
+    def filters(self) -> VariantFilters:
+        return VariantFilters(maf=self.maf, geno=self.geno, mac=self.mac)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhenotypeOptions:
+    pheno: str | None = None
+    pheno_name: tuple = ()
+    pheno_col: int | None = None
+    all_pheno: bool = False
+    missing_code: tuple = ("-9",)
+    covar: str | None = None
+    covar_name: tuple = ()
+    cat_covar: tuple = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class KinshipOptions:
+    grm: str | None = None
+    kinship: str | None = None
+    eigen: str | None = None
+    save_eigen: bool = False
+    grm_type: str = "standardized"
+    grm_dtype: str | None = None  # None: the method's default
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrmOptions(GenotypeOptions):
+    grm_type: str = "standardized"
+    grm_dtype: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
+    loco: bool = False
+    save_null: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
+    test: str = "wald"
+    fast: bool = False
+    loco: bool = False
+    null: str | None = None
+    model_snps: tuple = ()
+    chunk: str | None = None
+    no_gzip: bool = False
+    assembly: str | None = None
+    rotate_dtype: str = "float64"
+    make_plot: bool = False
+    top: int = 10
+
+    @property
+    def engine(self) -> str:
+        return "fast" if self.fast else "exact"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeOptions(RunOptions):
+    files: tuple
+    no_gzip: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlotOptions(RunOptions):
+    assoc_file: str
+    label_top: int = 5
+    title: str | None = None

@@ -1,0 +1,119 @@
+"""The one streaming block loop of every scan: read a block (the next one is
+read in a background thread meanwhile), count and filter it (QC), write
+its variants as mean-imputed floats, hand them to the scanner (prepare,
+test), write the rows, and keep the summary (tested and skipped counts,
+every -log10 p for lambda_GC, the top hits, optionally the thinned
+Manhattan points for ``assoc --plot``).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..genotypes.base import snp_block_size
+from ..qc import block_qc, summarize_reasons
+from ..schema import RowBlock, format_rows
+
+
+@dataclass
+class ScanSummary:
+    tested: int = 0
+    qc_reasons: dict = field(default_factory=dict)
+    collinear: int = 0
+    failed: int = 0
+    boundary: int = 0
+    neglog10: list = field(default_factory=list)
+    top: list = field(default_factory=list)  # (neglog10, row dict)
+    n_top: int = 10
+    plot: object = None  # a report.thinning.ManhattanAccumulator, for assoc --plot
+
+    def add_qc(self, counts: dict):
+        for k, v in counts.items():
+            self.qc_reasons[k] = self.qc_reasons.get(k, 0) + v
+
+    def all_neglog10(self) -> np.ndarray:
+        return np.concatenate(self.neglog10) if self.neglog10 else np.zeros(0, np.float32)
+
+
+def _track(summary: ScanSummary, rows: dict, main: np.ndarray, variants, idx) -> None:
+    summary.failed += int((~np.isfinite(main)).sum())
+    summary.tested += main.size
+    summary.neglog10.append(main.astype(np.float32))
+    order = np.argsort(-np.nan_to_num(main, nan=-1))[: summary.n_top]
+    for j in order:
+        summary.top.append((float(main[j]), dict(chromosome=rows["chromosome"][j],
+                                                 position=rows["base_pair_location"][j],
+                                                 variant_id=rows["variant_id"][j],
+                                                 beta=rows["beta"][j], p=rows["p_value"][j])))
+    summary.top.sort(key=lambda t: -np.nan_to_num(t[0], nan=-1))
+    del summary.top[summary.n_top:]
+    if summary.plot is not None:
+        acc = summary.plot
+        labels = variants.chromosome[idx]
+        uniq, inv = np.unique(labels, return_inverse=True)
+        ids = np.array([acc.chrom_id(str(u)) for u in uniq], dtype=np.int32)
+        acc.add(ids[inv.reshape(-1)], variants.position[idx].astype(np.int64),
+                np.where(np.isnan(main), np.nan, main),
+                lambda k: [str(variants.id[idx[i]]) for i in k])
+
+
+def scan_variants(scanner, source, samples: np.ndarray, variant_idx: np.ndarray, writer,
+                  summary: ScanSummary, log, *, filters, memory_gb: float,
+                  block_size: int | None = None, label: str = "scan") -> None:
+    """Test ``variant_idx`` (indices into the source's variants) on the
+    analysed ``samples`` with ``scanner``, writing rows through ``writer``."""
+    n = samples.size
+    bs = block_size or snp_block_size(n, memory_gb, copies=4,
+                                      reserved_bytes=scanner.reserved_bytes, max_block=4096)
+    variants = source.variants
+    blocks = [(a, min(variant_idx.size, a + bs)) for a in range(0, variant_idx.size, bs)]
+
+    def read(ab):
+        # one reader thread while the main thread computes: the reader's own
+        # threads would compete with BLAS for the same cores
+        t0 = time.perf_counter()
+        blk = source.read_block(samples, variant_idx[ab[0]:ab[1]], threads=1)
+        return blk, time.perf_counter() - t0
+
+    width = min(bs, max(1, variant_idx.size))
+    buf = np.empty((n, width), order="F")  # imputed genotypes, reused per block
+    progress = log.progress(f"{label}: variants", variant_idx.size)
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        fut = pool.submit(read, blocks[0]) if blocks else None
+        for bi, (a, b) in enumerate(blocks):
+            blk, t_read = fut.result()
+            if bi + 1 < len(blocks):
+                fut = pool.submit(read, blocks[bi + 1])
+            log.stage("read", t_read)
+            t0 = time.perf_counter()
+            ok, reason = block_qc(blk, n, filters)
+            summary.add_qc(summarize_reasons(reason))
+            cols = np.flatnonzero(ok)
+            X = blk.fill(cols, buf)  # mean-imputed effect-allele counts
+            t1 = time.perf_counter()
+            log.stage("qc", t1 - t0)
+            prep = scanner.prepare(X)
+            t2 = time.perf_counter()
+            log.stage("rotate", t2 - t1)
+            summary.collinear += int((~prep.keep).sum())
+            res = scanner.test(prep)
+            t3 = time.perf_counter()
+            log.stage("kernel", t3 - t2)
+            tested = cols[prep.keep]
+            idx = variant_idx[a:b][tested]
+            if idx.size:
+                rb = RowBlock(variants=variants, idx=idx, allele_freq=blk.allele_freq[tested],
+                              n_miss=blk.n_missing[tested], n=n, result=res)
+                rows = format_rows(rb, writer.columns)
+                writer.write_block(rows)
+                summary.boundary += res.n_boundary
+                _track(summary, rows, res.neglog10_p, variants, idx)
+            log.stage("write", time.perf_counter() - t3)
+            progress(b, variant_idx.size)
+    finally:
+        pool.shutdown(wait=True)

@@ -1,0 +1,42 @@
+"""Genotype sources behind one protocol (:mod:`.base`): PLINK 1 .bed today.
+
+:func:`open_genotypes` opens the fileset a command names; everything
+downstream (samples, QC, kinship, the scan loop) sees only the protocol.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import GenotypeBlock, GenotypeSource, SampleInfo, VariantInfo, snp_block_size
+
+__all__ = ["GenotypeBlock", "GenotypeSource", "SampleInfo", "VariantInfo", "impute_mean",
+           "open_genotypes", "snp_block_size"]
+
+
+def open_genotypes(bfile: str, threads: int | None = None) -> GenotypeSource:
+    """The genotype source named by ``--bfile PREFIX``."""
+    from .plink1 import BedFile
+
+    return BedFile(bfile, num_threads=threads)
+
+
+def impute_mean(block: np.ndarray):
+    """Mean-impute missing calls in place, per variant, over the rows present
+    (plain numpy, for float blocks; the scans use a source's blocks).
+
+    block : ndarray, shape (n_samples, n_snps), float; NaN marks a missing call.
+    Returns (block, n_missing, allele_freq): n_missing int64 (n_snps,),
+    allele_freq float64 (n_snps,) the effect-allele frequency over the
+    non-missing samples (NaN where every call is missing, and those columns
+    are left NaN).
+    """
+    miss = np.isnan(block)
+    n_missing = miss.sum(axis=0)
+    n_obs = block.shape[0] - n_missing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(n_obs > 0, np.nansum(block, axis=0) / np.maximum(n_obs, 1), np.nan)
+    if n_missing.any():
+        rows, cols = np.nonzero(miss)
+        block[rows, cols] = means[cols]
+    return block, n_missing.astype(np.int64), means / 2.0

@@ -1,0 +1,2 @@
+"""Null models behind one interface (:mod:`.base`): the one-kinship
+eigen REML of :mod:`.eigen_reml` today."""

@@ -1,0 +1,132 @@
+"""Saved decompositions and null models: ``.npz`` files of plain arrays (no pickle).
+
+``--save-eigen`` writes OUT.eigen.npz (the decomposition, the sample IDs and
+covariate names, checked on reuse); ``reml --save-null PREFIX`` writes
+PREFIX.null.npz (the decomposition, the rotated phenotype, the null
+estimates, the analysed samples and covariates), so that HPC chunk jobs
+skip the kinship, the eigendecomposition and the null fit.  A missing,
+corrupt or foreign file is a one-line data error.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from .eigen import ExplicitBasis, Spectrum, fingerprint
+from .errors import InputError
+from .ids import positions, sample_keys
+from .nullmodel.eigen_reml import EigenNullModel, NullFit
+from .paths import eigen_path, null_path
+from .samples import SampleSelection
+from .writers import write_npz
+
+EIGEN_KEYS = ("B", "d", "Wq", "R", "G", "C", "t", "n_zeroed", "min_eigenvalue", "fingerprint")
+FIT_SCALARS = ("n", "c", "lam", "lam_ml", "logl_reml", "logl_ml", "logl_reml_h0", "sigma_e2",
+               "sigma_g2", "h2", "h2_se", "lam_se", "p_h2")
+
+
+def eigen_arrays(sp: Spectrum, basis) -> dict:
+    """The decomposition as plain arrays (B formed from its factors if needed)."""
+    return dict(B=basis.matrix(), d=sp.d, Wq=sp.Wq, R=sp.R, G=sp.G, C=sp.C,
+                t=np.float64(sp.t), n_zeroed=np.int64(sp.n_zeroed),
+                min_eigenvalue=np.float64(sp.min_eigenvalue), fingerprint=np.array(sp.fingerprint))
+
+
+def eigen_from_arrays(z: dict):
+    """Inverse of :func:`eigen_arrays`: (Spectrum, ExplicitBasis)."""
+    sp = Spectrum(d=z["d"], Wq=z["Wq"], R=z["R"], G=z["G"], C=z["C"], t=float(z["t"]),
+                  n_zeroed=int(z["n_zeroed"]), min_eigenvalue=float(z["min_eigenvalue"]),
+                  seconds=0.0, fingerprint=str(z["fingerprint"]))
+    return sp, ExplicitBasis(z["B"])
+
+
+def read_npz(path: str, what: str, keys) -> dict:
+    """All arrays of an .npz written by gwaslmm; InputError if it is missing,
+    unreadable or lacks one of ``keys``."""
+    if not os.path.exists(path):
+        raise InputError(f"{what} file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            z = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{path} is not a readable {what} file ({exc})") from None
+    missing = [k for k in keys if k not in z]
+    if missing:
+        raise InputError(f"{path} is not a {what} file written by this gwaslmm (no "
+                         f"'{missing[0]}' array)")
+    return z
+
+
+def save_eigen(path: str, sp: Spectrum, basis, fid, iid, covar_names) -> str:
+    """OUT.eigen.npz: plain arrays plus sample IDs and covariate names."""
+    return write_npz(path, dict(**eigen_arrays(sp, basis), fid=np.asarray(fid, str),
+                                iid=np.asarray(iid, str),
+                                covar_names=np.asarray(covar_names, str)))
+
+
+def load_eigen(prefix: str, fid, iid, W: np.ndarray):
+    """Load PREFIX.eigen.npz and check it is for these samples and covariates:
+    (Spectrum, ExplicitBasis)."""
+    path = eigen_path(prefix)
+    z = read_npz(path, "eigendecomposition", EIGEN_KEYS + ("fid", "iid", "covar_names"))
+    sf, si = z["fid"], z["iid"]
+    fid, iid = np.asarray(fid, str), np.asarray(iid, str)
+    if sf.size != fid.size or not (np.array_equal(sf, fid) and np.array_equal(si, iid)):
+        bad = next((k for k in range(min(sf.size, fid.size))
+                    if sf[k] != fid[k] or si[k] != iid[k]), min(sf.size, fid.size))
+        first = (f"sample {bad + 1}: {sf[bad]} {si[bad]} in the file vs {fid[bad]} {iid[bad]} "
+                 f"analysed" if bad < min(sf.size, fid.size) else "different sample counts")
+        raise InputError(f"{path} is for {sf.size} samples but {fid.size} are analysed and "
+                         f"they differ ({first}); recompute it with --save-eigen")
+    if str(z["fingerprint"]) != fingerprint(None, W, sample_keys(fid, iid)):
+        raise InputError(f"{path} was computed with other covariates ({', '.join(z['covar_names'])})"
+                         f" or covariate values than this run; recompute it with --save-eigen")
+    return eigen_from_arrays(z)
+
+
+@dataclass(frozen=True)
+class StoredNull:
+    selection: SampleSelection
+    model: EigenNullModel
+
+
+def save_null(path: str, model: EigenNullModel, sel: SampleSelection, source) -> str:
+    """A fitted null model with its analysed samples (``reml --save-null``)."""
+    fit = model.fit
+    return write_npz(path, dict(
+        **eigen_arrays(model.spectrum, model.basis), yt=fit.yt, y=sel.y[:, 0], beta=fit.beta,
+        beta_se=fit.beta_se, name=np.array(fit.name), where=np.array(fit.where),
+        where_ml=np.array(fit.where_ml), fid=sel.fid, iid=sel.iid, W=sel.W,
+        covar_names=np.array(sel.covar_names, dtype=str),
+        bed_n=np.int64(source.samples.n), bed_m=np.int64(source.variants.m),
+        **{k: np.float64(getattr(fit, k)) for k in FIT_SCALARS}))
+
+
+def load_null(prefix: str, source) -> StoredNull:
+    """A saved null model, its samples located in the genotype source."""
+    path = null_path(prefix)
+    z = read_npz(path, "null model", EIGEN_KEYS + FIT_SCALARS + (
+        "yt", "y", "beta", "beta_se", "name", "where", "where_ml", "fid", "iid", "W",
+        "covar_names"))
+    fid, iid = z["fid"], z["iid"]
+    want = sample_keys(fid, iid)
+    idx = positions(sample_keys(source.samples.fid, source.samples.iid), want)
+    where = source.samples.source
+    if (idx < 0).any():
+        raise InputError(f"{path}: {int((idx < 0).sum())} of its {idx.size} samples are not in "
+                         f"{where} (first: {want[idx < 0][0]})")
+    if (np.diff(idx) <= 0).any():
+        raise InputError(f"{path}: its samples are not in the order of {where}")
+    sp, basis = eigen_from_arrays(z)
+    sc = {k: float(z[k]) for k in FIT_SCALARS}
+    sc["n"], sc["c"] = int(sc["n"]), int(sc["c"])
+    fit = NullFit(name=str(z["name"]), beta=z["beta"], beta_se=z["beta_se"], where=str(z["where"]),
+                  where_ml=str(z["where_ml"]), yt=z["yt"], **sc)
+    sel = SampleSelection(idx=idx, fid=fid, iid=iid, y=z["y"].reshape(-1, 1),
+                          pheno_names=[fit.name], W=z["W"], covar_names=list(z["covar_names"]),
+                          report=[])
+    return StoredNull(selection=sel, model=EigenNullModel(spectrum=sp, basis=basis, fit=fit))
