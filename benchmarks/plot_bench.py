@@ -99,10 +99,10 @@ def main() -> None:
 
     t = time.perf_counter()
     from gwaslmm.log import RunLog
-    from gwaslmm.report.assoc_reader import _parse_kernel
+    from gwaslmm.report.parse_kernel import parse_kernel
     from gwaslmm.report.plot import plot_assoc
 
-    _parse_kernel()  # numba compilation (cached on disk after the first run)
+    parse_kernel()  # numba compilation (cached on disk after the first run)
     t_kernel = time.perf_counter() - t
     t = time.perf_counter()
     import matplotlib.figure  # noqa: F401  imports that plot_assoc makes lazily

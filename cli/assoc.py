@@ -1,22 +1,11 @@
 import click
 
-from .options import (
-    EXIT_CODES,
-    REPEATS,
-    StrictCommand,
-    build_options,
-    covar_options,
-    epilog,
-    handle_errors,
-    input_options,
-    kinship_options,
-    pheno_options,
-    run_logged,
-)
+from .options import EXIT_CODES, REPEATS, StrictCommand, build_options, covar_options, epilog
+from .options import handle_errors, input_options, kinship_options, pheno_options, run_logged
 
 
 def _columns():
-    from gwaslmm.schema import columns_help
+    from gwaslmm.columns import columns_help
 
     return "\b\nOutput columns of OUT.assoc.tsv.gz (optional ones by test and mode):\n" + \
         columns_help()

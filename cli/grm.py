@@ -1,16 +1,7 @@
 import click
 
-from .options import (
-    EXIT_CODES,
-    REPEATS,
-    StrictCommand,
-    build_options,
-    epilog,
-    grm_dtype_option,
-    handle_errors,
-    input_options,
-    run_logged,
-)
+from .options import EXIT_CODES, REPEATS, StrictCommand, build_options, epilog, grm_dtype_option
+from .options import handle_errors, input_options, run_logged
 
 
 @click.command(cls=StrictCommand, epilog=epilog(

@@ -46,6 +46,16 @@ def eigen_path(prefix: str) -> str:
     return prefix if prefix.endswith(".npz") else prefix + ".eigen.npz"
 
 
+def _run_file(suffix: str, doc: str) -> property:
+    """A file named OUT<suffix> (OUT.chunkKofN<suffix> for a --chunk job)."""
+    return property(lambda self: self.run + suffix, doc=doc)
+
+
+def _model_file(suffix: str, doc: str) -> property:
+    """A file named OUT<suffix>, the same for every chunk of a run."""
+    return property(lambda self: self.out + suffix, doc=doc)
+
+
 @dataclass(frozen=True)
 class Outputs:
     """The files of one run of a command with ``--out OUT`` (and ``--chunk``)."""
@@ -58,18 +68,15 @@ class Outputs:
     def run(self) -> str:
         return self.out if self.chunk is None else chunk_prefix(self.out, *self.chunk)
 
-    @property
-    def log(self) -> str:
-        return self.run + ".log"
-
-    @property
-    def timings(self) -> str:
-        return self.run + ".timings.json"
-
-    @property
-    def samples(self) -> str:
-        """The analysed samples, ``#FID IID`` (readable by --keep)."""
-        return self.run + ".samples.tsv"
+    log = _run_file(".log", "the run's log")
+    timings = _run_file(".timings.json", "seconds per stage, written after a successful run")
+    samples = _run_file(".samples.tsv", "the analysed samples, #FID IID (readable by --keep)")
+    manhattan = _run_file(".manhattan.png", "the Manhattan plot")
+    qq = _run_file(".qq.png", "the QQ plot")
+    plot_log = _run_file(".plot.log", "the log of gwaslmm plot")
+    reml = _model_file(".reml.tsv", "reml: one row per phenotype")
+    reml_fixed = _model_file(".reml.fixed.tsv", "reml: the fixed effects")
+    reml_loco = _model_file(".reml.loco.tsv", "reml --loco: one row per left-out chromosome")
 
     @property
     def assoc(self) -> str:
@@ -80,32 +87,8 @@ class Outputs:
         return meta_path(self.assoc)
 
     @property
-    def manhattan(self) -> str:
-        return self.run + ".manhattan.png"
-
-    @property
-    def qq(self) -> str:
-        return self.run + ".qq.png"
-
-    @property
-    def plot_log(self) -> str:
-        return self.run + ".plot.log"
-
-    @property
     def grm(self) -> tuple:
         return (self.out + ".grm.bin", self.out + ".grm.N.bin", self.out + ".grm.id")
-
-    @property
-    def reml(self) -> str:
-        return self.out + ".reml.tsv"
-
-    @property
-    def reml_fixed(self) -> str:
-        return self.out + ".reml.fixed.tsv"
-
-    @property
-    def reml_loco(self) -> str:
-        return self.out + ".reml.loco.tsv"
 
     @property
     def eigen(self) -> str:

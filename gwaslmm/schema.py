@@ -13,38 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .columns import ALWAYS, ASSOC_COLUMNS, BASE_COLUMNS, OPTIONAL_COLUMNS  # noqa: F401
 from .scan.base import BlockResult
-
-BASE_COLUMNS = {
-    "chromosome": "chromosome (23-26 shown as X, Y, XY, MT)",
-    "base_pair_location": "base-pair position",
-    "variant_id": "variant ID",
-    "effect_allele": "the counted allele (for PLINK 1 files A1, .bim column 5)",
-    "other_allele": "the other allele",
-    "effect_allele_frequency": "effect-allele frequency over the analysed samples with a call",
-    "n": "analysed samples",
-    "beta": "effect of one copy of the effect allele",
-    "standard_error": "its standard error",
-    "p_value": "p of the main test (Wald for --test all); below 1e-290 printed from the exact log",
-    "neg_log_10_p_value": "-log10 p, exact where p underflows",
-}
-OPTIONAL_COLUMNS = {
-    "p_wald": "Wald test p (--test all)",
-    "p_lrt": "likelihood-ratio test p (--test all)",
-    "p_score": "score test p (--test all)",
-    "lambda_remle": "exact mode: the variant's REML lambda (Wald)",
-    "lambda_mle": "exact mode with lrt/all: the variant's ML lambda",
-    "logl_h1": "exact mode: log-likelihood with the variant, REML for wald, ML for lrt/all "
-               "(as GEMMA -lmm 1 / -lmm 2,4)",
-    "n_miss": "missing calls of the variant among the analysed samples (GEMMA n_miss; "
-              "mean-imputed in the test)",
-    "t_stat": "beta / standard_error (PLINK 2 T_STAT; its square is the Wald F)",
-    "chi2_lrt": "likelihood-ratio statistic 2 (logL1 - logL0), against chi-square(1)",
-    "f_score": "score statistic n (x'Py)^2 / (y'Py x'Px) (GEMMA's), against F(1, n-c-1)",
-}
-ALWAYS = ("n_miss",)  # optional columns every scan writes
-ASSOC_COLUMNS = {**BASE_COLUMNS, **OPTIONAL_COLUMNS}
-
 
 def assoc_header(scanner_columns) -> list:
     """Base columns, then the scanner's and the always-written optional ones."""
@@ -128,9 +98,3 @@ _FORMAT = {
 def format_rows(block: RowBlock, header: list) -> dict:
     """Column name -> list of strings for the rows of one block."""
     return {c: _FORMAT[c](block) for c in header}
-
-
-def columns_help(header=None) -> str:
-    """The columns and their meaning, for --help epilogs and the README."""
-    names = header or list(ASSOC_COLUMNS)
-    return "\n".join(f"  {c}: {ASSOC_COLUMNS[c]}" for c in names)

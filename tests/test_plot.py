@@ -338,3 +338,41 @@ def test_cli_plot(tmp_path):
 
     r = CliRunner().invoke(plot_cmd, [path, "--out", out, "--label-top", "-2"])
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("sep", [b"\t", b" "])
+def test_parse_kernel_equals_its_python_reference(sep):
+    """The compiled line parser against the same function run as plain Python:
+    positions (negative: unplaced), -log10 p fast path and slow-path flags,
+    field spans, chromosome runs, a blank line and CRLF endings."""
+    from gwaslmm.report.parse_kernel import POW10, parse_kernel, parse_rows_py
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for k in range(300):
+        chrom = f"chr{1 + k // 60}"
+        pos = -9 if k % 97 == 0 else int(rng.integers(0, 10 ** 9))
+        y = ["0.5", "1.25e-3", "7.3E-320", "NA", "inf", f"{rng.random():.6g}",
+             "12345678901234567"][k % 7]
+        test = "ADD" if k % 3 else "DOM"
+        rows.append(sep.join([chrom.encode(), str(pos).encode(), f"rs{k}".encode(),
+                              y.encode(), test.encode()]))
+    text = b"\n".join(rows[:150]) + b"\n\n" + b"\r\n".join(rows[150:]) + b"\r\n"
+    buf = np.frombuffer(text, dtype=np.uint8)
+    cap = text.count(b"\n")
+
+    def run(fn, data):
+        out = [np.zeros(cap, np.int64), np.zeros(cap), np.zeros(cap, np.uint8),
+               np.zeros((cap, 2), np.int64), np.zeros((cap, 2), np.int64),
+               np.zeros((cap, 2), np.int64), np.zeros(cap, np.int64),
+               np.zeros((cap, 2), np.int64)]
+        res = fn(data, 5, sep[0], 0, 1, 3, 2, 4, *out[:3], out[3], out[4], out[5], out[6], out[7],
+                 POW10)
+        return res, out
+
+    # the reference reads the bytes as Python ints (numba promotes uint8 to int64)
+    (r1, o1), (r2, o2) = run(parse_rows_py, list(text)), run(parse_kernel(), buf)
+    assert r1 == r2 and r1[0] == 300 and r1[2] == 1 and r1[4] == 0
+    for a, b in zip(o1, o2):
+        assert np.array_equal(a, b)
+    assert (o1[0][:300] < 0).sum() == 4

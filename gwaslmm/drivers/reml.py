@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..methods import method_for
-from ..nullmodel.base import FIXED_COLUMNS, REML_COLUMNS
+from ..columns import FIXED_COLUMNS, REML_COLUMNS
 from ..nullmodel.eigen_reml import EigenNullModel
 from ..paths import Outputs, loco_null_path, null_path
 from ..store import save_eigen, save_null

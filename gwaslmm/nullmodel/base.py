@@ -17,9 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-REML_COLUMNS = ["phenotype", "n", "h2", "h2_se", "sigma_g2", "sigma_e2", "lambda", "logl_reml",
-                "logl_ml", "p_h2"]
-FIXED_COLUMNS = ["phenotype", "covariate", "beta", "standard_error"]
+from ..columns import FIXED_COLUMNS, REML_COLUMNS  # noqa: F401
 
 
 class NullEstimates(Protocol):

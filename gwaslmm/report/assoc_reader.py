@@ -39,10 +39,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..results import MISSING_TOKENS, open_binary, read_header
+from .parse_kernel import POW10, parse_kernel
 from .thinning import ManhattanAccumulator, ManhattanData
 
 CHUNK_BYTES = 8 << 20
-_POW10 = np.array([10.0 ** k for k in range(23)])
 _SCI = re.compile(rb"^\s*\+?(\d+(?:\.\d*)?|\.\d+)[eE]([+-]?\d+)\s*$")
 
 
@@ -73,180 +73,6 @@ def neglog10_from_text(tok: bytes) -> float:
     return -(math.log10(mant) + int(m.group(2)))
 
 
-def _parse_rows_py(buf, ncol, sep, c_chr, c_pos, c_y, c_id, c_test, pos_out, y_out, y_flag,
-                   y_span, id_span, test_span, run_row, run_span, pow10):
-    """Parse whole lines of a TSV block (numba kernel; see :func:`_parse_kernel`).
-
-    buf : ndarray, shape (nbytes,), uint8 -- complete lines, each ending in '\\n'
-    ncol : int -- fields every line must have
-    sep : int -- the field separator byte (9 tab, 32 space)
-    c_chr, c_pos, c_y, c_id, c_test : int -- column indexes (c_id, c_test -1: none)
-    pos_out : int64 (>= rows); y_out : float64; y_flag : uint8 (1: parse in Python)
-    y_span, id_span, test_span : int64 (rows, 2) -- byte spans [start, end) of the fields
-    run_row : int64 (rows,), run_span : int64 (rows, 2) -- rows where the
-        chromosome text changes from the previous row, and its span
-    Returns (rows, runs, blank_lines, err_line, err_code, err_value):
-    err_code 0 none, 1 wrong field count (err_value = fields),
-    2 bad base_pair_location (an integer, negative allowed: unplaced);
-    err_line is the 0-based line in the block.
-    """
-    n = buf.size
-    row = 0
-    line = 0
-    runs = 0
-    blanks = 0
-    prev_s = -1
-    prev_e = -1
-    i = 0
-    while i < n:
-        if buf[i] == 10 or (buf[i] == 13 and i + 1 < n and buf[i + 1] == 10):
-            blanks += 1
-            line += 1
-            i += 1 if buf[i] == 10 else 2
-            continue
-        f = 0
-        s = i
-        while True:
-            c = buf[i]
-            if c == sep or c == 10:
-                e = i
-                if c == 10 and e > s and buf[e - 1] == 13:
-                    e -= 1
-                if f == c_chr:
-                    same = (e - s) == (prev_e - prev_s)
-                    if same:
-                        for k in range(e - s):
-                            if buf[s + k] != buf[prev_s + k]:
-                                same = False
-                                break
-                    if not same or runs == 0:
-                        run_row[runs] = row
-                        run_span[runs, 0] = s
-                        run_span[runs, 1] = e
-                        runs += 1
-                        prev_s = s
-                        prev_e = e
-                elif f == c_pos:
-                    v = 0
-                    k0 = s
-                    pneg = e > s and buf[s] == 45
-                    if pneg:
-                        k0 = s + 1
-                    ok = e > k0
-                    for k in range(k0, e):
-                        d = buf[k] - 48
-                        if d < 0 or d > 9 or v > 100000000000000:
-                            ok = False
-                            break
-                        v = v * 10 + d
-                    if not ok:
-                        return row, runs, blanks, line, 2, 0
-                    pos_out[row] = -v if pneg else v
-                elif f == c_y:
-                    y_span[row, 0] = s
-                    y_span[row, 1] = e
-                    k = s
-                    neg = False
-                    if k < e and (buf[k] == 45 or buf[k] == 43):
-                        neg = buf[k] == 45
-                        k += 1
-                    mant = 0
-                    sig = 0
-                    exp10 = 0
-                    ndig = 0
-                    exact = True
-                    while k < e and buf[k] >= 48 and buf[k] <= 57:
-                        d = buf[k] - 48
-                        ndig += 1
-                        if mant == 0 and d == 0:
-                            pass
-                        elif sig < 18:
-                            mant = mant * 10 + d
-                            sig += 1
-                        else:
-                            exp10 += 1
-                            exact = False
-                        k += 1
-                    if k < e and buf[k] == 46:
-                        k += 1
-                        while k < e and buf[k] >= 48 and buf[k] <= 57:
-                            d = buf[k] - 48
-                            ndig += 1
-                            if mant == 0 and d == 0:
-                                exp10 -= 1
-                            elif sig < 18:
-                                mant = mant * 10 + d
-                                sig += 1
-                                exp10 -= 1
-                            else:
-                                exact = False
-                            k += 1
-                    if ndig == 0:
-                        exact = False
-                    if exact and k < e and (buf[k] == 101 or buf[k] == 69):
-                        k += 1
-                        eneg = False
-                        if k < e and (buf[k] == 45 or buf[k] == 43):
-                            eneg = buf[k] == 45
-                            k += 1
-                        ev = 0
-                        nexp = 0
-                        while k < e and buf[k] >= 48 and buf[k] <= 57:
-                            if ev < 100000:
-                                ev = ev * 10 + (buf[k] - 48)
-                            nexp += 1
-                            k += 1
-                        if nexp == 0:
-                            exact = False
-                        exp10 += -ev if eneg else ev
-                    if k != e:
-                        exact = False
-                    if exact and mant == 0:
-                        y_out[row] = -0.0 if neg else 0.0
-                        y_flag[row] = 0
-                    elif exact and sig <= 15 and exp10 >= -22 and exp10 <= 22:
-                        if exp10 >= 0:
-                            val = float(mant) * pow10[exp10]
-                        else:
-                            val = float(mant) / pow10[-exp10]
-                        y_out[row] = -val if neg else val
-                        y_flag[row] = 0
-                    else:
-                        y_out[row] = 0.0
-                        y_flag[row] = 1
-                elif f == c_id:
-                    id_span[row, 0] = s
-                    id_span[row, 1] = e
-                if f == c_test:
-                    test_span[row, 0] = s
-                    test_span[row, 1] = e
-                if c == 10:
-                    break
-                f += 1
-                s = i + 1
-            i += 1
-        # end of line at i
-        if f + 1 != ncol:
-            return row, runs, blanks, line, 1, f + 1
-        row += 1
-        line += 1
-        i += 1
-    return row, runs, blanks, line, 0, 0
-
-
-_KERNEL = None
-
-
-def _parse_kernel():
-    """The numba-compiled :func:`_parse_rows_py` (compiled on first use, cached on disk)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from .._jit import jit
-
-        _KERNEL = jit()(_parse_rows_py)
-    return _KERNEL
-
-
 def _line_number(chunk: bytes, base_line: int, row: int) -> int:
     """1-based file line of data row ``row`` of a block whose first line is base_line + 1."""
     line = 0
@@ -269,7 +95,7 @@ def read_assoc_points(path: str, label_top: int = 5, chunk_bytes: int = CHUNK_BY
     bins, the p <= 0.01 points, and 4 bytes per row for the QQ plot.
     """
     t0 = time.perf_counter()
-    kernel = _parse_kernel()
+    kernel = parse_kernel()
     fh, raw, is_gz = open_binary(path)
     acc = ManhattanAccumulator()
     ys: list = []
@@ -359,7 +185,7 @@ def _parse_block(kernel, chunk: bytes, hdr, path, line_base, acc):
     run_span = np.empty((cap, 2), dtype=np.int64)
     rows, runs, blanks, err_line, code, val = kernel(
         buf, ncol, hdr.sep[0], hdr.chromosome, hdr.position, hdr.p, c_id, c_test, pos, y, flag,
-        y_span, id_span, test_span, run_row, run_span, _POW10)
+        y_span, id_span, test_span, run_row, run_span, POW10)
     sep = hdr.sep.decode()
     if code:
         line_no = line_base + err_line + 1

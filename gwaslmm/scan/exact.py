@@ -54,6 +54,17 @@ class ScanModel:
         return self.n - self.c - 1
 
 
+def scanner_setup(scanner, spectrum: Spectrum, fit: NullFit, engine: str, test: str, design,
+                  columns: dict) -> ScanModel:
+    """What every one-kinship scanner sets: its test, design, label and
+    columns; returns the scan's view of the null model."""
+    if design.terms != ("x",):
+        raise ValueError(f"the {engine} scanner tests one column per variant")
+    scanner.test_name, scanner.design = test, design
+    scanner.label, scanner.columns = f"{engine} {test}", columns[test]
+    return make_model(spectrum, fit)
+
+
 def make_model(eig: Spectrum, null: NullFit) -> ScanModel:
     """The scan's view of a fitted one-kinship null model."""
     # Columns of G/C that are zero (the intercept: Kc 1 = 0) do not affect det S.
@@ -253,13 +264,7 @@ class ExactScanner:
 
     def __init__(self, spectrum: Spectrum, basis, fit: NullFit, test: str, design=ADDITIVE,
                  precision: str = "float64"):
-        if design.terms != ("x",):
-            raise ValueError("the exact scanner tests one column per variant")
-        self.model = make_model(spectrum, fit)
-        self.test_name = test
-        self.design = design
-        self.label = "exact " + test
-        self.columns = COLUMNS[test]
+        self.model = scanner_setup(self, spectrum, fit, "exact", test, design, COLUMNS)
         self.stages = {}
         self.B = basis.matrix()
         self.dtype = np.dtype(precision)

@@ -19,7 +19,7 @@ from ..eigen import Spectrum
 from ..nullmodel.eigen_reml import NullFit
 from .base import BlockResult, Prepared, collinear, column_sumsq
 from .designs import ADDITIVE
-from .exact import ScanModel, make_model
+from .exact import ScanModel, scanner_setup
 from .pvalues import neglog10_f1
 
 
@@ -205,13 +205,7 @@ class WhitenedScanner:
 
     def __init__(self, spectrum: Spectrum, basis, fit: NullFit, test: str, design=ADDITIVE,
                  precision: str = "float64", kinship: np.ndarray | None = None):
-        if design.terms != ("x",):
-            raise ValueError("the fixed-variance scanner tests one column per variant")
-        self.model = make_model(spectrum, fit)
-        self.test_name = test
-        self.design = design
-        self.label = "fast " + test
-        self.columns = COLUMNS[test]
+        self.model = scanner_setup(self, spectrum, fit, "fast", test, design, COLUMNS)
         self.Wq = spectrum.Wq
         self.whitener = make_whitener(spectrum, basis, self.model, kinship,
                                       overwrite_k=kinship is not None)

@@ -286,28 +286,24 @@ def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, o
             sxx += x[j] * x[j]
         for k in range(10):
             out[s, k] = np.nan
-        if do_reml:
-            lam, ll, where, _ = _maximize(0, s, d, x, yt, G, C, df, float(n), sxx, grid,
-                                          rg[0], rg[1], rg[2], rg[3], rg[4], rg[5], rg[6],
-                                          rg[7], rg[8], rg[9], buf, work, rtol, max_iter,
-                                          lam_reml0, lt, lp)
-            out[s, 3] = lam
-            out[s, 4] = ll
-            out[s, 8] = where
-            a, b, q = buf[0], buf[1], buf[2]  # sums at lam, left by _maximize
-            Q = q - b * b / a
-            tau = df / Q
-            out[s, 0] = b / a
-            out[s, 1] = math.sqrt(1.0 / (tau * a))
-            out[s, 2] = b * b / a * tau
-        if do_ml:
-            lam, ll, where, _ = _maximize(1, s, d, x, yt, G, C, df, float(n), sxx, grid,
-                                          mg[0], mg[1], mg[2], mg[3], mg[4], mg[5], mg[6],
-                                          mg[7], mg[8], mg[9], buf, work, rtol, max_iter,
-                                          lam_ml0, lt, lp)
-            out[s, 5] = lam
-            out[s, 6] = ll
-            out[s, 9] = where
+        for mode in range(2):  # 0: REML (Wald), 1: ML (LRT)
+            if not (do_reml if mode == 0 else do_ml):
+                continue
+            g = rg if mode == 0 else mg
+            lam, ll, where, _ = _maximize(mode, s, d, x, yt, G, C, df, float(n), sxx, grid,
+                                          g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8],
+                                          g[9], buf, work, rtol, max_iter,
+                                          lam_reml0 if mode == 0 else lam_ml0, lt, lp)
+            out[s, 3 + 2 * mode] = lam
+            out[s, 4 + 2 * mode] = ll
+            out[s, 8 + mode] = where
+            if mode == 0:
+                a, b, q = buf[0], buf[1], buf[2]  # sums at lam, left by _maximize
+                Q = q - b * b / a
+                tau = df / Q
+                out[s, 0] = b / a
+                out[s, 1] = math.sqrt(1.0 / (tau * a))
+                out[s, 2] = b * b / a * tau
         if lam_score > 0.0:
             _sums(lam_score, d, x, yt, buf, False)
             a, b, q = buf[0], buf[1], buf[2]
