@@ -46,7 +46,6 @@ class PhenotypeOptions:
     pheno: str | None = None
     pheno_name: tuple = ()
     pheno_col: int | None = None
-    all_pheno: bool = False
     missing_code: tuple = ("-9",)
     covar: str | None = None
     covar_name: tuple = ()
@@ -71,6 +70,7 @@ class GrmOptions(GenotypeOptions):
 
 @dataclass(frozen=True, kw_only=True)
 class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
+    all_pheno: bool = False
     loco: bool = False
     save_null: str | None = None
 

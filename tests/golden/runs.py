@@ -159,6 +159,11 @@ def runs(d: str) -> list:
         ("assoc_eigen", ["assoc", *base, *ph, "--eigen", o("a_kin"), "--test", "all",
                          "--chunk", "1/5", "--out", o("a_eig")],
          ["a_eig.chunk1of5.assoc.tsv.gz", "a_eig.chunk1of5.assoc.tsv.gz-meta.yaml"]),
+        *[(f"assoc_part{k}", ["assoc", *base, "--null", o("null_trait"), "--chr", "7-8",
+                               "--chunk", f"{k}/3", "--out", o("part")], [])
+          for k in (1, 2, 3)],
+        ("merge", ["merge", o("part.chunk*of3.assoc.tsv.gz"), "--out", o("merged")],
+         ["merged.assoc.tsv.gz", "merged.assoc.tsv.gz-meta.yaml"]),
         ("assoc_filters", ["assoc", *base, "--covar", covar, "--cat-covar", "batch",
                            "--maf", "0.05", "--mac", "30", "--geno", "0.02", "--keep", f["keep"],
                            "--chunk", "5/5", "--out", o("a_filt")],
