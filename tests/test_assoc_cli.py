@@ -19,11 +19,11 @@ def slurp(path):
 
 
 def read_assoc(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as fh:
-        header = fh.readline().rstrip("\n").split("\t")
-        rows = [line.rstrip("\n").split("\t") for line in fh]
-    return header, rows
+    """The result table through the project's one reader (gwaslmm.results)."""
+    from gwaslmm.results import read_table
+
+    header, lines = read_table(str(path))
+    return header, [ln.split("\t") for ln in lines]
 
 
 def column(header, rows, name, kind=float):
@@ -312,3 +312,32 @@ def test_merge_refuses_a_truncated_chunk(runs, tmp_path):
     r = run_cli(["merge", str(tmp_path / "p.chunk*"), "--out", tmp_path / "m"])
     assert r.exit_code == 1 and "cannot read" in r.output
     assert not os.path.exists(tmp_path / "m.assoc.tsv.gz")
+
+
+def test_one_lambda_gc_in_log_metadata_plot_and_merge(tmp_path):
+    """The summary, the metadata, the QQ plot and merge report the same
+    lambda_GC, that of gwaslmm.scan.pvalues on the written -log10 p (an even
+    number of variants: the median is the mean of the two middle statistics)."""
+    import re
+
+    from gwaslmm.results import numeric, read_columns
+    from gwaslmm.scan.pvalues import lambda_gc
+
+    args = ["--bfile", SIM, "--pheno", PHENO, "--pheno-name", "trait", "--fast", "--chr", "4-5"]
+    for k in (1, 2):
+        r = run_cli(["assoc", *args, "--chunk", f"{k}/2", "--plot", "--out", tmp_path / "c"])
+        assert r.exit_code == 0, r.output
+    r = run_cli(["merge", str(tmp_path / "c.chunk*of2.assoc.tsv.gz"), "--out", tmp_path / "m"])
+    assert r.exit_code == 0, r.output
+    for prefix in ("c.chunk1of2", "c.chunk2of2", "m"):
+        nl = numeric(read_columns(str(tmp_path / f"{prefix}.assoc.tsv.gz"))["neg_log_10_p_value"])
+        # from the written -log10 p (6 digits; the scan holds them unrounded)
+        want = lambda_gc(nl[~np.isnan(nl)])
+        meta = slurp(str(tmp_path / f"{prefix}.assoc.tsv.gz-meta.yaml"))
+        got = float(re.search(r"lambda_gc: (\S+)", meta).group(1))
+        assert got == pytest.approx(want, abs=1.5e-4), prefix
+        if prefix != "m":
+            assert nl.size > 1000
+            log = slurp(str(tmp_path / f"{prefix}.log"))
+            assert re.search(rf"^  lambda_GC: {got:.4f}$", log, re.M)
+            assert re.search(rf"QQ: .* lambda_GC = {got:.4f}$", log, re.M)

@@ -191,7 +191,9 @@ def run_assoc(opts, log) -> dict:
     meta["analysed_samples"] = os.path.basename(out.samples)
     log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
     write_meta_yaml(out.assoc_meta, meta)
-    if opts.make_plot:
+    if opts.make_plot and summary.tested:
         _plot(summary, out, sel.pheno_names[0], min(opts.top, 5), log)
+    elif opts.make_plot:
+        log.write("no variant was tested, so there is nothing to plot")
     return dict(path=out.assoc, lambda_gc=lgc, tested=summary.tested,
                 collinear=summary.collinear, qc=summary.qc_reasons, top=summary.top)
