@@ -23,9 +23,7 @@ def plot(**kw):
     """Manhattan and QQ plots (with lambda_GC) of an association result file."""
     from gwaslmm.drivers.options import PlotOptions
     from gwaslmm.drivers.plot import run_plot
-    from gwaslmm.paths import Outputs
+    from gwaslmm.paths import plot_run
 
     opts = build_options(PlotOptions, kw)
-    # OUT.plot.log, so that plotting next to an assoc run keeps its OUT.log
-    out = Outputs(opts.out)
-    run_logged(opts, run_plot, Outputs(out.out + ".plot"))
+    run_logged(opts, run_plot, plot_run(opts.out))

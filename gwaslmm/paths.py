@@ -73,7 +73,6 @@ class Outputs:
     samples = _run_file(".samples.tsv", "the analysed samples, #FID IID (readable by --keep)")
     manhattan = _run_file(".manhattan.png", "the Manhattan plot")
     qq = _run_file(".qq.png", "the QQ plot")
-    plot_log = _run_file(".plot.log", "the log of gwaslmm plot")
     reml = _model_file(".reml.tsv", "reml: one row per phenotype")
     reml_fixed = _model_file(".reml.fixed.tsv", "reml: the fixed effects")
     reml_loco = _model_file(".reml.loco.tsv", "reml --loco: one row per left-out chromosome")
@@ -93,3 +92,11 @@ class Outputs:
     @property
     def eigen(self) -> str:
         return eigen_path(self.out)
+
+
+def plot_run(out: str) -> Outputs:
+    """Where ``gwaslmm plot --out OUT`` keeps its log and timings: OUT.plot.log
+    and OUT.plot.timings.json, so that plotting beside an assoc run keeps that
+    run's OUT.log (its PNGs are :attr:`Outputs.manhattan` and :attr:`Outputs.qq`
+    of ``Outputs(OUT)``)."""
+    return Outputs(out + ".plot")

@@ -163,7 +163,7 @@ def read_id_list(path: str, what: str) -> np.ndarray:
     ``FID IID``/``#FID IID`` is skipped.  Returns keys 'FID IID' (str array)."""
     if not os.path.exists(path):
         raise InputError(f"{what} file not found: {path}")
-    keys = []
+    fid, iid = [], []
     with open(path, "r", encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             f = line.split()
@@ -173,8 +173,9 @@ def read_id_list(path: str, what: str) -> np.ndarray:
                 continue
             if len(f) < 2:
                 raise InputError(f"{path} line {lineno}: a {what} file needs FID and IID columns")
-            keys.append(f"{f[0]} {f[1]}")
-    return np.array(keys, dtype=str)
+            fid.append(f[0])
+            iid.append(f[1])
+    return sample_keys(np.array(fid, dtype=str), np.array(iid, dtype=str))
 
 
 def read_variant_list(path: str, what: str) -> set:

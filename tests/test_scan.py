@@ -240,3 +240,22 @@ def test_solve_equals_dense_inverse(problem):
         assert np.allclose(nm.solve(B), np.linalg.solve(V, B), rtol=1e-8, atol=1e-10)
         assert np.allclose(nm.solve(B[:, 0]), np.linalg.solve(V, B[:, 0]), rtol=1e-8,
                            atol=1e-10)
+
+
+def test_implementations_satisfy_their_protocols(problem):
+    """The seams are protocols; today's implementations satisfy them."""
+    from conftest import SIM
+    from gwaslmm.genotypes.base import GenotypeBlock, GenotypeSource
+    from gwaslmm.genotypes.plink1 import BedFile
+    from gwaslmm.nullmodel.base import NullEstimates, NullModel
+    from gwaslmm.scan.base import Scanner
+
+    K, W, y, X, eig, null, model = problem
+    nm = EigenNullModel.fit_phenotype(eig.sp, eig.basis, y, "y")
+    assert isinstance(nm, NullModel) and isinstance(nm.fit, NullEstimates)
+    for engine in ("exact", "fast"):
+        assert isinstance(method_for("quantitative", engine).scanner(nm, "wald"), Scanner)
+    bed = BedFile(SIM)
+    assert isinstance(bed, GenotypeSource)
+    assert isinstance(bed.read_block(None, slice(0, 5)), GenotypeBlock)
+    bed.close()

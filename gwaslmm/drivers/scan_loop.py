@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..genotypes.base import snp_block_size
+from ..genotypes.base import GenotypeSource, snp_block_size
 from ..qc import block_qc, summarize_reasons
+from ..scan.base import Scanner
 from ..schema import RowBlock, format_rows
 
 
@@ -61,8 +62,9 @@ def _track(summary: ScanSummary, rows: dict, main: np.ndarray, variants, idx) ->
                 lambda k: [str(variants.id[idx[i]]) for i in k])
 
 
-def scan_variants(scanner, source, samples: np.ndarray, variant_idx: np.ndarray, writer,
-                  summary: ScanSummary, log, *, filters, memory_gb: float,
+def scan_variants(scanner: Scanner, source: GenotypeSource, samples: np.ndarray,
+                  variant_idx: np.ndarray, writer, summary: ScanSummary, log, *, filters,
+                  memory_gb: float,
                   block_size: int | None = None, label: str = "scan") -> None:
     """Test ``variant_idx`` (indices into the source's variants) on the
     analysed ``samples`` with ``scanner``, writing rows through ``writer``."""

@@ -13,7 +13,7 @@ source states in ``effect_allele_note``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -57,6 +57,7 @@ class VariantInfo:
         return int(self.id.size)
 
 
+@runtime_checkable
 class GenotypeBlock(Protocol):
     """Genotypes of the samples and variants read, with their counts.
 
@@ -80,6 +81,7 @@ class GenotypeBlock(Protocol):
         ``out[:, :len(cols)]`` (float64 or float32, F-order); returns that view."""
 
 
+@runtime_checkable
 class GenotypeSource(Protocol):
     path: str
     samples: SampleInfo

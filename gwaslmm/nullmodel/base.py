@@ -13,13 +13,14 @@ of the model.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ..columns import FIXED_COLUMNS, REML_COLUMNS  # noqa: F401
 
 
+@runtime_checkable
 class NullEstimates(Protocol):
     name: str
     n: int
@@ -35,6 +36,7 @@ class NullEstimates(Protocol):
         """What the log says about the fit."""
 
 
+@runtime_checkable
 class NullModel(Protocol):
     fit: NullEstimates
 

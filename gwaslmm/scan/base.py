@@ -13,7 +13,7 @@ for the metadata, and takes a per-variant design (:mod:`.designs`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -58,10 +58,12 @@ class BlockResult:
     n_boundary: int = 0
 
 
+@runtime_checkable
 class Scanner(Protocol):
-    label: str
-    columns: tuple
-    reserved_bytes: int
+    label: str            # for the metadata, e.g. "exact wald"
+    columns: tuple        # optional output columns it fills (gwaslmm.schema)
+    reserved_bytes: int   # n x n memory it holds, for the block size
+    stages: dict          # seconds spent building it, by stage name, for the log
 
     def prepare(self, X: np.ndarray) -> Prepared:
         """X (n, m) float64, F-order, mean-imputed genotypes; may be overwritten."""
