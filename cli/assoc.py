@@ -1,7 +1,8 @@
 import click
 
-from .options import EXIT_CODES, REPEATS, StrictCommand, build_options, covar_options, epilog
-from .options import handle_errors, input_options, kinship_options, pheno_options, run_logged
+from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
+from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
+from .options import run_logged
 
 
 def _columns():
@@ -16,7 +17,7 @@ def _columns():
     "(the analysed samples), OUT.log and OUT.timings.json (with --chunk K/N: under "
     "OUT.chunkKofN). --chr/--extract/--exclude choose the tested variants; the kinship "
     "built from the genotypes uses all variants, or --model-snps.",
-    _columns(), REPEATS, EXIT_CODES))
+    _columns(), repeats(*NAME_LISTS, "--model-snps"), EXIT_CODES))
 @input_options
 @pheno_options(multi=False)
 @covar_options

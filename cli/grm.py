@@ -1,14 +1,14 @@
 import click
 
-from .options import EXIT_CODES, REPEATS, StrictCommand, build_options, epilog, grm_dtype_option
-from .options import handle_errors, input_options, run_logged
+from .options import EXIT_CODES, StrictCommand, build_options, epilog, grm_dtype_option
+from .options import handle_errors, input_options, repeats, run_logged
 
 
 @click.command(cls=StrictCommand, epilog=epilog(
     "Writes OUT.grm.bin (float32 lower triangle with diagonal, row by row), OUT.grm.N.bin "
     "(SNP count) and OUT.grm.id (FID IID): GCTA's binary GRM; and OUT.log, "
     "OUT.timings.json. The selection options choose the kinship's variants.",
-    REPEATS, EXIT_CODES))
+    repeats(), EXIT_CODES))
 @input_options
 @click.option("--grm-type", type=click.Choice(["standardized", "centered"]),
               default="standardized", show_default=True,

@@ -3,9 +3,13 @@ repeated options, and the error/exit-code wrapper."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import shlex
+import signal
 import sys
+import threading
 import traceback
 
 import click
@@ -14,11 +18,22 @@ from gwaslmm.errors import GwaslmmError
 
 EXIT_CODES = ("Exit codes: 0 success; 1 bad input data or a numerical failure (one line "
               "'gwaslmm: error: ...'); 2 bad usage; 3 internal error (a bug: rerun with "
-              "--debug and report it); 130 interrupted.")
-REPEATS = ("--keep, --remove, --extract, --exclude and --model-snps may be given several "
-           "times (the union of the files, as PLINK 2); name lists (--pheno-name, "
-           "--covar-name, --cat-covar, --missing-code) are comma-separated and may be "
-           "repeated; any other option given twice is an error.")
+              "--debug and report it); 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (as "
+              "SLURM stops a job); temporary files are removed in all these cases.")
+def repeats(*lists: str) -> str:
+    """The --help paragraph on repeated options, for the options a command has."""
+    files = ["--keep", "--remove", "--extract", "--exclude"] + [x for x in lists
+                                                               if x == "--model-snps"]
+    names = [x for x in lists if x != "--model-snps"]
+    text = (f"{', '.join(files[:-1])} and {files[-1]} may be given several times (the union of "
+            f"the files, as PLINK 2)")
+    if names:
+        text += (f"; name lists ({', '.join(names)}) are comma-separated and may be "
+                 f"repeated")
+    return text + "; any other option given twice is an error."
+
+
+NAME_LISTS = ("--pheno-name", "--covar-name", "--cat-covar", "--missing-code")
 
 
 def epilog(*parts: str) -> str:
@@ -31,11 +46,11 @@ class StrictCommand(click.Command):
     silently keep the last)."""
 
     def parse_args(self, ctx, args):
-        single = {}
+        options = {}
         for p in self.params:
-            if isinstance(p, click.Option) and not p.multiple and not p.count:
+            if isinstance(p, click.Option):
                 for o in p.opts + p.secondary_opts:
-                    single[o] = p
+                    options[o] = p
         seen: dict = {}
         skip = False
         for a in args:
@@ -45,16 +60,40 @@ class StrictCommand(click.Command):
             if a == "--":
                 break
             name = a.split("=", 1)[0]
-            p = single.get(name)
+            p = options.get(name)
             if p is None:
                 continue
             if "=" not in a and not p.is_flag:
-                skip = True  # the next token is this option's value
+                skip = True  # the next token is this option's value, whatever it looks like
+            if p.multiple or p.count:
+                continue
             if p.name in seen:
                 raise click.UsageError(f"option {name} given twice ({seen[p.name]} ... {a}); "
                                        f"give it once", ctx=ctx)
             seen[p.name] = a
         return super().parse_args(ctx, args)
+
+
+class FiniteFloat(click.ParamType):
+    """A finite float (no nan/inf), above ``low`` (or at least it, unless
+    ``open_low``)."""
+
+    name = "float"
+
+    def __init__(self, low: float = 0.0, open_low: bool = True):
+        self.low, self.open_low = low, open_low
+
+    def convert(self, value, param, ctx):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if v < self.low or (self.open_low and v == self.low):
+            self.fail(f"{value!r} must be {'above' if self.open_low else 'at least'} "
+                      f"{self.low:g}", param, ctx)
+        return v
 
 
 def _csv(ctx, param, value):
@@ -82,18 +121,21 @@ def input_options(f):
         click.option("--exclude", metavar="FILE", multiple=True,
                      help="Drop these variant IDs; repeatable."),
         click.option("--chr", "chr_", metavar="LIST", help="Chromosomes, e.g. 1-5,7,X."),
-        click.option("--maf", type=float, default=0.01, show_default=True,
+        click.option("--maf", type=FiniteFloat(0.0, open_low=False), default=0.01,
+                     show_default=True,
                      help="Minimum minor allele frequency (analysed samples)."),
-        click.option("--geno", type=float, default=0.05, show_default=True,
+        click.option("--geno", type=FiniteFloat(0.0, open_low=False), default=0.05,
+                     show_default=True,
                      help="Maximum missing-call rate per variant."),
-        click.option("--mac", type=float, default=None, help="Minimum minor allele count."),
-        click.option("--memory-gb", type=float, default=4.0, show_default=True,
+        click.option("--mac", type=FiniteFloat(0.0, open_low=False), default=None,
+                     help="Minimum minor allele count."),
+        click.option("--memory-gb", type=FiniteFloat(0.0), default=4.0, show_default=True,
                      help="Memory budget that sets the SNP block size."),
         click.option("--threads", type=click.IntRange(min=1), default=None,
                      help="Threads for BLAS and numba (default: the cores this process may "
                           "use: its CPU affinity and cgroup quota, as SLURM sets them). On a "
                           "shared node give the cores your job was allotted."),
-        click.option("--block-size", type=int, default=None, hidden=True),
+        click.option("--block-size", type=click.IntRange(min=1), default=None, hidden=True),
         click.option("--debug", is_flag=True, help="Show tracebacks on errors."),
     ]
     for o in reversed(opts):
@@ -143,7 +185,7 @@ def covar_options(f):
 def grm_dtype_option():
     return click.option(
         "--grm-dtype", type=click.Choice(["float64", "float32"]), default=None,
-        help="Precision of the kinship's block products: float32 is about 2x faster, "
+        help="Precision of the kinship's block products: float32 is about 1.7x faster, "
              "relative error about 1e-7 (GCTA's storage precision). Default: float32 "
              "with assoc --fast, float64 otherwise.")
 
@@ -176,7 +218,10 @@ def command_line() -> str:
 def build_options(cls, kw: dict):
     """The command's options dataclass from click's keyword arguments, by
     keyword: a flag without a field (or a field without a flag) is a TypeError."""
+    from gwaslmm.paths import check_out
+
     fields = {RENAME.get(k, k): v for k, v in kw.items() if k != "debug"}
+    check_out(fields["out"])
     return cls(**fields, command_line=command_line())
 
 
@@ -204,6 +249,20 @@ def make_log(log_path, command_line):
     return RunLog(log_path, command_line, progress_factory=factory)
 
 
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives (what SLURM sends on
+    cancel and time-out), so that it unwinds like Ctrl-C: every temporary
+    file is removed and the log says why the run stopped."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    raise Terminated(signum)
+
+
 def handle_errors(f):
     """Turn library errors into one line on stderr and an exit code (1 data, 2 usage);
     tracebacks only with --debug."""
@@ -227,6 +286,10 @@ def handle_errors(f):
         except KeyboardInterrupt:
             click.echo("gwaslmm: interrupted; no complete output was written", err=True)
             sys.exit(130)
+        except Terminated as exc:
+            name = signal.Signals(exc.signum).name
+            click.echo(f"gwaslmm: stopped by {name}; no complete output was written", err=True)
+            sys.exit(128 + exc.signum)
         except Exception as exc:  # an internal error: still one line without --debug
             if debug:
                 traceback.print_exc()
@@ -237,22 +300,54 @@ def handle_errors(f):
 
 
 def run_logged(opts, fn, outputs=None):
-    """Open the run's log, set threads, run ``fn(opts, log)``; an error is also
-    written to the log; the timings file is written only after a successful run.
+    """Lock the run's output prefix, open its log, set threads, run
+    ``fn(opts, log)``.  An error or a stop (Ctrl-C, SIGTERM) is written to the
+    log; the timings file is written only after a successful run.
     ``outputs``: the run's :class:`gwaslmm.paths.Outputs` (default: from --out)."""
     from gwaslmm._jit import cache_note, set_threads
     from gwaslmm.paths import Outputs
+    from gwaslmm.writers import RunLock
 
     out = outputs or Outputs(opts.out)
-    log = make_log(out.log, opts.command_line)
-    ok = False
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_signal)
+    else:  # signals reach the main thread only (a test runner's worker thread)
+        previous = None
     try:
-        log.write(f"threads: {set_threads(opts.threads)}; {cache_note()}")
-        result = fn(opts, log)
-        ok = True
-        return result
-    except GwaslmmError as exc:
-        log.write(f"error: {exc}", echo=False)
-        raise
+        with RunLock(out.run):
+            log = make_log(out.log, opts.command_line)
+            ok = False
+            try:
+                k = set_threads(opts.threads)
+                asked = "" if opts.threads in (None, k) else \
+                    f" (--threads {opts.threads}: more than the {k} cores this process may use)"
+                log.write(f"threads: {k}{asked}; {cache_note()}")
+                # every library gets the count used, not the one asked for
+                opts = dataclasses.replace(opts, threads=k)
+                result = fn(opts, log)
+                ok = True
+                return result
+            except GwaslmmError as exc:
+                _last_words(log, f"error: {exc}")
+                raise
+            except KeyboardInterrupt:
+                _last_words(log, "stopped: interrupted (Ctrl-C); temporary files removed")
+                raise
+            except Terminated as exc:
+                _last_words(log, f"stopped: {signal.Signals(exc.signum).name} received; "
+                                 f"temporary files removed")
+                raise
+            finally:
+                log.close(out.timings if ok else None)
     finally:
-        log.close(out.timings if ok else None)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _last_words(log, line: str) -> None:
+    """Write the reason a run stopped to its log, even when the log's own disk
+    is what failed."""
+    try:
+        log.write(line, echo=False)
+    except GwaslmmError:
+        pass

@@ -1,7 +1,8 @@
 import click
 
-from .options import EXIT_CODES, REPEATS, StrictCommand, build_options, covar_options, epilog
-from .options import handle_errors, input_options, kinship_options, pheno_options, run_logged
+from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
+from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
+from .options import run_logged
 
 
 def _columns():
@@ -14,7 +15,7 @@ def _columns():
     "Writes OUT.reml.tsv (one row per phenotype: " + _columns() + "), OUT.reml.fixed.tsv "
     "(phenotype, covariate, beta, standard_error), OUT.samples.tsv (the analysed samples), "
     "OUT.log and OUT.timings.json; with --loco OUT.reml.loco.tsv instead. The selection "
-    "options choose the kinship's variants.", REPEATS, EXIT_CODES))
+    "options choose the kinship's variants.", repeats(*NAME_LISTS), EXIT_CODES))
 @input_options
 @pheno_options(multi=True)
 @covar_options

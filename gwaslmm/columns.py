@@ -33,7 +33,7 @@ ALWAYS = ("n_miss",)  # optional columns every scan writes
 ASSOC_COLUMNS = {**BASE_COLUMNS, **OPTIONAL_COLUMNS}
 
 REML_COLUMNS = ["phenotype", "n", "h2", "h2_se", "sigma_g2", "sigma_e2", "lambda", "logl_reml",
-                "logl_ml", "p_h2"]
+                "logl_ml", "p_h2", "boundary"]
 FIXED_COLUMNS = ["phenotype", "covariate", "beta", "standard_error"]
 
 

@@ -70,39 +70,72 @@ def drop_missing_covariates(raw: dict, alive: np.ndarray, missing_codes, report:
 
 
 def check_covariates(W: np.ndarray, names: list) -> None:
-    """Raise InputError naming covariates that are constant or linearly dependent.
+    """Raise InputError naming covariates that are constant or linearly dependent,
+    or too many for the samples.
 
-    W : ndarray (n, c), float64, intercept first.  A column is dependent when
-    its residual after least squares on the earlier columns has norm below
-    1e-8 times its own (centred) norm.
+    W : ndarray (n, c), float64, intercept first.  Needs n - c >= 2 (the
+    variant's test keeps n - c - 1 >= 1 residual degrees of freedom).  A
+    column is dependent when its residual after least squares on the earlier
+    columns has norm below 1e-8 times its own (centred) norm: that residual
+    norm is |R_kk| of one QR factorization W = QR (Householder, LAPACK dgeqrf),
+    so the whole check is one factorization, O(n c^2).
     """
     n, c = W.shape
-    if c > n:
-        raise InputError(f"{c} covariate columns but only {n} samples")
+    if n - c < 2:
+        raise InputError(f"{c} covariate columns (intercept and dummies included) but only {n} "
+                         f"analysed samples: n - c = {n - c} leaves no residual degrees of freedom "
+                         f"(at least 2 needed); drop covariates or categorical levels")
+    if not np.isfinite(W).all():
+        k = int(np.flatnonzero(~np.isfinite(W).all(axis=0))[0])
+        raise InputError(f"covariate '{names[k]}' has a non-finite value in the analysed samples")
+    constant = np.ptp(W, axis=0) == 0
+    constant[0] = False
+    if constant.any():
+        k = int(np.flatnonzero(constant)[0])
+        raise InputError(f"covariate '{names[k]}' is constant ({W[0, k]:g}) in the {n} "
+                         f"analysed samples")
+    # scale columns to unit norm first: the test is relative, and QR on columns
+    # of very different magnitude (a dummy and an income in dollars) keeps it so
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.linalg.norm(W, axis=0)
+    if not np.isfinite(scale).all():
+        k = int(np.flatnonzero(~np.isfinite(scale))[0])
+        raise InputError(f"covariate '{names[k]}' overflows (values up to "
+                         f"{np.abs(W[:, k]).max():.3g}): rescale it")
+    R = np.linalg.qr(W / scale, mode="r")
+    centred = np.linalg.norm(W - W.mean(axis=0), axis=0) / scale
     for k in range(1, c):
-        x = W[:, k]
-        if np.ptp(x) == 0:
-            raise InputError(f"covariate '{names[k]}' is constant ({x[0]:g}) in the {n} "
-                             f"analysed samples")
-        prev = W[:, :k]
-        coef, *_ = np.linalg.lstsq(prev, x, rcond=None)
-        r = x - prev @ coef
-        scale = np.linalg.norm(x - x.mean())
-        if np.linalg.norm(r) <= 1e-8 * max(scale, 1e-300):
-            used = [names[j] for j in range(k) if abs(coef[j]) > 1e-8 and j > 0]
+        if abs(R[k, k]) <= 1e-8 * max(centred[k], 1e-300):
+            from scipy.linalg import solve_triangular
+
+            coef = solve_triangular(R[:k, :k], R[:k, k])
+            used = [names[j] for j in range(1, k) if abs(coef[j]) > 1e-8]
             others = ", ".join(used) if used else "the intercept"
             raise InputError(f"covariate '{names[k]}' is collinear with {others} in the {n} "
                              f"analysed samples; drop one of them")
 
 
 def check_not_phenotype(W: np.ndarray, names: list, Y: np.ndarray, pheno_names: list) -> None:
-    """A covariate equal to a phenotype in every analysed sample is the
-    phenotype itself (for example read twice from one combined table)."""
+    """A covariate equal to a phenotype in every analysed sample, up to the
+    rounding of a copy (1 - r^2 below 1e-8: the phenotype printed to 6 digits
+    and read back), is the phenotype itself (for example read twice from one
+    combined table, or once from a .fam)."""
     for k in range(1, W.shape[1]):
         for j, pn in enumerate(pheno_names):
             y = Y[:, j]
             ok = ~np.isnan(y)
-            if ok.any() and np.array_equal(W[ok, k], y[ok]):
-                raise InputError(f"covariate '{names[k]}' equals phenotype '{pn}' in all "
-                                 f"{int(ok.sum())} analysed samples: the phenotype cannot be "
-                                 f"a covariate; leave it out of --covar-name")
+            if not ok.any():
+                continue
+            w, v = W[ok, k], y[ok]
+            if np.array_equal(w, v):
+                how = "equals"
+            else:
+                wc, vc = w - w.mean(), v - v.mean()
+                den = float(np.dot(wc, wc) * np.dot(vc, vc))
+                r2 = float(np.dot(wc, vc)) ** 2 / den if den > 0 else 0.0
+                if not 1 - r2 < 1e-8:
+                    continue
+                how = f"is, up to rounding (1 - r^2 = {1 - r2:.2g}), a linear function of"
+            raise InputError(f"covariate '{names[k]}' {how} phenotype '{pn}' in all "
+                             f"{int(ok.sum())} analysed samples: the phenotype cannot be a "
+                             f"covariate; leave it out of --covar-name")

@@ -219,13 +219,15 @@ def fingerprint(K_shape, W: np.ndarray, sample_keys) -> str:
     return h.hexdigest()[:16]
 
 
-def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True):
+def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True,
+              overwrite_k: bool = False):
     """Eigendecompose P Kc P (see module docstring): (Spectrum, basis).
 
     K : ndarray (n, n), float64, symmetric kinship over the analysed samples.
     W : ndarray (n, c), float64, full column rank, intercept included.
     vectors : form B (dsyevd, an :class:`ExplicitBasis`) or keep it factored
         (dsytrd + dstevd, a :class:`FactoredBasis`).
+    overwrite_k : use K's memory as the workspace (K is destroyed).
     """
     from scipy.linalg import eigh, qr
 
@@ -235,7 +237,8 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True
     if not np.isfinite(K).all():
         raise InputError("kinship has non-finite entries")
     t0 = time.perf_counter()
-    Kc = double_centre(K)
+    fp = fingerprint(K.shape, W, sample_keys)
+    Kc = double_centre(K, out=K if overwrite_k else None)
     t = float(np.trace(Kc) / n)
     if not t > 0:
         raise NumericalError(f"kinship has no variance after centring (tr(Kc)/n = {t:g})")
@@ -275,7 +278,7 @@ def decompose(K: np.ndarray, W: np.ndarray, sample_keys=(), vectors: bool = True
     seconds = time.perf_counter() - t0
     spectrum = Spectrum(d=d, Wq=Wq, R=R, G=G, C=C, t=t, n_zeroed=int(zero.sum()),
                         min_eigenvalue=min_eig, seconds=seconds,
-                        fingerprint=fingerprint(K.shape, W, sample_keys), d_clipped=clipped)
+                        fingerprint=fp, d_clipped=clipped)
     return spectrum, basis
 
 

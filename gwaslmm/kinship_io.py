@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 from .ids import duplicated, positions, sample_keys
-from .writers import atomic_path, atomic_text
+from .writers import atomic_file, atomic_text
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,10 @@ def write_gcta_grm(paths, K: np.ndarray, n_snps, fid, iid) -> list:
     # Row-major lower triangle: for i, j <= i.  np.tril_indices is ordered that way.
     vals = K[rows, cols].astype(np.float32)
     N = np.broadcast_to(np.asarray(n_snps, dtype=np.float32), (n, n))[rows, cols]
-    with atomic_path(paths[0]) as tmp:
-        vals.tofile(tmp)
-    with atomic_path(paths[1]) as tmp:
-        np.ascontiguousarray(N, dtype=np.float32).tofile(tmp)
+    with atomic_file(paths[0]) as fh:
+        fh.write(vals.tobytes())
+    with atomic_file(paths[1]) as fh:
+        fh.write(np.ascontiguousarray(N, dtype=np.float32).tobytes())
     with atomic_text(paths[2]) as fh:
         for f, i in zip(fid, iid):
             fh.write(f"{f}\t{i}\n")
@@ -92,6 +92,12 @@ def read_gcta_grm(prefix: str) -> Kinship:
         raise InputError(f"{bin_path} has {size} bytes but {n} samples in {id_path} need "
                          f"{4 * want} (float32 lower triangle)")
     vals = np.fromfile(bin_path, dtype=np.float32).astype(np.float64)
+    if not np.isfinite(vals).all():
+        k = int(np.flatnonzero(~np.isfinite(vals))[0])
+        r = int((np.sqrt(8 * k + 1) - 1) // 2)
+        raise InputError(f"kinship {bin_path} has {int((~np.isfinite(vals)).sum())} non-finite "
+                         f"entries (NaN or inf), first at row {r + 1}, column "
+                         f"{k - r * (r + 1) // 2 + 1}: {vals[k]}")
     K = np.empty((n, n))
     rows, cols = np.tril_indices(n)
     K[rows, cols] = vals
@@ -112,7 +118,7 @@ def read_gemma_kinship(path: str, fid, iid) -> Kinship:
         raise InputError(f"kinship file not found: {path}")
     import warnings
 
-    with open(path, "r") as fh:
+    with open(path, "r", encoding="utf-8-sig", errors="replace") as fh:
         text = fh.read()
     rows = [ln for ln in text.splitlines() if ln.strip()]
     n_rows = len(rows)
@@ -133,15 +139,27 @@ def read_gemma_kinship(path: str, fid, iid) -> Kinship:
     if K.shape != (n, n):
         raise InputError(f"kinship {path} is {K.shape[0]} x {K.shape[1]} but the .fam has {n} "
                          f"samples (a GEMMA kinship lists the .fam's samples in order)")
+    _check_finite(K, path)
     if not np.allclose(K, K.T, atol=1e-6 * max(1.0, np.abs(K).max())):
         raise InputError(f"kinship {path} is not symmetric")
     return Kinship(K=K, fid=np.asarray(fid, str), iid=np.asarray(iid, str), n_snps=0,
                    source=path)
 
 
+def _check_finite(K: np.ndarray, source: str) -> None:
+    """A kinship with NaN or infinite entries (or values beyond float64's
+    range, read as inf) is named as such, with the first place."""
+    bad = ~np.isfinite(K)
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise InputError(f"kinship {source} has {int(bad.sum())} non-finite entries (NaN, "
+                         f"inf or beyond the float64 range), first at row {i + 1}, column "
+                         f"{j + 1}: {K[i, j]}")
+
+
 def write_gemma_kinship(path: str, K: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        np.savetxt(tmp, K, fmt="%.10g", delimiter="\t")
+    with atomic_file(path) as fh:
+        np.savetxt(fh, K, fmt="%.10g", delimiter="\t")
 
 
 def _check_unique(fid, iid, where):

@@ -11,7 +11,7 @@ import sys
 import time
 
 from . import __version__
-from .writers import atomic_text, ensure_parent
+from .writers import atomic_text, ensure_parent, output_error, refuse_symlink, reporting
 
 
 class RunLog:
@@ -27,7 +27,11 @@ class RunLog:
         self.path = path
         if path:
             ensure_parent(path)
-            self._fh = open(path, "w", encoding="utf-8")
+            refuse_symlink(path)
+            with reporting(path):  # never through a link planted at the log's name
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                             | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            self._fh = os.fdopen(fd, "w", encoding="utf-8")
         self.write(f"gwaslmm {__version__}  (python {platform.python_version()}, "
                    f"{platform.machine()}, {time.strftime('%Y-%m-%d %H:%M:%S')})")
         if command_line:
@@ -35,8 +39,16 @@ class RunLog:
 
     def write(self, msg: str, echo: bool = True) -> None:
         if self._fh:
-            self._fh.write(msg + "\n")
-            self._fh.flush()
+            try:
+                self._fh.write(msg + "\n")
+                self._fh.flush()
+            except OSError as exc:  # the log's disk is full: stop writing it, say why
+                fh, self._fh = self._fh, None
+                try:
+                    fh.close()
+                except OSError:
+                    pass
+                raise output_error(exc, self.path) from None
         if echo and not self.quiet:
             print(msg, file=sys.stderr, flush=True)
 
@@ -71,15 +83,22 @@ class RunLog:
         return cb
 
     def close(self, timings_path: str | None = None) -> None:
+        """End the log with the stage timings; ``timings_path`` (after a
+        successful run only) gets them as JSON."""
         total = time.perf_counter() - self.t0
         self.timings["total"] = total
-        if self.timings:
-            parts = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
-            self.write(f"timings: {parts}")
-        if timings_path:
-            with atomic_text(timings_path) as fh:
-                json.dump({k: round(v, 4) for k, v in self.timings.items()}, fh, indent=1)
-                fh.write("\n")
-        if self._fh:
-            self._fh.close()
-            self._fh = None
+        try:
+            if self.timings:
+                parts = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
+                self.write(f"timings: {parts}")
+            if timings_path:
+                with atomic_text(timings_path) as fh:
+                    json.dump({k: round(v, 4) for k, v in self.timings.items()}, fh, indent=1)
+                    fh.write("\n")
+        finally:
+            if self._fh:
+                try:
+                    self._fh.close()
+                except OSError:
+                    pass
+                self._fh = None

@@ -25,6 +25,12 @@ def _exact(model, test, design, precision, kinship):
     return ExactScanner(model.spectrum, model.basis, model.fit, test, design, precision)
 
 
+def _eigen_reml(spectrum, basis, y, name):
+    from .nullmodel.eigen_reml import EigenNullModel
+
+    return EigenNullModel.fit_phenotype(spectrum, basis, y, name)
+
+
 def _exact_columns(test):
     from .scan.exact import COLUMNS
 
@@ -53,12 +59,17 @@ class Method:
     kinship_precision: str
     build: Callable
     columns_of: Callable
+    fit: Callable = _eigen_reml  # (spectrum, basis, y (n,), name) -> a fitted null model
     why_not: str = ""  # what to say when a test is not offered
 
     def check_test(self, test: str) -> None:
         if test not in self.tests:
             raise UsageError(f"--test {test} is not offered {self.why_not}: choose "
                              f"{' or '.join(self.tests)}")
+
+    def null_model(self, spectrum, basis, y, name: str):
+        """Fit the null model this method scans against."""
+        return self.fit(spectrum, basis, y, name)
 
     def columns(self, test: str) -> tuple:
         """The optional output columns its scanner fills for ``test``."""

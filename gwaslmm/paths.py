@@ -9,10 +9,24 @@ plots) under ``OUT.chunkKofN``; what describes the model rather than the run
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+from .errors import UsageError
 
 ASSOC_SUFFIX = ".assoc.tsv"
 META_SUFFIX = "-meta.yaml"
+
+
+def check_out(out: str) -> str:
+    """An --out prefix names files to write, not a folder: refuse an empty
+    prefix, '.', '..', a trailing '/' or an existing directory (which would
+    give hidden files such as 'out/.log')."""
+    base = os.path.basename(out)
+    if not out or out.endswith(os.sep) or base in ("", ".", "..") or os.path.isdir(out):
+        raise UsageError(f"--out '{out}' names a folder; give a prefix for the files, for "
+                         f"example {os.path.join(out or '.', 'run')}")
+    return out
 
 
 def chunk_prefix(out: str, k: int, n: int) -> str:

@@ -27,6 +27,8 @@ class VariantFilters:
     mac: float | None = None
 
     def __post_init__(self):
+        if self.mac is not None and not np.isfinite(self.mac):
+            raise UsageError(f"--mac must be a finite count, got {self.mac}")
         if not 0 <= self.maf < 0.5:
             raise UsageError(f"--maf must be in [0, 0.5), got {self.maf}")
         if not 0 <= self.geno <= 1:
@@ -56,6 +58,11 @@ def preselect_variants(variants: VariantInfo, chr_spec: str | None = None,
         report.append(f"--extract: {len(extract)} IDs listed, {int(sel.sum())} in "
                       f"{os.path.basename(variants.source)}; removed "
                       f"{int((keep & ~sel).sum())}")
+        ids, counts = np.unique(variants.id[sel], return_counts=True)
+        if (counts > 1).any():
+            report.append(f"  {int((counts > 1).sum())} listed ID(s) name several variants, all "
+                          f"kept (first: {ids[counts > 1][0]}, {int(counts[counts > 1][0])} "
+                          f"variants)")
         keep &= sel
     if exclude is not None:
         sel = np.isin(variants.id, sorted(exclude))

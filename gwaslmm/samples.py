@@ -24,8 +24,8 @@ from .design import (
 )
 from .errors import InputError
 from .genotypes.base import SampleInfo
-from .ids import first_ids, positions, sample_keys
-from .tables import SampleTable, parse_numeric
+from .ids import duplicated, first_ids, positions, sample_keys
+from .tables import IdList, SampleTable, parse_numeric
 
 MIN_SAMPLES = 10
 
@@ -66,9 +66,23 @@ def fam_phenotype_names(samples: SampleInfo) -> list:
     return ["fam_pheno"] if k == 1 else [f"fam_pheno{j + 1}" for j in range(k)]
 
 
-def _match(keys, alive, table: SampleTable, what: str, report: list, src: str):
+def _by_iid(samples: SampleInfo, what: str, path: str) -> np.ndarray:
+    """The genotype samples' IIDs, to match a file that lists IIDs alone;
+    they must then be unique."""
+    dup = duplicated(samples.iid)
+    if dup.size:
+        raise InputError(f"{what} {path} lists IIDs alone (PLINK 2 '#IID'), but IID {dup[0]} "
+                         f"appears in several families of {os.path.basename(samples.source)}; "
+                         f"give FID and IID")
+    return samples.iid
+
+
+def _match(keys, alive, table: SampleTable, what: str, report: list, src: str, samples=None):
     """Row index into ``table`` per genotype sample (-1 if absent); updates ``alive``."""
-    tkeys = sample_keys(table.fid, table.iid)
+    if table.by_iid:
+        tkeys, keys = table.iid, _by_iid(samples, f"{what} file", table.path)
+    else:
+        tkeys = sample_keys(table.fid, table.iid)
     rows = positions(tkeys, keys)
     matched = rows >= 0
     n_before = int(alive.sum())
@@ -85,24 +99,27 @@ def _match(keys, alive, table: SampleTable, what: str, report: list, src: str):
                       f"(first: {first_ids(extra)})")
     alive &= matched
     if not alive.any():
-        raise InputError(f"{what} file {table.path} has 0 samples in common with the genotype "
-                         f"samples ({what}: {table.n} samples, still in analysis before the "
-                         f"join: {n_before}; first {what} ID: {tkeys[0]}; first {src} ID: "
-                         f"{keys[0]})")
+        _no_overlap(f"{what} file {table.path}", table.n, tkeys[:1], src,
+                    f"still in analysis before the join: {n_before}; first {src} ID: {keys[0]}")
     return rows
 
 
-def _sample_lists(keys, alive, keep, remove, report, n_all, src):
+def _no_overlap(what: str, listed: int, first, src: str, detail: str):
+    raise InputError(f"{what} has 0 samples in common with {src} (listed: {listed}, first: "
+                     f"{first_ids(first)}; {detail})")
+
+
+def _sample_lists(samples, keys, alive, keep, remove, report, n_all, src):
     if keep is not None:
-        in_keep = np.isin(keys, keep)
+        in_keep = np.isin(_by_iid(samples, "--keep", "list") if keep.by_iid else keys, keep.ids)
         report.append(f"--keep: {keep.size} IDs, {int(in_keep.sum())} in {src}; "
                       f"dropped {int((alive & ~in_keep).sum())} samples not listed")
         alive &= in_keep
         if not alive.any():
-            raise InputError(f"--keep list has 0 samples in common with {src} "
-                             f"(list: {keep.size} IDs, first: {first_ids(keep)}; {src}: {n_all})")
+            _no_overlap("--keep list", keep.size, keep.ids, src, f"{src}: {n_all} samples")
     if remove is not None:
-        in_rm = np.isin(keys, remove)
+        in_rm = np.isin(_by_iid(samples, "--remove", "list") if remove.by_iid else keys,
+                        remove.ids)
         report.append(f"--remove: {remove.size} IDs, removed {int((alive & in_rm).sum())} samples")
         alive &= ~in_rm
 
@@ -118,7 +135,7 @@ def _phenotypes(samples, keys, alive, pheno_table, pheno_names, fam_columns, mis
                                     "phenotype", ids=keys))
             names.append(all_names[j])
     else:
-        rows = _match(keys, alive, pheno_table, "phenotype", report, src)
+        rows = _match(keys, alive, pheno_table, "phenotype", report, src, samples)
         sel = pheno_names if pheno_names else pheno_table.names
         for nm, col in table_columns(pheno_table, rows, sel).items():
             ys.append(parse_numeric(col, missing_codes, pheno_table.path, nm, "phenotype",
@@ -133,14 +150,19 @@ def _phenotypes(samples, keys, alive, pheno_table, pheno_names, fam_columns, mis
     else:
         report.append(f"missing phenotype ({'any' if drop_missing == 'any' else 'all'} of "
                       f"{len(names)}): dropped {int(lost.sum())}")
+    if alive.any() and not (alive & ~gone).any():
+        which = names[0] if len(names) == 1 else ", ".join(names)
+        src = pheno_table.path if pheno_table is not None else samples.source
+        raise InputError(f"phenotype {which} is missing (NA, -9 or a missing code) in all "
+                         f"{int(alive.sum())} samples still in the analysis ({src})")
     alive &= ~gone
     return Y, names
 
 
 def join_samples(samples: SampleInfo, *, pheno_table: SampleTable | None = None,
                  pheno_names=None, fam_columns=(0,), covar_table: SampleTable | None = None,
-                 covar_names=None, cat_covar=(), keep: np.ndarray | None = None,
-                 remove: np.ndarray | None = None, missing_codes=("-9",),
+                 covar_names=None, cat_covar=(), keep: IdList | None = None,
+                 remove: IdList | None = None, missing_codes=("-9",),
                  need_phenotype: bool = True, drop_missing: str = "any",
                  min_samples: int = MIN_SAMPLES) -> SampleSelection:
     """Join genotype samples with phenotypes, covariates and sample lists.
@@ -157,7 +179,7 @@ def join_samples(samples: SampleInfo, *, pheno_table: SampleTable | None = None,
     alive = np.ones(n_all, dtype=bool)
     src = os.path.basename(samples.source)
     report.append(f"genotype samples ({src}): {n_all}")
-    _sample_lists(keys, alive, keep, remove, report, n_all, src)
+    _sample_lists(samples, keys, alive, keep, remove, report, n_all, src)
 
     if need_phenotype:
         Y, names = _phenotypes(samples, keys, alive, pheno_table, pheno_names, fam_columns,
@@ -167,7 +189,7 @@ def join_samples(samples: SampleInfo, *, pheno_table: SampleTable | None = None,
 
     wcols, wnames = [np.ones(n_all)], ["intercept"]
     if covar_table is not None:
-        rows = _match(keys, alive, covar_table, "covariate", report, src)
+        rows = _match(keys, alive, covar_table, "covariate", report, src, samples)
         sel = covar_names if covar_names else covar_table.names
         raw = table_columns(covar_table, rows, sel)
         drop_missing_covariates(raw, alive, missing_codes, report)

@@ -109,6 +109,14 @@ def save_null(path: str, model: EigenNullModel, sel: SampleSelection, source) ->
 def load_null(prefix: str, source) -> StoredNull:
     """A saved null model, its samples located in the genotype source."""
     path = null_path(prefix)
+    if not os.path.exists(path):
+        import glob
+
+        from .paths import loco_null_pattern
+
+        if glob.glob(loco_null_pattern(prefix)):
+            raise InputError(f"null model file not found: {path}; {loco_null_pattern(prefix)} "
+                             f"files exist (reml --loco --save-null): use them with --loco")
     z = read_npz(path, "null model", EIGEN_KEYS + FIT_SCALARS + (
         "yt", "y", "beta", "beta_se", "name", "where", "where_ml", "fid", "iid", "W",
         "covar_names"))

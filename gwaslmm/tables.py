@@ -34,6 +34,7 @@ class SampleTable:
     names: list
     columns: dict
     has_header: bool
+    by_iid: bool = False  # PLINK 2's '#IID ...' header: no FID column, match on IID
 
     @property
     def n(self) -> int:
@@ -46,6 +47,18 @@ def _split(line: str, tabbed: bool) -> list[str]:
     return line.split()
 
 
+def text_rows(path: str, what: str):
+    """(line number, whitespace-split fields) of each non-blank line of a text
+    file, a UTF-8 byte-order mark dropped; InputError if the file is missing."""
+    if not os.path.exists(path):
+        raise InputError(f"{what} file not found: {path}")
+    with open(path, "r", encoding="utf-8-sig", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            fields = line.split()
+            if fields:
+                yield lineno, fields
+
+
 def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
     """Read an ``FID IID col...`` table (see module docstring)."""
     if not os.path.exists(path):
@@ -56,16 +69,19 @@ def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
         raise InputError(f"{what} file {path} is empty")
     tabbed = "\t" in lines[0]
     first = _split(lines[0], tabbed)
-    has_header = len(first) >= 2 and first[0].lstrip("#").upper() == "FID" and first[1].upper() == "IID"
+    by_iid = bool(first) and first[0].lstrip("#").upper() == "IID"
+    has_header = by_iid or (len(first) >= 2 and first[0].lstrip("#").upper() == "FID"
+                            and first[1].upper() == "IID")
+    nid = 1 if by_iid else 2
     if has_header:
-        names = first[2:]
+        names = first[nid:]
         body = lines[1:]
     else:
         names = [f"{prefix}{k}" for k in range(1, len(first) - 1)]
         body = lines
-    ncol = len(names) + 2
+    ncol = len(names) + nid
     if len(names) == 0:
-        raise InputError(f"{what} file {path} has no columns after FID and IID")
+        raise InputError(f"{what} file {path} has no columns after {'IID' if by_iid else 'FID and IID'}")
     if len(set(names)) != len(names):
         dup = sorted({x for x in names if names.count(x) > 1})
         raise InputError(f"{what} file {path} has duplicated column name(s): {', '.join(dup)}")
@@ -79,14 +95,15 @@ def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
     if not rows:
         raise InputError(f"{what} file {path} has a header but no samples")
     arr = np.array(rows, dtype=object).astype(str)
-    fid, iid = arr[:, 0], arr[:, 1]
-    dup = duplicated(sample_keys(fid, iid))
+    iid = arr[:, nid - 1]
+    fid = iid if by_iid else arr[:, 0]  # by_iid: FID unused
+    dup = duplicated(iid if by_iid else sample_keys(fid, iid))
     if dup.size:
         raise InputError(f"{what} file {path} lists {dup.size} sample(s) more than "
                          f"once, first: {dup[0]}")
-    columns = {name: arr[:, k + 2] for k, name in enumerate(names)}
+    columns = {name: arr[:, k + nid] for k, name in enumerate(names)}
     return SampleTable(path=path, fid=fid, iid=iid, names=names, columns=columns,
-                       has_header=has_header)
+                       has_header=has_header, by_iid=by_iid)
 
 
 def _text_missing(values: np.ndarray) -> np.ndarray:
@@ -158,37 +175,52 @@ def is_numeric_column(values: np.ndarray, missing_codes: tuple) -> bool:
     return _floats(values, miss)[1] is None
 
 
-def read_id_list(path: str, what: str) -> np.ndarray:
+@dataclass(frozen=True)
+class IdList:
+    """Samples listed by ``--keep``/``--remove``: keys "FID IID", or, for a
+    PLINK 2 single-ID list (a '#IID' header, or one column), IIDs
+    (``by_iid``)."""
+
+    ids: np.ndarray
+    by_iid: bool = False
+
+    @property
+    def size(self) -> int:
+        return int(self.ids.size)
+
+    def tolist(self) -> list:
+        return self.ids.tolist()
+
+
+def read_id_list(path: str, what: str) -> IdList:
     """FID IID list (``--keep``/``--remove``); extra columns ignored; a header
-    ``FID IID``/``#FID IID`` is skipped.  Returns keys 'FID IID' (str array)."""
-    if not os.path.exists(path):
-        raise InputError(f"{what} file not found: {path}")
+    ``FID IID``/``#FID IID`` is skipped; a header ``#IID`` (PLINK 2), or a
+    single column throughout, lists IIDs only."""
     fid, iid = [], []
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            f = line.split()
-            if not f:
-                continue
-            if lineno == 1 and f[0].lstrip("#").upper() == "FID":
-                continue
-            if len(f) < 2:
-                raise InputError(f"{path} line {lineno}: a {what} file needs FID and IID columns")
-            fid.append(f[0])
-            iid.append(f[1])
-    return sample_keys(np.array(fid, dtype=str), np.array(iid, dtype=str))
+    by_iid = None
+    for lineno, f in text_rows(path, what):
+        if lineno == 1 and f[0].lstrip("#").upper() in ("FID", "IID") and \
+                (f[0].startswith("#") or len(f) >= 2 and f[1].upper() == "IID"):
+            by_iid = f[0].lstrip("#").upper() == "IID"
+            continue
+        if by_iid is None:
+            by_iid = len(f) == 1
+        if by_iid:
+            iid.append(f[0])
+            continue
+        if len(f) < 2:
+            raise InputError(f"{path} line {lineno}: a {what} file needs FID and IID columns "
+                             f"(or a '#IID' header for IIDs alone)")
+        fid.append(f[0])
+        iid.append(f[1])
+    if by_iid:
+        return IdList(np.array(iid, dtype=str), by_iid=True)
+    return IdList(sample_keys(np.array(fid, dtype=str), np.array(iid, dtype=str)))
 
 
 def read_variant_list(path: str, what: str) -> set:
     """Variant IDs, first column of each line (``--extract``/``--exclude``)."""
-    if not os.path.exists(path):
-        raise InputError(f"{what} file not found: {path}")
-    ids = set()
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            f = line.split()
-            if f:
-                ids.add(f[0])
-    return ids
+    return {f[0] for _, f in text_rows(path, what)}
 
 
 def select_columns(table: SampleTable, names: list | None, col_index: int | None,
@@ -210,7 +242,7 @@ def select_columns(table: SampleTable, names: list | None, col_index: int | None
     return list(table.names)
 
 
-def read_id_lists(paths, what: str) -> np.ndarray | None:
+def read_id_lists(paths, what: str) -> IdList | None:
     """The union of the ID lists in ``paths`` (a repeated ``--keep``/``--remove``,
     as PLINK 2 takes several files); None when no file is given."""
     if not paths:
@@ -218,9 +250,11 @@ def read_id_lists(paths, what: str) -> np.ndarray | None:
     lists = [read_id_list(p, what) for p in paths]
     if len(lists) == 1:
         return lists[0]
-    keys = np.concatenate(lists)
-    _, first = np.unique(keys, return_index=True)
-    return keys[np.sort(first)]
+    if len({x.by_iid for x in lists}) > 1:
+        raise InputError(f"{what}: some files list FID IID and others IIDs alone; use one form")
+    ids = np.concatenate([x.ids for x in lists])
+    _, first = np.unique(ids, return_index=True)
+    return IdList(ids[np.sort(first)], by_iid=lists[0].by_iid)
 
 
 def read_variant_lists(paths, what: str) -> set | None:

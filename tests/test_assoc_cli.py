@@ -143,7 +143,8 @@ def test_reml_table(runs):
     path = str(runs["d"] / "r.reml.tsv")
     header, rows = read_assoc(path)
     assert header == ["phenotype", "n", "h2", "h2_se", "sigma_g2", "sigma_e2", "lambda",
-                      "logl_reml", "logl_ml", "p_h2"]
+                      "logl_reml", "logl_ml", "p_h2", "boundary"]
+    assert rows[0][-1] == "none"
     h2 = float(rows[0][2])
     se = float(rows[0][3])
     assert rows[0][0] == "trait" and rows[0][1] == "987"

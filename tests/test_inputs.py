@@ -31,7 +31,7 @@ from gwaslmm.genotypes.plink1 import (BedFile, bim_variants, fam_samples, int8_b
 from gwaslmm.qc import (FILTER_NAMES, VariantFilters, preselect_variants, qc_report_lines,
                         summarize_reasons, variant_qc_counts)
 from gwaslmm.samples import join_samples
-from gwaslmm.tables import (is_numeric_column, missing_mask, parse_numeric, read_id_list,
+from gwaslmm.tables import (IdList, is_numeric_column, missing_mask, parse_numeric, read_id_list,
                             read_sample_table, read_variant_list, select_columns)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -591,10 +591,10 @@ def test_join_pheno_zero_overlap(tmp_path, tiny_fam):
     path = write_text(tmp_path / "p.txt", "FID IID y\n" + "".join(f"Z{i} Q{i} {i}\n"
                                                                    for i in range(12)))
     t = read_sample_table(path, "phenotype", "PHENO")
-    with pytest.raises(InputError, match=r"phenotype file .*p\.txt has 0 samples in common with the "
-                                         r"genotype samples \(phenotype: 12 samples, still in "
-                                         r"analysis before the join: 20; first phenotype ID: Z0 Q0; "
-                                         r"first tiny\.fam ID: F0 S0\)"):
+    with pytest.raises(InputError, match=r"phenotype file .*p\.txt has 0 samples in common with "
+                                         r"tiny\.fam \(listed: 12, first: Z0 Q0; still in "
+                                         r"analysis before the join: 20; first tiny\.fam ID: "
+                                         r"F0 S0\)"):
         join_samples(tiny_fam, pheno_table=t)
 
 
@@ -749,12 +749,13 @@ def test_join_keep_remove_report(tmp_path, tiny_fam):
 
 def test_join_keep_no_overlap(tiny_fam):
     with pytest.raises(InputError, match=r"--keep list has 0 samples in common with tiny\.fam "
-                                         r"\(list: 2 IDs, first: X 1, X 2; tiny\.fam: 20\)"):
-        join_samples(tiny_fam, keep=np.array(["X 1", "X 2"]))
+                                         r"\(listed: 2, first: X 1, X 2; tiny\.fam: 20 "
+                                         r"samples\)"):
+        join_samples(tiny_fam, keep=IdList(np.array(["X 1", "X 2"])))
 
 
 def test_join_too_few_samples(tiny_fam):
-    keep = np.array([f"{TINY_FID[i]} {TINY_IID[i]}" for i in range(10)])
+    keep = IdList(np.array([f"{TINY_FID[i]} {TINY_IID[i]}" for i in range(10)]))
     with pytest.raises(InputError, match=r"only 9 samples left after the sample join \(minimum 10\)"):
         join_samples(tiny_fam, keep=keep)
 

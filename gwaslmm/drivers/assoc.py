@@ -10,6 +10,7 @@ the analysed samples and (``--plot``) the plots are written beside it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 
@@ -58,13 +59,25 @@ def _check_options(opts) -> None:
                                       ("--grm", opts.grm), ("--kinship", opts.kinship),
                                       ("--eigen", opts.eigen), ("--keep", opts.keep),
                                       ("--remove", opts.remove),
-                                      ("--model-snps", opts.model_snps)) if v]
+                                      ("--model-snps", opts.model_snps),
+                                      ("--save-eigen", opts.save_eigen)) if v]
         if given:
             raise UsageError(f"--null already fixes the samples, phenotype, covariates and "
                              f"kinship; drop {', '.join(given)}")
     if opts.model_snps and (opts.grm or opts.kinship or opts.eigen):
         raise UsageError("--model-snps chooses the variants of a kinship built from the "
                          "genotypes; drop --grm/--kinship/--eigen")
+
+
+def run_settings(opts, method, selection: str) -> list:
+    """Every setting that shapes a chunk's rows, for merge to compare
+    (``variant_selection`` hashes the tested variants before chunking)."""
+    return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}",
+            f"maf={opts.maf!r}", f"geno={opts.geno!r}", f"mac={opts.mac!r}",
+            f"rotate_dtype={opts.rotate_dtype}",
+            f"kinship_precision={opts.grm_dtype or method.kinship_precision}",
+            f"grm_type={opts.grm_type}", f"assembly={opts.assembly or 'unknown'}",
+            f"variant_selection={selection}"]
 
 
 def summarize(opts, log, summary: ScanSummary, n: int, h2_text) -> float:
@@ -125,6 +138,7 @@ def run_assoc(opts, log) -> dict:
     else:
         sel = select_samples(opts, source, log, need_phenotype=True)
     tested = selected_variants(opts, source, log, "tested variants")
+    selection = hashlib.sha256(np.ascontiguousarray(tested).tobytes()).hexdigest()[:16]
     chunk = None
     if out.chunk:
         k, nch = out.chunk
@@ -185,6 +199,7 @@ def run_assoc(opts, log) -> dict:
         variants=int(summary.tested), lambda_gc=round(lgc, 4),
         effect_allele=source.effect_allele_note,
         null_model=loco_fingerprint(sel) if opts.loco else fps[0])
+    meta["run_settings"] = run_settings(opts, method, selection)
     if chunk:
         meta["chunk"] = f"{chunk[0]}/{chunk[1]}"
         meta["chunk_bim_rows"] = f"{chunk[2]}-{chunk[3]}"

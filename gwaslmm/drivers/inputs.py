@@ -25,12 +25,18 @@ from ..samples import SampleSelection, fam_phenotype_names, join_samples
 from ..store import load_eigen
 from ..tables import read_id_lists, read_sample_table, read_variant_lists, select_columns
 from ..writers import write_tsv
+from .options import PhenotypeOptions
 
 
 def open_source(opts, log):
     src = open_genotypes(opts.bfile, threads=opts.threads)
     log.file_info("genotypes", src.path)
     log.write(f"  {src.samples.n} samples, {src.variants.m} variants")
+    ids, counts = np.unique(src.variants.id, return_counts=True)
+    if (counts > 1).any():
+        log.write(f"  note: {int((counts > 1).sum())} variant ID(s) appear more than once "
+                  f"(first: {ids[counts > 1][0]}, {int(counts[counts > 1][0])} times); "
+                  f"--extract/--exclude of such an ID take every copy")
     return src
 
 
@@ -67,7 +73,7 @@ def select_samples(opts, source, log, need_phenotype: bool,
                    multi_pheno: bool = False) -> SampleSelection:
     """The sample join for a command's options (``grm`` has no phenotype or
     covariate options: its samples are the genotype file's, --keep/--remove)."""
-    if not hasattr(opts, "covar"):
+    if not isinstance(opts, PhenotypeOptions):
         sel = join_samples(source.samples, keep=read_id_lists(opts.keep, "--keep"),
                            remove=read_id_lists(opts.remove, "--remove"), need_phenotype=False)
         log.write("sample join:")
@@ -76,6 +82,9 @@ def select_samples(opts, source, log, need_phenotype: bool,
     pheno_table = covar_table = None
     names = None
     fam_columns = (0,)
+    if getattr(opts, "all_pheno", False) and (opts.pheno_name or opts.pheno_col is not None):
+        raise UsageError("--all-pheno takes every phenotype column; drop --pheno-name/--pheno-col "
+                         "or --all-pheno")
     if need_phenotype and opts.pheno:
         pheno_table = read_sample_table(opts.pheno, "phenotype", "PHENO")
         log.file_info("phenotypes", opts.pheno)
@@ -201,9 +210,10 @@ def kinship_for(opts, source, sel: SampleSelection, snp_idx: np.ndarray, log,
 
 
 def decompose_for(opts, K, sel: SampleSelection, W: np.ndarray, log, idx_in_sel=None,
-                  vectors: bool = True):
-    """(Spectrum, basis): load --eigen, or decompose K (``vectors=False``: the
-    basis kept factored)."""
+                  vectors: bool = True, overwrite_k: bool = False):
+    """(Spectrum, basis): load --eigen, or decompose K (n, n) (``vectors=False``:
+    the basis kept factored; ``overwrite_k``: K is not needed afterwards and
+    becomes the decomposition's workspace, one n x n array less)."""
     keys = sel.keys if idx_in_sel is None else sel.keys[idx_in_sel]
     fid = sel.fid if idx_in_sel is None else sel.fid[idx_in_sel]
     iid = sel.iid if idx_in_sel is None else sel.iid[idx_in_sel]
@@ -212,7 +222,7 @@ def decompose_for(opts, K, sel: SampleSelection, W: np.ndarray, log, idx_in_sel=
         log.write(f"eigendecomposition: loaded {opts.eigen} ({sp.n} samples)")
         return sp, basis
     t0 = time.perf_counter()
-    sp, basis = decompose(K, W, keys, vectors=vectors)
+    sp, basis = decompose(K, W, keys, vectors=vectors, overwrite_k=overwrite_k)
     dt = time.perf_counter() - t0
     log.stage("eigen", dt)
     how = "" if vectors else " (tridiagonal, eigenvectors kept factored)"

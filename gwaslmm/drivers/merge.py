@@ -14,13 +14,13 @@ import shutil
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..paths import ASSOC_SUFFIX, Outputs, meta_path
 from ..results import read_table
 from ..scan.pvalues import lambda_gc
-from ..writers import TMP_TAG, TableWriter, atomic_path, read_meta_yaml, write_meta_yaml
+from ..writers import TMP_TAG, TableWriter, atomic_file, read_meta_yaml, write_meta_yaml
 
-SAME = ("null_model", "test", "sample_size", "phenotype", "covariates", "loco")
+SAME = ("null_model", "test", "sample_size", "phenotype", "covariates", "loco", "run_settings")
 
 
 def _expand(files) -> list:
@@ -29,24 +29,49 @@ def _expand(files) -> list:
     out = []
     for f in files:
         if any(ch in f for ch in "*?["):
-            out += [h for h in sorted(glob.glob(f))
+            hits = [h for h in sorted(glob.glob(f))
                     if h.endswith((ASSOC_SUFFIX, ASSOC_SUFFIX + ".gz"))
                     and TMP_TAG not in os.path.basename(h)]
+            if not hits:
+                raise InputError(f"merge: '{f}' matches no result file (names ending in "
+                                 f"{ASSOC_SUFFIX} or {ASSOC_SUFFIX}.gz)")
+            out += hits
         else:
             out.append(f)
     return out
 
 
+def _meta(f: str) -> dict:
+    """A chunk's metadata, checked for the keys merge needs; a malformed file
+    is a one-line data error."""
+    meta_file = meta_path(f)
+    if not os.path.exists(f) or not os.path.exists(meta_file):
+        raise InputError(f"merge: {f} or its metadata {meta_file} is missing")
+    try:
+        meta = read_meta_yaml(meta_file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"merge: cannot read {meta_file} ({exc})") from None
+    if "chunk" not in meta:
+        raise InputError(f"merge: {f} is not a chunk file (no 'chunk' in its metadata)")
+    try:
+        k, n = (int(x) for x in str(meta["chunk"]).split("/"))
+        lo, hi = (int(x) for x in str(meta["chunk_bim_rows"]).split("-"))
+        rows = int(meta["variants"])
+        if not (1 <= k <= n and 0 <= lo <= hi and rows >= 0):
+            raise ValueError("out of range")
+    except (KeyError, ValueError) as exc:
+        raise InputError(f"merge: {meta_file} is malformed (chunk {meta.get('chunk')!r}, "
+                         f"chunk_bim_rows {meta.get('chunk_bim_rows')!r}, variants "
+                         f"{meta.get('variants')!r}: {exc})") from None
+    meta["_k"], meta["_n"], meta["_rows"], meta["_range"] = k, n, rows, (lo, hi)
+    return meta
+
+
 def _chunks(files) -> tuple:
     chunks, ref = {}, None
     for f in files:
-        meta_file = meta_path(f)
-        if not os.path.exists(f) or not os.path.exists(meta_file):
-            raise InputError(f"merge: {f} or its metadata {meta_file} is missing")
-        meta = read_meta_yaml(meta_file)
-        if "chunk" not in meta:
-            raise InputError(f"merge: {f} is not a chunk file (no 'chunk' in its metadata)")
-        k, n = (int(x) for x in meta["chunk"].split("/"))
+        meta = _meta(f)
+        k, n = meta["_k"], meta["_n"]
         if k in chunks:
             raise InputError(f"merge: chunk {k}/{n} given twice ({chunks[k][0]} and {f})")
         sig = {key: meta.get(key) for key in SAME}
@@ -73,6 +98,14 @@ def run_merge(opts, log) -> str:
     chunks, n = _chunks(files)
     out = Outputs(opts.out, gzip=not opts.no_gzip)
     path = out.assoc
+    inputs = {os.path.realpath(f) for f, _ in chunks.values()}
+    inputs |= {os.path.realpath(meta_path(f)) for f in list(inputs)}
+    for p in (path, out.assoc_meta, out.samples):
+        if os.path.realpath(p) in inputs or any(os.path.realpath(p) == os.path.realpath(
+                os.path.join(os.path.dirname(f), m.get("analysed_samples", "")))
+                for f, m in chunks.values()):
+            raise UsageError(f"merge: --out {opts.out} would overwrite its input {p}; choose "
+                             f"another --out")
     header = None
     writer = None
     total = 0
@@ -81,7 +114,7 @@ def run_merge(opts, log) -> str:
     try:
         for k in range(1, n + 1):
             f, meta = chunks[k]
-            lo, hi = (int(x) for x in meta["chunk_bim_rows"].split("-"))
+            lo, hi = meta["_range"]
             if lo < seen_last:
                 raise InputError(f"merge: chunk {k} overlaps the previous one")
             seen_last = hi
@@ -95,6 +128,9 @@ def run_merge(opts, log) -> str:
                 j = header.index("neg_log_10_p_value")
             elif h != header:
                 raise InputError(f"merge: {f} has other columns than chunk 1")
+            if len(lines) != meta["_rows"]:
+                raise InputError(f"merge: {f} has {len(lines)} rows but its metadata says "
+                                 f"{meta['_rows']}; is the chunk complete?")
             writer.write_lines([ln + "\n" for ln in lines])
             total += len(lines)
             col = np.array([ln.split("\t")[j] for ln in lines], dtype=object)
@@ -104,7 +140,7 @@ def run_merge(opts, log) -> str:
         if writer is not None:
             writer.abort()
         raise
-    meta = dict(chunks[1][1])
+    meta = {k: v for k, v in chunks[1][1].items() if not k.startswith("_")}
     meta.pop("chunk", None)
     meta.pop("chunk_bim_rows", None)
     meta["data_file_name"] = os.path.basename(path)
@@ -115,8 +151,8 @@ def run_merge(opts, log) -> str:
     samples = chunks[1][0]
     samples = os.path.join(os.path.dirname(samples), meta.get("analysed_samples", ""))
     if meta.get("analysed_samples") and os.path.isfile(samples):
-        with atomic_path(out.samples) as tmp:
-            shutil.copyfile(samples, tmp)
+        with atomic_file(out.samples) as fh, open(samples, "rb") as src:
+            shutil.copyfileobj(src, fh)
         meta["analysed_samples"] = os.path.basename(out.samples)
         log.write(f"wrote {out.samples} (the analysed samples of chunk 1, the same in every chunk)")
     write_meta_yaml(out.assoc_meta, meta)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,6 @@ from ..chromosomes import chromosome_sort_key
 from ..eigen import fingerprint
 from ..errors import InputError, UsageError
 from ..kinship import finish_grm
-from ..nullmodel.eigen_reml import EigenNullModel
 from ..paths import Outputs, loco_null_path, loco_null_pattern, null_path
 from ..store import load_null, save_eigen
 from .inputs import build_grm, decompose_for, kinship_for
@@ -38,7 +38,7 @@ class Fitted:
     scope: str | None
     fit: object
     fingerprint: str
-    model: EigenNullModel | None = None
+    model: object = None
     scanner: object = None
 
 
@@ -82,6 +82,12 @@ def null_models(opts, source, sel, chromosomes, kin_idx, log, method, make_scann
     y, name = sel.y[:, 0], sel.pheno_names[0]
     null = getattr(opts, "null", None)  # reml has no --null
     if null and opts.loco:
+        missing = [loco_null_path(null, ch) for ch in chromosomes
+                   if not os.path.exists(loco_null_path(null, ch))]
+        if missing:
+            raise InputError(f"--null {null} --loco: {len(missing)} of the {len(chromosomes)} "
+                             f"chromosomes to scan have no saved null model (first: "
+                             f"{missing[0]}); was reml --loco run with another --chr?")
         for ch in chromosomes:
             path = loco_null_path(null, ch)
             stored = load_null(path, source)
@@ -103,13 +109,16 @@ def null_models(opts, source, sel, chromosomes, kin_idx, log, method, make_scann
         return
     if not opts.loco:
         K = None if opts.eigen else kinship_for(opts, source, sel, kin_idx, log, precision)
-        sp, basis = decompose_for(opts, K, sel, sel.W, log, vectors=vectors)
+        # the exact scan needs K no more: it becomes the decomposition's workspace
+        sp, basis = decompose_for(opts, K, sel, sel.W, log, vectors=vectors, overwrite_k=vectors)
+        if vectors:
+            K = None
         if opts.save_eigen:
             path = save_eigen(Outputs(opts.out).eigen, sp, basis, sel.fid, sel.iid,
                               sel.covar_names)
             log.write(f"wrote {path}")
         t0 = time.perf_counter()
-        model = EigenNullModel.fit_phenotype(sp, basis, y, name)
+        model = method.null_model(sp, basis, y, name)
         log.stage("null", time.perf_counter() - t0)
         del sp, basis
         item = _handout(None, model, K, make_scanner)
@@ -119,6 +128,8 @@ def null_models(opts, source, sel, chromosomes, kin_idx, log, method, make_scann
     if opts.grm or opts.kinship or opts.eigen or opts.save_eigen:
         raise UsageError("--loco builds its kinships from the genotypes, one decomposition "
                          "per chromosome; drop --grm/--kinship/--eigen/--save-eigen")
+    if not chromosomes:
+        return  # nothing to scan (an empty chunk): no kinship to build
     chroms = source.variants.chromosome
     total = build_grm(opts, source, sel.idx, kin_idx, log, precision,
                       label="kinship (all chromosomes)")
@@ -132,9 +143,11 @@ def null_models(opts, source, sel, chromosomes, kin_idx, log, method, make_scann
                              f"kinship without it")
         K = finish_grm(total.S - part.S, m_rest, inplace=True)
         del part
-        sp, basis = decompose_for(opts, K, sel, sel.W, log, vectors=vectors)
+        sp, basis = decompose_for(opts, K, sel, sel.W, log, vectors=vectors, overwrite_k=vectors)
+        if vectors:
+            K = None
         t0 = time.perf_counter()
-        model = EigenNullModel.fit_phenotype(sp, basis, y, name)
+        model = method.null_model(sp, basis, y, name)
         log.stage("null", time.perf_counter() - t0)
         del sp, basis
         log.lines(model.fit.log_lines(label=f" without chr {ch}"))

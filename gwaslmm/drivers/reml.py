@@ -15,7 +15,6 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..methods import method_for
 from ..columns import FIXED_COLUMNS, REML_COLUMNS
-from ..nullmodel.eigen_reml import EigenNullModel
 from ..paths import Outputs, loco_null_path, null_path
 from ..store import save_eigen, save_null
 from ..writers import write_tsv
@@ -42,7 +41,8 @@ def run_reml(opts, log) -> dict:
         res = _reml_loco(opts, source, sel, snp_idx, log, out)
         log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
         return res
-    precision = opts.grm_dtype or "float64"
+    method = method_for("quantitative", "exact")
+    precision = opts.grm_dtype or method.kinship_precision
     K = None if opts.eigen else kinship_for(opts, source, sel, snp_idx, log, precision)
     # Group phenotypes by missingness pattern: one decomposition per pattern.
     miss = np.isnan(sel.y)
@@ -65,9 +65,21 @@ def run_reml(opts, log) -> dict:
         W = sel.W[sub]
         if opts.eigen and sub.size != sel.n:
             raise UsageError("--eigen needs every phenotype present in every analysed sample")
-        Ksub = None if K is None else K[np.ix_(sub, sub)]
+        # K itself when no other pattern needs it, else a copy; either becomes
+        # the decomposition's workspace.  A kinship built here is exactly
+        # symmetric and F-ordered: its transpose is the same matrix in the
+        # C order that the copy K[ix_] has (the same bits from LAPACK).
+        if K is None:
+            Ksub = None
+        elif len(patterns) == 1 and sub.size == sel.n:
+            Ksub = K.T if K.flags.f_contiguous and not K.flags.c_contiguous else K
+        else:
+            Ksub = K[np.ix_(sub, sub)]
         sp, basis = decompose_for(opts, Ksub, sel, W, log,
-                                  idx_in_sel=None if sub.size == sel.n else sub)
+                                  idx_in_sel=None if sub.size == sel.n else sub, overwrite_k=True)
+        del Ksub
+        if len(patterns) == 1:
+            K = None
         if opts.save_eigen:
             if len(patterns) > 1:
                 log.write("note: --save-eigen skipped, the phenotypes have several missingness "
@@ -77,7 +89,7 @@ def run_reml(opts, log) -> dict:
                 log.write(f"wrote {p}")
         t0 = time.perf_counter()
         for k in cols:
-            model = EigenNullModel.fit_phenotype(sp, basis, sel.y[sub, k], sel.pheno_names[k])
+            model = method.null_model(sp, basis, sel.y[sub, k], sel.pheno_names[k])
             fits.append(model.fit)
             if len(cols) <= 20:
                 log.lines(model.fit.log_lines())

@@ -18,6 +18,7 @@ import numpy as np
 from ..chromosomes import normalize_chromosome
 from ..errors import InputError
 from ..ids import duplicated, sample_keys
+from ..tables import text_rows
 from .base import SampleInfo, VariantInfo
 
 BED_MAGIC = bytes([0x6C, 0x1B])
@@ -66,26 +67,20 @@ class Bim:
 def _read_rows(path: str, what: str, ncol: int, more: bool = False) -> list[list[str]]:
     """Whitespace-split non-blank lines; exactly ``ncol`` fields each (``more``:
     at least ``ncol``, and the same count on every line)."""
-    if not os.path.exists(path):
-        raise InputError(f"{what} file not found: {path}")
     rows = []
     width = None
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            k = len(fields)
-            if (k != ncol and not more) or k < ncol:
-                want = f"{ncol}{' or more' if more else ''}"
-                raise InputError(f"{path} line {lineno}: expected {want} columns in a {what} "
-                                 f"file, found {k}")
-            if width is None:
-                width = k
-            elif k != width:
-                raise InputError(f"{path} line {lineno}: {k} columns, but the lines before "
-                                 f"have {width}")
-            rows.append(fields)
+    for lineno, fields in text_rows(path, what):
+        k = len(fields)
+        if (k != ncol and not more) or k < ncol:
+            want = f"{ncol}{' or more' if more else ''}"
+            raise InputError(f"{path} line {lineno}: expected {want} columns in a {what} "
+                             f"file, found {k}")
+        if width is None:
+            width = k
+        elif k != width:
+            raise InputError(f"{path} line {lineno}: {k} columns, but the lines before "
+                             f"have {width}")
+        rows.append(fields)
     return rows
 
 
@@ -113,6 +108,13 @@ def read_bim(path: str) -> Bim:
         bp = np.array(cols[3], dtype=np.int64)
     except ValueError as exc:
         raise InputError(f"{path}: non-numeric cM or base-pair position ({exc})") from None
+    neg = bp < 0
+    if neg.any():
+        k = int(np.flatnonzero(neg)[0])
+        raise InputError(f"{path}: {int(neg.sum())} variant(s) have a negative base-pair "
+                         f"position (first: {cols[1][k]} at line {k + 1}, {bp[k]}); PLINK 1 "
+                         f"marks variants to leave out so: drop them (--exclude, or plink "
+                         f"--make-bed), or write 0 for an unplaced variant")
     return Bim(chromosome=chrom, snp=np.array(cols[1], dtype=str), cm=cm, bp=bp,
                a1=np.array(cols[4], dtype=str), a2=np.array(cols[5], dtype=str))
 
@@ -164,6 +166,7 @@ class BedFile:
                 f"{self.bim.m} variants (.bim) need {expected}: the .bed is "
                 f"{'truncated' if size < expected else 'too long'} or the .bim/.fam "
                 f"belong to another fileset")
+        _check_padding(self.bed_path, self.fam.n, self.bim.m)
         self.num_threads = num_threads
         self._bed = None
         self.path = self.bed_path
@@ -219,6 +222,33 @@ class BedFile:
         if self._bed is not None:
             self._bed.__exit__(None, None, None)
             self._bed = None
+
+
+PADDING_CHECK_VARIANTS = 20000
+
+
+def _check_padding(path: str, n: int, m: int) -> None:
+    """The unused high bits of each variant's last byte must be 0.  A .fam
+    that lost a line keeps the .bed's size when the sample count stays in the
+    same group of four, and would shift every genotype against the samples;
+    the last sample's genotype then sits in the padding.  Checked on up to
+    PADDING_CHECK_VARIANTS variants spread over the file (one byte each)."""
+    r = n % 4
+    if r == 0 or m == 0:
+        return
+    bpv = (n + 3) // 4
+    idx = np.unique(np.linspace(0, m - 1, min(m, PADDING_CHECK_VARIANTS)).astype(np.int64))
+    mm = np.memmap(path, dtype=np.uint8, mode="r", offset=3, shape=(m, bpv))
+    try:
+        last = np.asarray(mm[idx, bpv - 1])
+    finally:
+        del mm
+    bad = (last >> np.uint8(2 * r)) != 0
+    if bad.any():
+        raise InputError(
+            f"{path}: the padding bits after the last of the {n} samples are not zero in "
+            f"{int(bad.sum())} of {idx.size} variants checked (first: variant {int(idx[bad][0]) + 1}):"
+            f" the .bed was written for more samples than the .fam lists (a lost .fam line?)")
 
 
 def _as_slice(idx):

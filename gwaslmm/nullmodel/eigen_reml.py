@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special
 
 from ..eigen import Spectrum
-from ..errors import InputError
+from ..errors import InputError, NumericalError
 from ..lambda_opt import maximize_lambda
 from ..likelihood import ml_null, reml_null
 
@@ -46,10 +46,17 @@ class NullFit:
     where_ml: str
     yt: np.ndarray
 
+    @property
+    def boundary(self) -> str:
+        """'none', or 'lower'/'upper' when the REML lambda sits on that end of
+        [1e-5, 1e5] (h2 near 0 or 1): then there is no delta-method SE."""
+        return {"interior": "none", "lower bound": "lower", "upper bound": "upper"}[self.where]
+
     def row(self) -> list:
-        return [self.name, self.n] + [f"{v:.8g}" for v in (
-            self.h2, self.h2_se, self.sigma_g2, self.sigma_e2, self.lam, self.logl_reml,
-            self.logl_ml, self.p_h2)]
+        se = self.h2_se if self.boundary == "none" else float("nan")
+        return [self.name, self.n] + ["NA" if not np.isfinite(v) else f"{v:.8g}" for v in (
+            self.h2, se, self.sigma_g2, self.sigma_e2, self.lam, self.logl_reml,
+            self.logl_ml, self.p_h2)] + [self.boundary]
 
     def log_lines(self, label: str = "") -> list:
         lines = [
@@ -61,7 +68,8 @@ class NullFit:
         if self.where != "interior":
             lines.append(f"  note: the REML estimate of lambda is at the {self.where} of "
                          f"[1e-5, 1e5] (h2 = {self.h2:.4g}); the likelihood has no interior "
-                         f"maximum")
+                         f"maximum, so h2 has no standard error (reml.tsv: NA, boundary "
+                         f"{self.boundary})")
         return lines
 
 
@@ -87,16 +95,56 @@ def fixed_effects(lam: float, sp: Spectrum, y: np.ndarray, yt: np.ndarray, sigma
     return beta, np.sqrt(np.diag(cov))
 
 
+SCALE_RANGE = (1e-100, 1e100)  # phenotype SD the likelihood is evaluated for
+EXPLAINED_TOL = 1e-12          # residual / total sum of squares: nothing left to model
+
+
+def check_scale(y: np.ndarray, name: str) -> None:
+    """Refuse a phenotype whose sums of squares over- or underflow float64 (the
+    likelihood could not be evaluated; rescaling it changes nothing but
+    the units of beta)."""
+    yc = y - y.mean() if np.isfinite(y.mean()) else y
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        sd = float(np.sqrt(np.dot(yc, yc) / max(y.size, 1)))
+    big = float(np.abs(y).max()) if y.size else 0.0
+    if not (np.isfinite(sd) and SCALE_RANGE[0] < sd < SCALE_RANGE[1]) or big > 1e150:
+        raise InputError(f"phenotype '{name}' is on a scale the likelihood cannot be evaluated "
+                         f"at (standard deviation {sd:.4g}, largest |value| {big:.4g}; allowed "
+                         f"SD {SCALE_RANGE[0]:g} to {SCALE_RANGE[1]:g}): rescale it, for "
+                         f"example to standard units")
+
+
+def check_not_explained(y: np.ndarray, yt: np.ndarray, name: str) -> None:
+    """Refuse a phenotype that the covariates explain (the residual after
+    least squares on W, whose squared norm is |B'y|^2, at rounding level)."""
+    yc = y - y.mean()
+    total = float(np.dot(yc, yc))
+    resid = float(np.dot(yt, yt))
+    if resid <= EXPLAINED_TOL * total:
+        raise InputError(f"phenotype '{name}' is explained by the covariates: the residual sum "
+                         f"of squares after regressing on them is {resid:.3g} of {total:.3g} "
+                         f"(at rounding level), so there is no variance left to split; is the "
+                         f"phenotype, or a linear function of it, among the covariates?")
+
+
 def fit_null(sp: Spectrum, basis, y: np.ndarray, name: str = "phenotype") -> NullFit:
     """REML and ML fit of y = W alpha + g + e (y (n,) over the analysed samples,
     no NaN); ``basis`` gives y~ = B'y."""
     if np.isnan(y).any():
         raise InputError(f"phenotype '{name}' has missing values inside the analysed samples")
+    check_scale(y, name)
     n, c = sp.n, sp.c
     yt = basis.project(y)
     d = sp.d
+    check_not_explained(y, yt, name)
     reml = maximize_lambda(lambda x: reml_null(x, d, yt))
     ml = maximize_lambda(lambda x: ml_null(x, sp, yt))
+    for what, f in (("REML", reml), ("ML", ml)):
+        if f.where == "failed" or not np.isfinite(f.logl):
+            raise NumericalError(f"the {what} likelihood of phenotype '{name}' could not be "
+                                 f"maximized over lambda in [1e-5, 1e5] ({f.n_maxima} local "
+                                 f"maxima, best log-likelihood {f.logl}); phenotype variance "
+                                 f"{np.var(y):.4g}, largest |y| {np.abs(y).max():.4g}")
     lam = reml.lam
     _, _, d2 = reml_null(lam, d, yt)
     w = 1.0 / (lam * d + 1.0)

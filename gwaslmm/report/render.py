@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from ..writers import atomic_path
+from ..writers import atomic_file
 from .qq import QQData
 from .thinning import GENOME_WIDE_P, SUGGESTIVE_P, ManhattanData
 
@@ -34,8 +34,8 @@ def _new_figure(size_in):
 
 def _save_png(fig, path: str) -> str:
     """Write ``fig`` to ``path`` atomically (:mod:`gwaslmm.writers`)."""
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=DPI, format="png")
+    with atomic_file(path) as fh:
+        fig.savefig(fh, dpi=DPI, format="png")
     return path
 
 

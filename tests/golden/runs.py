@@ -46,6 +46,7 @@ ADDED_COLUMNS = {
     "t_stat": "issue 11: Wald statistic beta/se (PLINK 2 T_STAT)",
     "chi2_lrt": "issue 11: likelihood-ratio statistic",
     "f_score": "issue 11: score statistic (GEMMA's F form)",
+    "boundary": "issue 12: reml says when lambda sits on a bound of its range",
 }
 # meta.yaml keys whose value changed on purpose after the capture.
 CHANGED_META = {
@@ -255,14 +256,21 @@ def expected_name(name: str) -> str:
 # Comparison
 # ---------------------------------------------------------------------------
 
+def _unquote(v: str) -> str:
+    return v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v
+
+
 def _parse_meta(text: str) -> dict:
+    """Keys and values of a -meta.yaml, values unquoted: merge used to quote
+    the numbers and booleans it copied (loco: "false"); issue 12 fixed that,
+    and the values are compared, not their YAML quoting."""
     out, key = {}, None
     for line in text.splitlines():
         if line.startswith("  - ") and key is not None:
-            out.setdefault(key, []).append(line[4:])
+            out.setdefault(key, []).append(_unquote(line[4:]))
         elif ":" in line:
             key, _, v = line.partition(":")
-            out[key] = v.strip() if v.strip() else []
+            out[key] = _unquote(v.strip()) if v.strip() else []
     return out
 
 
