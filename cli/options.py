@@ -304,7 +304,7 @@ def run_logged(opts, fn, outputs=None):
     ``fn(opts, log)``.  An error or a stop (Ctrl-C, SIGTERM) is written to the
     log; the timings file is written only after a successful run.
     ``outputs``: the run's :class:`gwaslmm.paths.Outputs` (default: from --out)."""
-    from gwaslmm._jit import cache_note, set_threads
+    from gwaslmm._jit import cache_note, compile_note, set_threads
     from gwaslmm.paths import Outputs
     from gwaslmm.writers import RunLock
 
@@ -326,6 +326,9 @@ def run_logged(opts, fn, outputs=None):
                 opts = dataclasses.replace(opts, threads=k)
                 result = fn(opts, log)
                 ok = True
+                note = compile_note()
+                if note:
+                    log.write(note)
                 return result
             except GwaslmmError as exc:
                 _last_words(log, f"error: {exc}")

@@ -53,6 +53,10 @@ def _configure() -> None:
             _STATE["cache_note"] = f"numba cache disabled ({exc})"
             path = None
     _STATE["cache"] = path
+    from numba.core import event
+
+    _STATE["compile_timer"] = event.TimingListener()  # real compilations, not cache loads
+    event.register("numba:compile", _STATE["compile_timer"])
     if "NUMBA_THREADING_LAYER" not in os.environ:
         numba.config.THREADING_LAYER = "workqueue"
     _STATE["configured"] = True
@@ -64,6 +68,17 @@ def cache_note() -> str:
     if _STATE.get("cache"):
         return f"numba cache: {_STATE['cache']}"
     return _STATE.get("cache_note", "numba cache: off (GWASLMM_NUMBA_CACHE=0)")
+
+
+def compile_note() -> str | None:
+    """A log line when this process compiled numba kernels (the first run
+    after installing, or after the cache was cleared), else None."""
+    timer = _STATE.get("compile_timer")
+    if timer is None or not timer.done:
+        return None
+    where = f"cached them in {_STATE['cache']}" if _STATE.get("cache") else "could not cache them"
+    return (f"numba: compiled kernels on first use in {timer.duration:.1f}s and {where}; later "
+            f"runs load them")
 
 
 def jit(parallel: bool = False):

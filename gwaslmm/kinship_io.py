@@ -111,39 +111,68 @@ def read_gcta_grm(prefix: str) -> Kinship:
     return Kinship(K=K, fid=ids[:, 0], iid=ids[:, 1], n_snps=n_snps, source=prefix + ".grm.*")
 
 
+def parse_text_matrix(data: bytes, path: str, expect: int = 0) -> np.ndarray:
+    """A whitespace-separated numeric matrix (rows on lines) as float64 (r, c):
+    numba kernel (:func:`gwaslmm.text_kernels.parse_matrix`), the values it
+    cannot convert exactly by the fast path through ``float()``; a token that
+    is not a number or a ragged row is an InputError naming it.  ``expect``:
+    the number of values expected (room is made for it first)."""
+    from .text_kernels import POW10, parse_matrix
+
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    buf = np.frombuffer(data, dtype=np.uint8)
+    cap = expect + 1 if expect else len(data) // 2 + 1
+    out = np.empty(cap)
+    spans = np.empty((1024, 3), dtype=np.int64)
+    count, rows, ncol, bad_row, slow = parse_matrix(buf, out, spans, POW10)
+    if count > out.size or slow > spans.shape[0]:  # rare: make room for every value
+        cap = len(data) // 2 + 1
+        out = np.empty(cap)
+        spans = np.empty((cap, 3), dtype=np.int64)
+        count, rows, ncol, bad_row, slow = parse_matrix(buf, out, spans, POW10)
+    for s0, s1, at in spans[:slow]:
+        tok = data[s0:s1]
+        try:
+            out[at] = float(tok)
+        except ValueError:
+            line = data[:s0].count(b"\n") + 1
+            raise InputError(f"{path} line {line}: '{tok.decode('utf-8', 'replace')[:40]}' is "
+                             f"not a number (a kinship is a numeric matrix)") from None
+    if bad_row >= 0:
+        raise InputError(f"{path} is not a rectangular matrix: its row {bad_row + 1} has another "
+                         f"number of values than the first ({ncol})")
+    return out[:count].reshape(rows, max(ncol, 0)) if count else np.zeros((0, 0))
+
+
 def read_gemma_kinship(path: str, fid, iid) -> Kinship:
     """GEMMA text kinship (.cXX.txt / .sXX.txt): an n x n matrix, samples in
     the order of the .fam it was made from (``fid``/``iid``)."""
     if not os.path.exists(path):
         raise InputError(f"kinship file not found: {path}")
-    import warnings
-
-    with open(path, "r", encoding="utf-8-sig", errors="replace") as fh:
-        text = fh.read()
-    rows = [ln for ln in text.splitlines() if ln.strip()]
-    n_rows = len(rows)
-    n_cols = len(rows[0].split()) if rows else 0
-    with warnings.catch_warnings():
-        # numpy's text parser (3x faster than str.split + conversion, 10x faster than
-        # np.loadtxt) warns, rather than raising, where it stops at a bad value
-        warnings.simplefilter("error")
-        try:
-            vals = np.fromstring(text, dtype=np.float64, sep=" ")
-        except (ValueError, DeprecationWarning) as exc:
-            raise InputError(f"{path} is not a numeric matrix ({exc})") from None
-    if vals.size != n_rows * n_cols:
-        raise InputError(f"{path} is not a rectangular matrix ({n_rows} rows, {vals.size} "
-                         f"values)")
-    K = vals.reshape(n_rows, n_cols)
     n = len(fid)
+    with open(path, "rb") as fh:
+        K = parse_text_matrix(fh.read(), path, expect=n * n)
     if K.shape != (n, n):
         raise InputError(f"kinship {path} is {K.shape[0]} x {K.shape[1]} but the .fam has {n} "
                          f"samples (a GEMMA kinship lists the .fam's samples in order)")
     _check_finite(K, path)
-    if not np.allclose(K, K.T, atol=1e-6 * max(1.0, np.abs(K).max())):
-        raise InputError(f"kinship {path} is not symmetric")
+    _check_symmetric(K, path)
     return Kinship(K=K, fid=np.asarray(fid, str), iid=np.asarray(iid, str), n_snps=0,
                    source=path)
+
+
+def _check_symmetric(K: np.ndarray, source: str) -> None:
+    """np.allclose(K, K.T, atol=1e-6 * max(1, max |K|)), with one n x n
+    temporary in the usual case (every asymmetry within atol)."""
+    atol = 1e-6 * max(1.0, float(np.abs(K).max())) if K.size else 1e-6
+    D = np.subtract(K, K.T)
+    np.abs(D, out=D)
+    if D.size == 0 or D.max() <= atol or np.allclose(K, K.T, atol=atol):
+        return
+    i, j = (int(v) for v in np.unravel_index(int(np.argmax(D)), D.shape))
+    raise InputError(f"kinship {source} is not symmetric: entry ({i + 1}, {j + 1}) is {K[i, j]!r} "
+                     f"but ({j + 1}, {i + 1}) is {K[j, i]!r}")
 
 
 def _check_finite(K: np.ndarray, source: str) -> None:

@@ -98,3 +98,104 @@ _FORMAT = {
 def format_rows(block: RowBlock, header: list) -> dict:
     """Column name -> list of strings for the rows of one block."""
     return {c: _FORMAT[c](block) for c in header}
+
+
+# ---------------------------------------------------------------------------
+# The same rows as bytes, by the numba kernel of gwaslmm.format_kernels
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TextTables:
+    """The variant table's text columns as fixed-width bytes, made once per
+    scan: tables (4 uint8 arrays (m, w)) for variant ID, chromosome, effect and
+    other allele, and their lengths (4, m) int64."""
+
+    tables: tuple
+    lens: np.ndarray
+
+    @classmethod
+    def of(cls, variants) -> "TextTables":
+        cols, lens = [], []
+        for arr in (variants.id, variants.chromosome, variants.effect_allele,
+                    variants.other_allele):
+            a = np.asarray(arr)
+            try:
+                b = a.astype("S") if a.size else np.zeros(0, "S1")
+            except UnicodeEncodeError:  # non-ASCII text: encode each as UTF-8
+                b = np.array([str(x).encode("utf-8") for x in a.tolist()])
+            w = max(1, b.dtype.itemsize)
+            t = np.frombuffer(np.ascontiguousarray(b, dtype=f"S{w}").tobytes(),
+                              dtype=np.uint8).reshape(a.size, w) if a.size else \
+                np.zeros((0, w), np.uint8)
+            cols.append(np.ascontiguousarray(t))
+            lens.append(np.char.str_len(b).astype(np.int64) if a.size else np.zeros(0, np.int64))
+        return cls(tables=tuple(cols), lens=np.ascontiguousarray(np.vstack(lens)))
+
+
+# column -> (kind, where): kinds of gwaslmm.format_kernels; where: a text table
+# (0 ID, 1 chromosome, 2 effect, 3 other allele), or the attribute holding the values
+_KINDS = {
+    "chromosome": (0, 1), "base_pair_location": (1, "position"), "variant_id": (0, 0),
+    "effect_allele": (0, 2), "other_allele": (0, 3), "effect_allele_frequency": (3, "af"),
+    "n": (5, "n"), "beta": (2, "beta"), "standard_error": (2, "se"),
+    "p_value": (4, "neglog10_p"), "neg_log_10_p_value": (3, "neglog10_p"),
+    "p_wald": (4, "neglog10_p_wald"), "p_lrt": (4, "neglog10_p_lrt"),
+    "p_score": (4, "neglog10_p_score"), "lambda_remle": (2, "lambda_remle"),
+    "lambda_mle": (2, "lambda_mle"), "logl_h1": (2, "logl_h1"), "n_miss": (1, "n_miss"),
+    "t_stat": (2, "t_stat"), "chi2_lrt": (2, "chi2_lrt"), "f_score": (2, "f_score"),
+}
+POW10 = np.array([10.0 ** k for k in range(23)])
+
+
+def format_text(block: RowBlock, header: list, text: TextTables) -> bytes:
+    """The rows of one block as UTF-8 text, tab-separated, one per line: the
+    same bytes as joining :func:`format_rows` (numba kernel; the few values it
+    cannot round with certainty, or p-values below 1e-290, are formatted by
+    Python and the block written again with them)."""
+    from .format_kernels import format_block
+
+    k = block.idx.size
+    res = block.result
+    floats, ints, const, spec = [], [], [], {}
+    kinds = np.empty(len(header), np.int64)
+    src = np.empty(len(header), np.int64)
+    for c, name in enumerate(header):
+        kind, where = _KINDS[name]
+        kinds[c] = kind
+        if kind == 0:
+            src[c] = where
+        elif kind == 5:
+            src[c] = len(const)
+            const.append(block.n)
+        elif kind == 1:
+            src[c] = len(ints)
+            ints.append(block.variants.position[block.idx] if where == "position"
+                        else block.n_miss)
+        else:
+            src[c] = len(floats)
+            v = block.allele_freq if where == "af" else getattr(res, where)
+            floats.append(np.full(k, np.nan) if v is None else v)
+    F = np.ascontiguousarray(np.vstack(floats) if floats else np.zeros((0, k)), np.float64)
+    Iv = np.ascontiguousarray(np.vstack(ints) if ints else np.zeros((0, k)), np.int64)
+    t = text.tables
+    width = sum(tb.shape[1] for tb in t) + 24 * len(header) + 8
+    out = np.empty(k * width + 16, np.uint8)
+    ov = np.full((k, len(header)), -1, np.int64)
+    flags = np.empty((k * len(header), 2), np.int64)
+    args = (kinds, src, F, Iv, t[0], t[1], t[2], t[3], text.lens,
+            np.ascontiguousarray(block.idx, np.int64), np.array(const, np.int64), POW10)
+    none = (np.zeros(0, np.uint8), np.zeros(1, np.int64))
+    n, nflag = format_block(*args, ov, *none, out, flags)
+    if nflag:  # format those values in Python, then write the block again with them
+        parts = []
+        for j, (r, c) in enumerate(flags[:nflag]):
+            kind, x = kinds[c], F[src[c], r]
+            txt = format_p([x])[0] if kind == 4 else fmt_float([x], ".8g" if kind == 2 else
+                                                             ".6g")[0]
+            parts.append(txt.encode())
+            ov[r, c] = j
+        off = np.zeros(len(parts) + 1, np.int64)
+        off[1:] = np.cumsum([len(p) for p in parts])
+        n, _ = format_block(*args, ov, np.frombuffer(b"".join(parts), np.uint8).copy(), off,
+                            out, flags)
+    return out[:n].tobytes()

@@ -59,49 +59,142 @@ def text_rows(path: str, what: str):
                 yield lineno, fields
 
 
-def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
-    """Read an ``FID IID col...`` table (see module docstring)."""
+def split_table(data: bytes, path: str, what: str, ncol: int, more: bool = False,
+                tabs: bool = False, line0: int = 0, numbers: dict | None = None) -> tuple:
+    """The columns of whitespace- (or ``tabs``: tab-) separated text as str
+    arrays, split by a numba kernel (:func:`gwaslmm.text_kernels.split_fields`;
+    the plain-Python reference is ``str.split``, compared in tests).  Every
+    non-blank line has ``ncol`` fields (``more``: at least ``ncol``, the same
+    count on every line, all of them returned).  ``line0``: lines before
+    ``data`` in the file, for messages.  Text that is not UTF-8 is decoded
+    with replacement characters, as Python's text reading would.
+    ``numbers`` maps a column index to "float" or "int": that column comes
+    back as float64 / int64 values, parsed as Python's ``float()`` / ``int()``
+    would (numba fast path, :func:`_number_column`)."""
+    from .text_kernels import gather_text, split_fields
+
+    buf = np.frombuffer(data, dtype=np.uint8)
+    lines = data.count(b"\n") + 1
+    width = ncol
+    if more:  # the first line decides how many columns there are
+        first = next((ln.split() for ln in data.split(b"\n", 64) if ln.split()), [])
+        width = max(ncol, len(first))
+    spans = np.empty((lines, width, 2), dtype=np.int64)
+    rows, got, bad_line, bad_count = split_fields(buf, width, more, spans, tabs)
+    if bad_line:
+        where = f"{path} line {line0 + bad_line}"
+        if more and got >= 0 and bad_count >= ncol:
+            raise InputError(f"{where}: {bad_count} columns, but the lines before have {got}")
+        if more:
+            raise InputError(f"{where}: expected {ncol} or more columns in a {what} file, found "
+                             f"{bad_count}")
+        raise InputError(f"{where}: expected {ncol} columns in a {what} file, found {bad_count}")
+    cols = []
+    numbers = numbers or {}
+    for j in range(max(got, 0)):
+        if j in numbers:
+            cols.append(_number_column(buf, spans[:rows], j, numbers[j], path, line0))
+            continue
+        w = max(1, int((spans[:rows, j, 1] - spans[:rows, j, 0]).max()) if rows else 1)
+        out = np.zeros((rows, w), dtype=np.uint8)
+        gather_text(buf, spans, j, out)
+        if rows and int(out.max()) < 128:  # ASCII: widen the bytes to UCS-4 code points
+            cols.append(out.astype(np.uint32).view(np.dtype(f"U{w}")).reshape(rows))
+            continue
+        b = out.view(f"S{w}").reshape(rows)
+        try:
+            cols.append(b.astype(str))
+        except UnicodeDecodeError:
+            cols.append(np.array([x.decode("utf-8", "replace") for x in b.tolist()], dtype=str))
+    return tuple(cols)
+
+
+def _number_column(buf: np.ndarray, spans: np.ndarray, j: int, kind: str, path: str,
+                   line0: int) -> np.ndarray:
+    """Field j of every row as float64 (``kind`` "float") or int64 ("int"):
+    the numba fast path, then ``float()`` / ``int()`` on the fields it left;
+    a field neither accepts is an InputError naming its line."""
+    from .text_kernels import POW10, parse_fields
+
+    rows = spans.shape[0]
+    ints = kind == "int"
+    out = np.empty(rows, dtype=np.int64 if ints else np.float64)
+    slow = np.empty(rows, dtype=np.int64)
+    k = parse_fields(buf, spans, j, POW10, ints, out, slow)
+    convert = int if ints else float
+    for r in slow[:k].tolist():
+        a, b = int(spans[r, j, 0]), int(spans[r, j, 1])
+        text = bytes(buf[a:b]).decode("utf-8", "replace")
+        try:
+            out[r] = convert(text)
+        except (ValueError, OverflowError) as exc:
+            line = line0 + int(np.count_nonzero(buf[:a] == 10)) + 1
+            want = ("a 64-bit integer" if isinstance(exc, OverflowError) else "an integer"
+                    ) if ints else "a number"
+            raise InputError(f"{path} line {line}, column {j + 1}: '{text}' is not {want}"
+                             ) from None
+    return out
+
+
+def _bytes_of(path: str, what: str) -> bytes:
     if not os.path.exists(path):
         raise InputError(f"{what} file not found: {path}")
-    with open(path, "r", encoding="utf-8-sig", errors="replace") as fh:  # -sig: drop a BOM
-        lines = [ln for ln in fh if ln.strip()]
-    if not lines:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+def read_columns(path: str, what: str, ncol: int, more: bool = False,
+                 numbers: dict | None = None) -> tuple:
+    """The columns of a whitespace-separated file without a header (.bim,
+    .fam) as str arrays, or numbers where ``numbers`` says (:func:`split_table`);
+    a UTF-8 byte-order mark is dropped."""
+    return split_table(_bytes_of(path, what), path, what, ncol, more, numbers=numbers)
+
+
+def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
+    """Read an ``FID IID col...`` table (see module docstring); the body is
+    split by a numba kernel (:func:`split_table`)."""
+    data = _bytes_of(path, what)
+    at, line0 = 0, 0
+    for raw in data.split(b"\n"):  # the first non-blank line: the header, or the first row
+        if raw.strip():
+            break
+        at += len(raw) + 1
+        line0 += 1
+    head = data[at:data.find(b"\n", at) if data.find(b"\n", at) >= 0 else len(data)]
+    if not head.strip():
         raise InputError(f"{what} file {path} is empty")
-    tabbed = "\t" in lines[0]
-    first = _split(lines[0], tabbed)
+    head_text = head.decode("utf-8", "replace")
+    tabbed = "\t" in head_text
+    first = _split(head_text, tabbed)
     by_iid = bool(first) and first[0].lstrip("#").upper() == "IID"
     has_header = by_iid or (len(first) >= 2 and first[0].lstrip("#").upper() == "FID"
                             and first[1].upper() == "IID")
     nid = 1 if by_iid else 2
     if has_header:
         names = first[nid:]
-        body = lines[1:]
+        body, line0 = data[at + len(head) + 1:], line0 + 1
     else:
         names = [f"{prefix}{k}" for k in range(1, len(first) - 1)]
-        body = lines
+        body = data[at:]
     ncol = len(names) + nid
     if len(names) == 0:
-        raise InputError(f"{what} file {path} has no columns after {'IID' if by_iid else 'FID and IID'}")
+        raise InputError(f"{what} file {path} has no columns after "
+                         f"{'IID' if by_iid else 'FID and IID'}")
     if len(set(names)) != len(names):
         dup = sorted({x for x in names if names.count(x) > 1})
         raise InputError(f"{what} file {path} has duplicated column name(s): {', '.join(dup)}")
-    rows = []
-    start = 2 if has_header else 1
-    for k, line in enumerate(body):
-        f = _split(line, tabbed)
-        if len(f) != ncol:
-            raise InputError(f"{path} line {k + start}: expected {ncol} columns, found {len(f)}")
-        rows.append(f)
-    if not rows:
+    cols = split_table(body, path, what, ncol, tabs=tabbed, line0=line0)
+    if not cols or cols[0].size == 0:
         raise InputError(f"{what} file {path} has a header but no samples")
-    arr = np.array(rows, dtype=object).astype(str)
-    iid = arr[:, nid - 1]
-    fid = iid if by_iid else arr[:, 0]  # by_iid: FID unused
+    iid = cols[nid - 1]
+    fid = iid if by_iid else cols[0]  # by_iid: FID unused
     dup = duplicated(iid if by_iid else sample_keys(fid, iid))
     if dup.size:
         raise InputError(f"{what} file {path} lists {dup.size} sample(s) more than "
                          f"once, first: {dup[0]}")
-    columns = {name: arr[:, k + nid] for k, name in enumerate(names)}
+    columns = {name: cols[k + nid] for k, name in enumerate(names)}
     return SampleTable(path=path, fid=fid, iid=iid, names=names, columns=columns,
                        has_header=has_header, by_iid=by_iid)
 

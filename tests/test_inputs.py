@@ -1,11 +1,12 @@
 """Input layer: genotype reading, sample tables, the sample join and variant QC.
 
 STYLE.md test layers 6 (bad input: tiny malformed fixtures, each matched on a
-distinctive part of its message) and 5/4 in spirit for the reader (BedFile
-equals bed-reader on the same slice).  Every comparison here is exact: the
-reader is a thin wrapper over bed-reader with the same dtype, and the only
-arithmetic (a column mean over at most 20 rows of small integers) is done the
-same way in the expected values, so no tolerance is needed.
+distinctive part of its message) and 5/4 for the reader (the project's own
+.bed decoder equals bed-reader, an independent reader, and its plain-numpy
+reference on the same samples and variants).  Every comparison here is
+exact: genotypes are small integers and the only arithmetic (a column mean
+of them) is done the same way in the expected values, so no tolerance is
+needed.
 
 Malformed fixtures are copies of ``testdata/tiny.*`` (20 samples x 12 SNPs,
 chromosome codes 1,1,2,X,23,Y,24,XY,25,MT,0,scaffold_7, ~5% missing calls)
@@ -132,6 +133,61 @@ def test_bedfile_index_arrays_equal_bed_reader(sim_bed, sim_ref):
     got = sim_bed.read(samples, snps)
     want = sim_ref.read(index=np.s_[samples, snps], dtype="float64")
     np.testing.assert_array_equal(got, want)
+
+
+def _random_fileset(tmp_path, n, m, seed):
+    """A fileset with ~10% missing calls plus an all-missing, a constant and a
+    constant-with-missing variant (the decoder's count edge cases)."""
+    rng = np.random.default_rng(seed)
+    G = rng.integers(0, 3, size=(n, m)).astype(np.int8)
+    G[rng.random((n, m)) < 0.1] = -9
+    G[:, 0] = -9
+    G[:, 1] = 2
+    G[:, 2] = 0
+    G[: n // 2, 2] = -9
+    prefix = str(tmp_path / f"dec{n}")
+    ids = [f"s{i}" for i in range(n)]
+    write_plink(prefix, G, ids, ids, ["0"] * n, ["0"] * n, ["0"] * n, [1.0] * n,
+                ["1"] * m, [f"v{j}" for j in range(m)], [0] * m, list(range(1, m + 1)),
+                ["A"] * m, ["C"] * m)
+    return prefix
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 13, 64, 401])
+def test_bed_decoder_equals_bed_reader(tmp_path, n):
+    """BedFile.read_block (own numba decoder, counts in the same pass) equals
+    bed-reader's int8 read counted by int8_block_reference and the decoder's
+    plain-numpy twin, for every remainder n % 4, all samples, a permuted
+    subset, a repeated sample, and variant index arrays with runs and gaps."""
+    from bed_reader import open_bed
+
+    from gwaslmm.genotypes.plink1 import decode_bed, decode_bed_reference, int8_block_reference
+
+    m = 37
+    prefix = _random_fileset(tmp_path, n, m, seed=n)
+    bed = BedFile(prefix)
+    rng = np.random.default_rng(n)
+    subsets = [None, rng.permutation(n)[: max(1, n - 2)], np.array([n - 1, 0, n - 1])]
+    variant_sets = [slice(0, m), slice(3, 4), np.array([0, 1, 2, 10, 11, 12, 30, 5]),
+                    np.arange(m)[::3]]
+    with open_bed(prefix + ".bed", count_A1=True) as ref:
+        for samples in subsets:
+            for snps in variant_sets:
+                rows = slice(None) if samples is None else samples
+                want = int8_block_reference(np.asfortranarray(
+                    ref.read(index=np.s_[rows, snps], dtype="int8")))
+                got = bed.read_block(samples, snps)
+                twin = decode_bed_reference(bed.read_raw(snps), n, samples)
+                for blk in (got, twin):
+                    np.testing.assert_array_equal(blk.G, want.G)
+                    np.testing.assert_array_equal(blk.n_missing, want.n_missing)
+                    np.testing.assert_array_equal(blk.allele_freq, want.allele_freq)
+                    np.testing.assert_array_equal(blk.constant, want.constant)
+                assert got.G.flags.f_contiguous and got.G.dtype == np.int8
+    full = bed.read_block(None, slice(0, m))
+    assert full.n_missing[0] == n and full.constant[:3].all()
+    assert np.isnan(full.allele_freq[0])
+    assert decode_bed(bed.read_raw([]), n).G.shape == (n, 0)
 
 
 def test_bedfile_tiny_dimensions_and_chromosomes():
@@ -303,8 +359,37 @@ def test_bim_wrong_column_count(tmp_path):
 def test_bim_non_numeric_position(tmp_path):
     p = copy_tiny(tmp_path)
     rewrite_line(p + ".bim", 3, "2\tv2\t0.0\t3kb\tA\tG")
-    with pytest.raises(InputError, match=r"non-numeric cM or base-pair position"):
+    with pytest.raises(InputError, match=r"line 3, column 4: '3kb' is not an integer"):
         read_bim(p + ".bim")
+    rewrite_line(p + ".bim", 3, "2\tv2\t0.0\t3000.0\tA\tG")  # int() refuses it too
+    with pytest.raises(InputError, match=r"line 3, column 4: '3000.0' is not an integer"):
+        read_bim(p + ".bim")
+    rewrite_line(p + ".bim", 3, "2\tv2\tcM\t3000\tA\tG")
+    with pytest.raises(InputError, match=r"line 3, column 3: 'cM' is not a number"):
+        read_bim(p + ".bim")
+
+
+def test_bim_number_columns_equal_python_parsers(tmp_path):
+    """cM and position parsed by the numba fast path equal float() and int()
+    on every field, including the forms left to them (exponents, signs,
+    long digit strings, nan)."""
+    cms = ["0", "-0.0", "1.5e-3", "0.000123456789012345678", "+2", "1e400", "nan", "3.",
+           ".5", "12345678901234567890"]
+    bps = ["0", "+7", "-0", "999999999999999999", "9223372036854775807", "0012"]
+    lines = [f"1\tv{k}\t{cms[k % len(cms)]}\t{bps[k % len(bps)].lstrip('-')}\tA\tG"
+             for k in range(30)]
+    path = tmp_path / "n.bim"
+    path.write_text("\n".join(lines) + "\n")
+    bim = read_bim(str(path))
+    want_cm = [float(ln.split("\t")[2]) for ln in lines]
+    want_bp = [int(ln.split("\t")[3]) for ln in lines]
+    np.testing.assert_array_equal(bim.cm, np.array(want_cm))
+    assert bim.bp.tolist() == want_bp
+    lines[4] = "1\tv4\t0\t12345678901234567890123\tA\tG"
+    path.write_text("\n\n" + "\n".join(lines) + "\n")  # blank lines still count
+    with pytest.raises(InputError, match=r"line 7, column 4: '1234567890123456789012.' is not "
+                                         r"a 64-bit integer"):
+        read_bim(str(path))
 
 
 def test_empty_fam_and_bim(tmp_path):
@@ -506,7 +591,7 @@ def test_is_numeric_column():
     ("FID IID y\n", r"has a header but no samples"),
     ("FID IID\nF0 S0\n", r"has no columns after FID and IID"),
     ("FID IID y y\nF0 S0 1 2\n", r"duplicated column name\(s\): y"),
-    ("FID IID y\nF0 S0 1\nF0 S1\n", r"line 3: expected 3 columns, found 2"),
+    ("FID IID y\nF0 S0 1\nF0 S1\n", r"line 3: expected 3 columns in a phenotype file, found 2"),
     ("FID IID y\nF0 S0 1\nF0 S0 2\n", r"lists 1 sample\(s\) more than once, first: F0 S0"),
 ])
 def test_read_sample_table_errors(tmp_path, text, msg):

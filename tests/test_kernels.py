@@ -83,3 +83,85 @@ def test_whitened_kernel_equals_reference(c):
         ra, rb = whitened_sums_reference(wh, M)
         assert np.allclose(a, ra, rtol=1e-12, atol=0)
         assert np.allclose(b, rb, rtol=1e-12, atol=1e-12 * np.abs(rb).max(initial=0.0))
+
+
+def _row_text(block, header):
+    from gwaslmm.schema import format_rows
+
+    rows = format_rows(block, header)
+    return "".join("\t".join(r) + "\n" for r in zip(*[rows[c] for c in header])).encode()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_row_formatting_kernel_equals_python(seed):
+    """The numba row writer (gwaslmm.format_kernels) against Python's format()
+    for every column kind: numbers over 1e-300..1e300 of both signs, values
+    at and near rounding ties (decimals such as 0.115 that binary cannot hold),
+    exact ties (1234567.5), powers of ten, 0, -0, NaN, inf, p-values up to
+    and beyond 1e-290, non-ASCII IDs."""
+    from gwaslmm.genotypes.base import VariantInfo
+    from gwaslmm.scan.base import BlockResult
+    from gwaslmm.schema import RowBlock, TextTables, assoc_header, format_text
+
+    rng = np.random.default_rng(seed)
+    m, k = 3000, 2500
+
+    def values(k):
+        x = rng.choice([-1, 1], k) * 10 ** rng.uniform(-300, 300, k)
+        x[:400] = rng.choice([-1, 1], 400) * 10 ** rng.uniform(-6, 9, 400)
+        x[400:600] = np.round(x[400:600], 3)
+        x[600:650] = [1234567.5, 0.5, 1e-5, 1e-4, 9.99999995e-5, 0.0, -0.0, np.nan, np.inf, -np.inf,
+                      1e16, 1e21, 1e22, 1e23, 123456785.0, 99999999.5, 0.00099999995, 1.0, 10.0,
+                      100000.0, 1000000.0, 1e7, 1e8, 5e-324, 2.2250738585072014e-308,
+                      *(10.0 ** np.arange(-12, 13, 1.0))][:50]
+        return x
+
+    nl = np.abs(rng.normal(0, 80, k))
+    nl[:20] = [0.0, 290.0, 289.99, 300.5, 1e4, np.nan, np.inf, 1e-12, 5.0, 7.30103, *[1.5] * 10]
+    ids = np.array([f"rs{i}" for i in range(m)], dtype=object)
+    ids[7] = "variant_ü"
+    v = VariantInfo(chromosome=np.array([str(1 + i // 500) for i in range(m)]),
+                    position=rng.integers(0, 2 ** 40, m), id=ids.astype(str),
+                    effect_allele=np.array(["A"] * m), other_allele=np.array(["GTT"] * m),
+                    source="x")
+    res = BlockResult(keep=np.ones(k, bool), beta=values(k), se=values(k), t_stat=values(k),
+                      neglog10_p=nl, neglog10_p_wald=rng.permutation(nl),
+                      lambda_remle=values(k), logl_h1=values(k), chi2_lrt=values(k),
+                      f_score=values(k))
+    idx = rng.integers(0, m, k)
+    idx[:3] = 7
+    block = RowBlock(variants=v, idx=idx, allele_freq=values(k), n_miss=rng.integers(0, 50, k),
+                     n=987, result=res)
+    header = assoc_header(("p_wald", "lambda_remle", "logl_h1", "t_stat", "chi2_lrt", "f_score"))
+    assert format_text(block, header, TextTables.of(v)) == _row_text(block, header)
+
+
+@pytest.mark.parametrize("tabs", [False, True])
+def test_field_splitting_kernel_equals_python(tabs):
+    """The numba splitter behind every text table (gwaslmm.tables.split_table)
+    against Python's str.split: runs of spaces/tabs, CRLF, blank lines,
+    non-ASCII text and, in tab mode, empty fields."""
+    from gwaslmm.tables import split_table
+
+    rng = np.random.default_rng(5 + tabs)
+    words = ["a", "bb", "ccc", "1.5", "-9", "NA", "ü"] + (["x y"] if tabs else [])
+    lines = []
+    for r in range(300):
+        # column 0 stays ASCII (the fast UCS-4 widening), the rest may not
+        fields = [words[i] for i in rng.integers(0, len(words) - 2, 1)] + \
+            [words[i] for i in rng.integers(0, len(words), 4)]
+        if tabs and r % 7 == 0:
+            fields[2] = ""
+        sep = "\t" if tabs else [" ", "\t", "  ", " \t "][r % 4]
+        lines.append(sep.join(fields) + ("\r" if r % 5 == 0 else ""))
+        if r % 11 == 0:
+            lines.append("   ")
+    text = "\n".join(lines) + "\n"
+    got = split_table(text.encode(), "x", "test", 5, tabs=tabs)
+    if tabs:
+        want = [[f.strip() for f in ln.rstrip("\r").split("\t")] for ln in lines if ln.strip()]
+    else:
+        want = [ln.split() for ln in lines if ln.strip()]
+    assert all(ord(ch) < 128 for w in got[0] for ch in w)
+    assert got[0].dtype == np.array(list(got[0])).dtype  # the same U width as astype(str)
+    assert [list(col) for col in got] == [list(c) for c in zip(*want)]

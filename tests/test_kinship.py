@@ -128,6 +128,15 @@ def test_gemma_text_kinship(tmp_path):
     assert np.allclose(kin.K, K, rtol=1e-9)
     with pytest.raises(InputError, match="20 x 20 but the .fam has 19"):
         read_gemma_kinship(path, bed.fam.fid[:19], bed.fam.iid[:19])
+    # symmetric within the tolerance of np.allclose(K, K.T, atol=1e-6 max|K|): accepted
+    K2 = K.copy()
+    K2[2, 5] += 0.5e-6 * np.abs(K).max()
+    write_gemma_kinship(path, K2)
+    read_gemma_kinship(path, bed.fam.fid, bed.fam.iid)
+    K2[2, 5] += 1e-3
+    write_gemma_kinship(path, K2)
+    with pytest.raises(InputError, match=r"is not symmetric: entry \(3, 6\) is .* but \(6, 3\)"):
+        read_gemma_kinship(path, bed.fam.fid, bed.fam.iid)
 
 
 def test_gemma_text_kinship_malformed(tmp_path):
@@ -141,5 +150,28 @@ def test_gemma_text_kinship_malformed(tmp_path):
         read_gemma_kinship(str(bad), bed.fam.fid, bed.fam.iid)
     rows[3] = "\t".join(["0.1"] * (n - 1) + ["abc"])
     bad.write_text("\n".join(rows) + "\n")
-    with pytest.raises(InputError, match="not a numeric matrix"):
+    with pytest.raises(InputError, match=r"line 4: 'abc' is not a number \(a kinship is a "
+                                         r"numeric matrix\)"):
         read_gemma_kinship(str(bad), bed.fam.fid, bed.fam.iid)
+
+
+def test_text_matrix_kernel_equals_python_parsers(tmp_path):
+    """The numba matrix reader (gwaslmm.text_kernels) against numpy's loadtxt
+    (Python's float) on numbers the fast path takes and those it leaves to
+    float(): 17 digits, exponents beyond +-22, signs, nan/inf, CRLF, BOM."""
+    from gwaslmm.kinship_io import parse_text_matrix
+
+    rng = np.random.default_rng(4)
+    vals = rng.normal(size=(30, 30)) * 10.0 ** rng.integers(-30, 30, (30, 30))
+    fmts = ["{:.10g}", "{:.17g}", "{!r}", "{:.3e}", "{:.6f}"]
+    text = "\r\n".join(" \t".join(fmts[(i + j) % 5].format(float(v)) for j, v in enumerate(row))
+                       for i, row in enumerate(vals))
+    text = text.replace(fmts[0].format(float(vals[0, 0])), "nan").replace(
+        fmts[1].format(float(vals[1, 1])), "-inf", 1)
+    data = ("\ufeff" + text + "\n\n").encode()
+    got = parse_text_matrix(data, "x")
+    (tmp_path / "m.txt").write_text(text)
+    want = np.loadtxt(tmp_path / "m.txt")
+    assert got.shape == (30, 30)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.isnan(got[0, 0]) and got[1, 1] == -np.inf

@@ -42,3 +42,20 @@ def test_cache_folder_is_a_user_cache_and_can_be_moved(tmp_path):
     assert run(XDG_CACHE_HOME=str(tmp_path)) == os.path.join(str(tmp_path), "gwaslmm", "numba")
     assert run(GWASLMM_CACHE_DIR=str(tmp_path / "c")) == os.path.join(str(tmp_path / "c"), "numba")
     assert run(GWASLMM_NUMBA_CACHE="0") == "None"
+
+
+def test_first_run_compilation_is_reported_once(tmp_path):
+    """The first run with an empty kernel cache says it compiled the kernels
+    (and how long that took); the next run loads them and says nothing."""
+    env = dict(os.environ, GWASLMM_CACHE_DIR=str(tmp_path / "cache"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tiny = os.path.join(root, "testdata", "tiny")
+    logs = []
+    for k in (1, 2):
+        r = subprocess.run([sys.executable, "-m", "gwaslmm", "grm", "--bfile", tiny, "--out",
+                            str(tmp_path / f"g{k}")], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        with open(tmp_path / f"g{k}.log") as fh:
+            logs.append(fh.read())
+    assert "numba: compiled kernels on first use in" in logs[0]
+    assert "compiled kernels" not in logs[1]

@@ -370,8 +370,8 @@ def test_parse_kernel_equals_its_python_reference(sep):
                  POW10)
         return res, out
 
-    # the reference reads the bytes as Python ints (numba promotes uint8 to int64)
-    (r1, o1), (r2, o2) = run(parse_rows_py, list(text)), run(parse_kernel(), buf)
+    # the reference reads the bytes as int64 (numba promotes uint8 to int64)
+    (r1, o1), (r2, o2) = run(parse_rows_py, buf.astype(np.int64)), run(parse_kernel(), buf)
     assert r1 == r2 and r1[0] == 300 and r1[2] == 1 and r1[4] == 0
     for a, b in zip(o1, o2):
         assert np.array_equal(a, b)

@@ -20,6 +20,7 @@ from .. import __version__
 from ..errors import UsageError
 from ..methods import method_for
 from ..paths import Outputs
+from ..startup import import_in_background
 from ..scan.pvalues import lambda_gc
 from ..schema import assoc_header
 from ..writers import TableWriter, write_meta_yaml
@@ -128,6 +129,7 @@ def _plot(summary, out: Outputs, title: str, label_top: int, log) -> None:
 
 
 def run_assoc(opts, log) -> dict:
+    import_in_background("scipy.special")  # needed for p-values, after the inputs are read
     method = method_for("quantitative", opts.engine)
     method.check_test(opts.test)
     _check_options(opts)

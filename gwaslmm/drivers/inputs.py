@@ -22,7 +22,6 @@ from ..kinship import finish_grm, grm_sum
 from ..kinship_io import read_gcta_grm, read_gemma_kinship
 from ..qc import preselect_variants, qc_report_lines
 from ..samples import SampleSelection, fam_phenotype_names, join_samples
-from ..store import load_eigen
 from ..tables import read_id_lists, read_sample_table, read_variant_lists, select_columns
 from ..writers import write_tsv
 from .options import PhenotypeOptions
@@ -218,6 +217,8 @@ def decompose_for(opts, K, sel: SampleSelection, W: np.ndarray, log, idx_in_sel=
     fid = sel.fid if idx_in_sel is None else sel.fid[idx_in_sel]
     iid = sel.iid if idx_in_sel is None else sel.iid[idx_in_sel]
     if opts.eigen:
+        from ..store import load_eigen  # not needed by grm
+
         sp, basis = load_eigen(opts.eigen, fid, iid, W)
         log.write(f"eigendecomposition: loaded {opts.eigen} ({sp.n} samples)")
         return sp, basis

@@ -17,7 +17,7 @@ import numpy as np
 from ..genotypes.base import GenotypeSource, snp_block_size
 from ..qc import block_qc, summarize_reasons
 from ..scan.base import Scanner
-from ..schema import RowBlock, format_rows
+from ..schema import RowBlock, TextTables, format_text
 
 
 @dataclass
@@ -31,6 +31,13 @@ class ScanSummary:
     top: list = field(default_factory=list)  # (neglog10, row dict)
     n_top: int = 10
     plot: object = None  # a report.thinning.ManhattanAccumulator, for assoc --plot
+    _text: tuple = ()  # (variants, TextTables), made once per run
+
+    def text_tables(self, variants) -> TextTables:
+        """The variant table's text columns as bytes, made once per run."""
+        if not self._text or self._text[0] is not variants:
+            self._text = (variants, TextTables.of(variants))
+        return self._text[1]
 
     def add_qc(self, counts: dict):
         for k, v in counts.items():
@@ -40,16 +47,22 @@ class ScanSummary:
         return np.concatenate(self.neglog10) if self.neglog10 else np.zeros(0, np.float32)
 
 
-def _track(summary: ScanSummary, rows: dict, main: np.ndarray, variants, idx) -> None:
+def _track(summary: ScanSummary, res, variants, idx) -> None:
+    """Counts, every -log10 p, the top hits (formatted as the table prints
+    them) and the plot's points of one block."""
+    from ..schema import fmt_float, format_p
+
+    main = res.neglog10_p
     summary.failed += int((~np.isfinite(main)).sum())
     summary.tested += main.size
     summary.neglog10.append(main.astype(np.float32))
     order = np.argsort(-np.nan_to_num(main, nan=-1))[: summary.n_top]
     for j in order:
-        summary.top.append((float(main[j]), dict(chromosome=rows["chromosome"][j],
-                                                 position=rows["base_pair_location"][j],
-                                                 variant_id=rows["variant_id"][j],
-                                                 beta=rows["beta"][j], p=rows["p_value"][j])))
+        v = idx[j]
+        summary.top.append((float(main[j]), dict(
+            chromosome=str(variants.chromosome[v]), position=str(variants.position[v]),
+            variant_id=str(variants.id[v]), beta=fmt_float([res.beta[j]])[0],
+            p=format_p([main[j]])[0])))
     summary.top.sort(key=lambda t: -np.nan_to_num(t[0], nan=-1))
     del summary.top[summary.n_top:]
     if summary.plot is not None:
@@ -72,6 +85,7 @@ def scan_variants(scanner: Scanner, source: GenotypeSource, samples: np.ndarray,
     bs = block_size or snp_block_size(n, memory_gb, copies=4,
                                       reserved_bytes=scanner.reserved_bytes, max_block=4096)
     variants = source.variants
+    text = summary.text_tables(variants)
     blocks = [(a, min(variant_idx.size, a + bs)) for a in range(0, variant_idx.size, bs)]
 
     def read(ab):
@@ -111,10 +125,9 @@ def scan_variants(scanner: Scanner, source: GenotypeSource, samples: np.ndarray,
             if idx.size:
                 rb = RowBlock(variants=variants, idx=idx, allele_freq=blk.allele_freq[tested],
                               n_miss=blk.n_missing[tested], n=n, result=res)
-                rows = format_rows(rb, writer.columns)
-                writer.write_block(rows)
+                writer.write_text(format_text(rb, writer.columns, text), idx.size)
                 summary.boundary += res.n_boundary
-                _track(summary, rows, res.neglog10_p, variants, idx)
+                _track(summary, res, variants, idx)
             log.stage("write", time.perf_counter() - t3)
             progress(b, variant_idx.size)
     finally:

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-POW10 = np.array([10.0 ** k for k in range(23)])
+from ..text_kernels import POW10, parse_decimal  # noqa: F401 - POW10 for the callers
 
 
 def parse_rows_py(buf, ncol, sep, c_chr, c_pos, c_y, c_id, c_test, pos_out, y_out, y_flag,
@@ -82,64 +80,9 @@ def parse_rows_py(buf, ncol, sep, c_chr, c_pos, c_y, c_id, c_test, pos_out, y_ou
                 elif f == c_y:
                     y_span[row, 0] = s
                     y_span[row, 1] = e
-                    neg = e > s and buf[s] == 45
-                    k = s + 1 if e > s and (neg or buf[s] == 43) else s
-                    mant, sig, exp10, ndig, exact = 0, 0, 0, 0, True
-                    frac = False  # digits, then an optional '.' and more digits
-                    while k < e:
-                        ch = buf[k]
-                        if ch == 46 and not frac:
-                            frac = True
-                            k += 1
-                            continue
-                        if ch < 48 or ch > 57:
-                            break
-                        d = ch - 48
-                        ndig += 1
-                        if mant == 0 and d == 0:
-                            if frac:
-                                exp10 -= 1
-                        elif sig < 18:
-                            mant = mant * 10 + d
-                            sig += 1
-                            if frac:
-                                exp10 -= 1
-                        else:
-                            if not frac:
-                                exp10 += 1
-                            exact = False
-                        k += 1
-                    if ndig == 0:
-                        exact = False
-                    if exact and k < e and (buf[k] == 101 or buf[k] == 69):
-                        k += 1
-                        eneg = k < e and buf[k] == 45
-                        if k < e and (eneg or buf[k] == 43):
-                            k += 1
-                        ev, nexp = 0, 0
-                        while k < e and buf[k] >= 48 and buf[k] <= 57:
-                            if ev < 100000:
-                                ev = ev * 10 + (buf[k] - 48)
-                            nexp += 1
-                            k += 1
-                        if nexp == 0:
-                            exact = False
-                        exp10 += -ev if eneg else ev
-                    if k != e:
-                        exact = False
-                    if exact and mant == 0:
-                        y_out[row] = -0.0 if neg else 0.0
-                        y_flag[row] = 0
-                    elif exact and sig <= 15 and exp10 >= -22 and exp10 <= 22:
-                        if exp10 >= 0:
-                            val = float(mant) * pow10[exp10]
-                        else:
-                            val = float(mant) / pow10[-exp10]
-                        y_out[row] = -val if neg else val
-                        y_flag[row] = 0
-                    else:
-                        y_out[row] = 0.0
-                        y_flag[row] = 1
+                    val, ok = parse_decimal(buf, s, e, pow10)
+                    y_out[row] = val
+                    y_flag[row] = 0 if ok else 1
                 elif f == c_id:
                     id_span[row, 0] = s
                     id_span[row, 1] = e

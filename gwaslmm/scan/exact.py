@@ -130,18 +130,19 @@ def grid_sums(model: ScanModel, Xt: np.ndarray, with_ml: bool):
     """
     grid = lambda_grid()
     d, yt = model.d, model.yt
+    nk = grid.size
     w = 1.0 / (grid[:, None] * d[None, :] + 1.0)
     t1 = d[None, :] * w * w
-    X2 = Xt * Xt
-    XY = Xt * yt[:, None]
+    W = np.vstack([w, t1])  # (2 nk, n'): one product per sum instead of two
+    R2 = W @ (Xt * Xt)  # sum w x^2 and sum d w^2 x^2
+    RY = (W * yt[None, :]) @ Xt  # sum w x y: y folded into the weights, no n' x m temporary
     yy = yt * yt
-    nk = grid.size
     gld = np.zeros(nk)
     gld1 = np.zeros(nk)
     if with_ml:
         for k, lam in enumerate(grid):
             gld[k], gld1[k] = logdet_s(lam, model.d, model.G, model.C)[:2]
-    return (w @ X2, w @ XY, t1 @ X2, t1 @ XY, w @ yy, t1 @ yy, (d[None, :] * w).sum(1),
+    return (R2[:nk], RY[:nk], R2[nk:], RY[nk:], w @ yy, t1 @ yy, (d[None, :] * w).sum(1),
             np.log(w).sum(1), gld, gld1)
 
 

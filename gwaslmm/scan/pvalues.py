@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from ..errors import InputError
 
@@ -35,6 +34,8 @@ def neglog10_f1(F: np.ndarray, df: float) -> np.ndarray:
     F = np.asarray(F, dtype=float)
     out = np.full(F.shape, np.nan)
     ok = np.isfinite(F) & (F >= 0)
+    from scipy import special
+
     p = special.fdtrc(1, df, F[ok])  # upper tail of F(1, df)
     res = np.empty(p.shape)
     small = p < 1e-290
@@ -56,6 +57,8 @@ def neglog10_chi2_1(stat: np.ndarray) -> np.ndarray:
     stat = np.asarray(stat, dtype=float)
     out = np.full(stat.shape, np.nan)
     ok = np.isfinite(stat) & (stat >= 0)
+    from scipy import special
+
     out[ok] = -(special.log_ndtr(-np.sqrt(stat[ok])) + np.log(2.0)) / LN10
     return out
 

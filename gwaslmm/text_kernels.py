@@ -1,0 +1,241 @@
+"""numba kernels that read numbers from text, exactly as Python's ``float()``.
+
+:func:`parse_decimal` converts one field: a decimal number with at most 15
+significant digits and a decimal exponent within +-22 is exact by Clinger's
+fast path (one correctly rounded multiplication or division of two exactly
+representable doubles); anything else (``1.2e-300``, ``inf``, ``NA``) is left
+to the caller, who uses ``float()``.  :func:`parse_matrix` reads a
+whitespace-separated numeric matrix (a GEMMA text kinship) with it.  The
+plain-Python references are ``float`` and ``numpy.fromstring``, which tests
+compare them with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import jit
+
+POW10 = np.array([10.0 ** k for k in range(23)])
+
+
+@jit()
+def parse_decimal(buf, s, e, pow10):
+    """(value, exact) of the text buf[s:e] (uint8); exact False where the fast
+    path does not apply and the value must come from ``float()``."""
+    neg = e > s and buf[s] == 45
+    k = s + 1 if e > s and (neg or buf[s] == 43) else s
+    mant, sig, exp10, ndig, exact = 0, 0, 0, 0, True
+    frac = False  # digits, then an optional '.' and more digits
+    while k < e:
+        ch = buf[k]
+        if ch == 46 and not frac:
+            frac = True
+            k += 1
+            continue
+        if ch < 48 or ch > 57:
+            break
+        d = ch - 48
+        ndig += 1
+        if mant == 0 and d == 0:
+            if frac:
+                exp10 -= 1
+        elif sig < 18:
+            mant = mant * 10 + d
+            sig += 1
+            if frac:
+                exp10 -= 1
+        else:
+            if not frac:
+                exp10 += 1
+            exact = False
+        k += 1
+    if ndig == 0:
+        exact = False
+    if exact and k < e and (buf[k] == 101 or buf[k] == 69):
+        k += 1
+        eneg = k < e and buf[k] == 45
+        if k < e and (eneg or buf[k] == 43):
+            k += 1
+        ev, nexp = 0, 0
+        while k < e and buf[k] >= 48 and buf[k] <= 57:
+            if ev < 100000:
+                ev = ev * 10 + (buf[k] - 48)
+            nexp += 1
+            k += 1
+        if nexp == 0:
+            exact = False
+        exp10 += -ev if eneg else ev
+    if k != e:
+        exact = False
+    if exact and mant == 0:
+        return (-0.0 if neg else 0.0), True
+    if exact and sig <= 15 and -22 <= exp10 <= 22:
+        val = float(mant) * pow10[exp10] if exp10 >= 0 else float(mant) / pow10[-exp10]
+        return (-val if neg else val), True
+    return 0.0, False
+
+
+@jit()
+def parse_matrix(buf, out, spans, pow10):
+    """Whitespace-separated numbers of buf (uint8) into out (float64), row by
+    row (a row is a line with at least one value).
+
+    Returns (count, rows, columns of the first row, first row whose count
+    differs from it (-1: none), slow).  ``spans`` (int64 (s, 3)) receives the
+    byte span and the index in ``out`` of each of the first ``slow`` values
+    the fast path could not convert (the caller converts them with
+    ``float()``).  count > out.size, or slow > s, means the arrays were too
+    small: nothing more was written to them.
+    """
+    n = buf.size
+    count = 0
+    rows = 0
+    ncol0 = -1
+    bad_row = -1
+    in_row = 0
+    slow = 0
+    i = 0
+    while i <= n:
+        c = buf[i] if i < n else 10  # the end of the text ends the last row
+        if c == 32 or c == 9 or c == 13:
+            i += 1
+            continue
+        if c == 10:
+            if in_row:
+                if ncol0 < 0:
+                    ncol0 = in_row
+                elif in_row != ncol0 and bad_row < 0:
+                    bad_row = rows
+                rows += 1
+                in_row = 0
+            i += 1
+            continue
+        s = i
+        while i < n and buf[i] != 32 and buf[i] != 9 and buf[i] != 10 and buf[i] != 13:
+            i += 1
+        if count >= out.size:
+            return count + 1, rows, ncol0, bad_row, slow
+        v, ok = parse_decimal(buf, s, i, pow10)
+        if not ok:
+            if slow >= spans.shape[0]:
+                return count, rows, ncol0, bad_row, slow + 1
+            spans[slow, 0] = s
+            spans[slow, 1] = i
+            spans[slow, 2] = count
+            slow += 1
+        out[count] = v
+        count += 1
+        in_row += 1
+    return count, rows, ncol0, bad_row, slow
+
+
+@jit()
+def split_fields(buf, ncol, more, spans, tabs=False):
+    """Fields of the non-blank lines of buf (uint8): separated by runs of
+    whitespace, or (``tabs``) by single tabs, each field trimmed of spaces
+    (so empty fields count).
+
+    Every line must have ``ncol`` fields (``more``: at least ``ncol``, the
+    same count on every line); spans (int64 (rows, ncol, 2)) receives the
+    byte span [start, end) of each line's first ``ncol`` fields.  Returns
+    (rows, fields of the first line, 1-based line number of the first line
+    whose count is wrong (0: none), its count).
+    """
+    n = buf.size
+    rows = 0
+    width = -1
+    line = 0
+    i = 0
+    while i < n:
+        line += 1
+        k = 0
+        end = i
+        while end < n and buf[end] != 10:
+            end += 1
+        blank = True
+        for j in range(i, end):
+            if buf[j] != 32 and buf[j] != 9 and buf[j] != 13:
+                blank = False
+                break
+        if not blank:
+            while i <= end:
+                if tabs:
+                    s = i
+                    while i < end and buf[i] != 9:
+                        i += 1
+                    e = i
+                    while s < e and (buf[s] == 32 or buf[s] == 13):
+                        s += 1
+                    while e > s and (buf[e - 1] == 32 or buf[e - 1] == 13):
+                        e -= 1
+                    i += 1  # past the tab (or the end of the line)
+                else:
+                    while i < end and (buf[i] == 32 or buf[i] == 9 or buf[i] == 13):
+                        i += 1
+                    if i >= end:
+                        break
+                    s = i
+                    while i < end and buf[i] != 32 and buf[i] != 9 and buf[i] != 13:
+                        i += 1
+                    e = i
+                if k < ncol and rows < spans.shape[0]:
+                    spans[rows, k, 0] = s
+                    spans[rows, k, 1] = e
+                k += 1
+            if (k != ncol and not more) or k < ncol or (width >= 0 and k != width):
+                return rows, width, line, k
+            if width < 0:
+                width = k
+            rows += 1
+        i = end + 1  # past the newline
+    return rows, width, 0, 0
+
+
+@jit()
+def gather_text(buf, spans, col, out):
+    """Copy field ``col`` of every row (spans from :func:`split_fields`) into
+    out (uint8 (rows, w), zero-filled: a fixed-width 'S' table)."""
+    for r in range(out.shape[0]):
+        s = spans[r, col, 0]
+        e = spans[r, col, 1]
+        for j in range(e - s):
+            out[r, j] = buf[s + j]
+
+
+@jit()
+def parse_fields(buf, spans, col, pow10, integers, out, slow):
+    """Field ``col`` of every row (spans from :func:`split_fields`) as a
+    number: out (rows,) float64 (``integers``: int64, a sign and at most 18
+    digits).  Rows the fast path cannot convert (see :func:`parse_decimal`)
+    are listed in slow (int64 (rows,)) for the caller's ``float()`` or
+    ``int()``; returns their count.
+    """
+    k = 0
+    for r in range(out.shape[0]):
+        s = spans[r, col, 0]
+        e = spans[r, col, 1]
+        if integers:
+            neg = e > s and buf[s] == 45
+            i = s + 1 if e > s and (neg or buf[s] == 43) else s
+            ok = 0 < e - i <= 18
+            v = 0
+            while ok and i < e:
+                d = buf[i] - 48
+                if d < 0 or d > 9:
+                    ok = False
+                v = v * 10 + d
+                i += 1
+            if ok:
+                out[r] = -v if neg else v
+            else:
+                out[r] = 0
+                slow[k] = r
+                k += 1
+        else:
+            v, ok = parse_decimal(buf, s, e, pow10)
+            out[r] = v
+            if not ok:
+                slow[k] = r
+                k += 1
+    return k
