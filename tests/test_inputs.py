@@ -27,7 +27,8 @@ from gwaslmm.errors import InputError, UsageError
 from gwaslmm.chromosomes import normalize_chromosome, parse_chr_spec
 from gwaslmm.design import check_covariates
 from gwaslmm.genotypes import impute_mean
-from gwaslmm.genotypes.plink1 import (BedFile, bim_variants, fam_samples, int8_block, read_bim,
+from gwaslmm.genotypes.int8 import int8_block, int8_block_reference
+from gwaslmm.genotypes.plink1 import (BedFile, bim_variants, fam_samples, read_bim,
                                       read_fam, write_plink)
 from gwaslmm.qc import (FILTER_NAMES, VariantFilters, preselect_variants, qc_report_lines,
                         summarize_reasons, variant_qc_counts)
@@ -161,7 +162,7 @@ def test_bed_decoder_equals_bed_reader(tmp_path, n):
     subset, a repeated sample, and variant index arrays with runs and gaps."""
     from bed_reader import open_bed
 
-    from gwaslmm.genotypes.plink1 import decode_bed, decode_bed_reference, int8_block_reference
+    from gwaslmm.genotypes.plink1 import decode_bed, decode_bed_reference
 
     m = 37
     prefix = _random_fileset(tmp_path, n, m, seed=n)

@@ -4,7 +4,7 @@ missing values."""
 import numpy as np
 import pytest
 
-from gwaslmm.genotypes.plink1 import fill_float_reference, int8_block, int8_block_reference
+from gwaslmm.genotypes.int8 import fill_float_reference, int8_block, int8_block_reference
 
 
 def random_int8_block(shape, seed):

@@ -1,5 +1,5 @@
-"""numba kernels for int8 genotype blocks; references: gwaslmm.genotypes.plink1.int8_block_reference,
-gwaslmm.genotypes.plink1.fill_float_reference and, for the .bed decoders,
+"""numba kernels for int8 genotype blocks; references: gwaslmm.genotypes.int8.int8_block_reference,
+gwaslmm.genotypes.int8.fill_float_reference and, for the .bed decoders,
 bed-reader (``read(dtype='int8', count_A1=True)``) with int8_block_reference
 (gwaslmm.genotypes.plink1.decode_bed_reference is their plain-numpy twin)."""
 

@@ -5,10 +5,9 @@ The effect allele is A1, the .bim's column 5; genotypes are A1 allele counts
 read as raw .bed bytes (positioned reads) and decoded to int8 (missing =
 -127) with their per-variant counts in one pass (numba kernels, a table
 lookup per byte: 15x faster than bed-reader's int8 read here, which stays
-the tests' independent reference): :class:`Int8Block` holds a block and
-writes chosen variants as floats, mean-imputed over the samples read (numba
-kernel); plain-numpy references are :func:`decode_bed_reference`,
-:func:`int8_block_reference` and :func:`fill_float_reference`.
+the tests' independent reference) into an
+:class:`gwaslmm.genotypes.int8.Int8Block`; the plain-numpy reference of the
+decoder is :func:`decode_bed_reference`.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from ..errors import InputError
 from ..ids import duplicated, sample_keys
 from ..tables import read_columns
 from .base import SampleInfo, VariantInfo
+from .int8 import Int8Block, int8_block_reference, make_block
 
 BED_MAGIC = bytes([0x6C, 0x1B])
 SNP_MAJOR = 0x01
@@ -218,7 +218,8 @@ class BedFile:
         block of these samples and variants with its counts, decoded from the
         .bed bytes and counted in one pass (numba kernels; ``threads`` is
         accepted for the protocol, the decoder is single-threaded).  Equal
-        to bed-reader's int8 read followed by :func:`int8_block` (tested)."""
+        to bed-reader's int8 read followed by
+        :func:`gwaslmm.genotypes.int8.int8_block` (tested)."""
         return decode_bed(self.read_raw(variant_idx), self.fam.n, sample_idx)
 
     def close(self):
@@ -291,7 +292,7 @@ def decode_bed(raw: np.ndarray, n: int, samples: np.ndarray | None = None) -> In
         kn.bed_decode_subset_kernel(raw, samples >> 2, (samples & 3) * 2, kn.CODE_VALUE,
                                     kn.CODE_MISSING, kn.CODE_SUM, kn.CODE_SEEN, G, n_missing,
                                     sums, constant)
-    return _block(G, n_missing, sums, constant)
+    return make_block(G, n_missing, sums, constant)
 
 
 def decode_bed_reference(raw: np.ndarray, n: int, samples: np.ndarray | None = None
@@ -314,88 +315,6 @@ def _as_slice(idx):
     if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
         return slice(int(idx[0]), int(idx[-1]) + 1)
     return idx
-
-
-@dataclass
-class Int8Block:
-    """An int8 genotype block and its per-variant counts over the rows read
-    (a :class:`gwaslmm.genotypes.base.GenotypeBlock`).
-
-    G (n, m) int8, F-order (-127 missing); n_missing (m,) int64; allele_freq
-    (m,) float64, the A1 frequency (NaN if every call is missing); constant (m,) bool.
-    """
-
-    G: np.ndarray
-    n_missing: np.ndarray
-    allele_freq: np.ndarray
-    constant: np.ndarray
-
-    @property
-    def mean(self) -> np.ndarray:
-        return 2.0 * self.allele_freq
-
-    def fill(self, cols, out: np.ndarray, center=None, scale=None,
-             missing_value=None) -> np.ndarray:
-        """Variants ``cols`` as floats (out's dtype: float64 or float32) in
-        ``out[:, :len(cols)]``, a reused F-order buffer: (x - center) * scale
-        with missing calls set to ``missing_value``; defaults: mean imputation
-        of the raw counts.  Returns the view (numba kernel; reference
-        :func:`fill_float_reference`)."""
-        from .kernels import int8_fill_kernel
-
-        cols = np.asarray(cols, dtype=np.int64)
-        k = cols.size
-        mean = self.mean[cols]
-        center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
-        scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
-        missing_value = mean if missing_value is None else np.asarray(missing_value, dtype=float)
-        int8_fill_kernel(self.G, cols, center, scale, missing_value, out)
-        return out[:, :k]
-
-
-def int8_block(G: np.ndarray) -> Int8Block:
-    """Counts of an int8 block (numba kernel; reference :func:`int8_block_reference`)."""
-    from .kernels import int8_stats_kernel
-
-    m = G.shape[1]
-    n_missing = np.empty(m, dtype=np.int64)
-    sums = np.empty(m)
-    constant = np.empty(m, dtype=bool)
-    G = np.asfortranarray(G)
-    int8_stats_kernel(G, n_missing, sums, constant)
-    return _block(G, n_missing, sums, constant)
-
-
-def _block(G, n_missing, sums, constant) -> Int8Block:
-    n_obs = G.shape[0] - n_missing
-    with np.errstate(invalid="ignore", divide="ignore"):
-        af = np.where(n_obs > 0, sums / np.maximum(n_obs, 1), np.nan) / 2.0
-    return Int8Block(G=G, n_missing=n_missing, allele_freq=af, constant=constant)
-
-
-def int8_block_reference(G: np.ndarray) -> Int8Block:
-    """Plain-numpy :func:`int8_block` (the reference for its numba kernel)."""
-    miss = G < 0
-    n_missing = miss.sum(axis=0).astype(np.int64)
-    n_obs = G.shape[0] - n_missing
-    x = np.where(miss, 0, G).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        af = np.where(n_obs > 0, x.sum(axis=0) / np.maximum(n_obs, 1), np.nan) / 2.0
-    lo = np.where(miss, 127, G).min(axis=0)
-    hi = np.where(miss, -127, G).max(axis=0)
-    return Int8Block(G=G, n_missing=n_missing, allele_freq=af,
-                     constant=(n_obs == 0) | (lo == hi))
-
-
-def fill_float_reference(blk: Int8Block, cols: np.ndarray, center=None, scale=None,
-                         missing_value=None) -> np.ndarray:
-    """Plain-numpy :meth:`Int8Block.fill`: a new (n, len(cols)) float64 array."""
-    k = len(cols)
-    center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
-    scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
-    mv = blk.mean[cols] if missing_value is None else np.asarray(missing_value, dtype=float)
-    G = blk.G[:, cols]
-    return np.where(G < 0, mv, (G - center) * scale)
 
 
 def write_plink(prefix: str, genotypes: np.ndarray, fid, iid, father, mother, sex, pheno,
