@@ -108,8 +108,11 @@ def _csv(ctx, param, value):
 def input_options(f):
     """--bfile, sample/variant selection, QC, memory, threads, --out, --debug."""
     opts = [
-        click.option("--bfile", required=True, metavar="PREFIX",
-                     help="PLINK 1 binary fileset PREFIX.bed/.bim/.fam."),
+        click.option("--bfile", metavar="PREFIX",
+                     help="PLINK 1 binary fileset PREFIX.bed/.bim/.fam (effect allele A1)."),
+        click.option("--pfile", metavar="PREFIX",
+                     help="PLINK 2 fileset PREFIX.pgen/.pvar/.psam, hard calls (effect allele "
+                          "ALT)."),
         click.option("--out", required=True, metavar="PREFIX",
                      help="Output prefix (parent folders are created)."),
         click.option("--keep", metavar="FILE", multiple=True,

@@ -28,9 +28,10 @@ from .options import PhenotypeOptions
 
 
 def open_source(opts, log):
-    src = open_genotypes(opts.bfile, threads=opts.threads)
+    src = open_genotypes(opts.bfile, threads=opts.threads, pfile=opts.pfile)
     log.file_info("genotypes", src.path)
-    log.write(f"  {src.samples.n} samples, {src.variants.m} variants")
+    log.write(f"  {src.samples.n} samples, {src.variants.m} variants; effect allele: "
+              f"{src.effect_allele_note}")
     ids, counts = np.unique(src.variants.id, return_counts=True)
     if (counts > 1).any():
         log.write(f"  note: {int((counts > 1).sum())} variant ID(s) appear more than once "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import UsageError
 from ..qc import VariantFilters
 
 
@@ -21,7 +22,8 @@ class GenotypeOptions(RunOptions):
     """The genotypes and what of them to use.  keep/remove/extract/exclude
     take several files (their union, as PLINK 2)."""
 
-    bfile: str
+    bfile: str | None = None
+    pfile: str | None = None
     keep: tuple = ()
     remove: tuple = ()
     extract: tuple = ()
@@ -34,6 +36,9 @@ class GenotypeOptions(RunOptions):
     block_size: int | None = None
 
     def __post_init__(self):
+        if (self.bfile is None) == (self.pfile is None):
+            raise UsageError("give the genotypes with --bfile PREFIX (PLINK 1 .bed/.bim/.fam) or "
+                             "--pfile PREFIX (PLINK 2 .pgen/.pvar/.psam), one of them")
         self.filters  # noqa: B018 - checks --maf/--geno/--mac before any work
 
     @property

@@ -1,4 +1,5 @@
-"""Genotype sources behind one protocol (:mod:`.base`): PLINK 1 .bed today.
+"""Genotype sources behind one protocol (:mod:`.base`): PLINK 1 .bed and
+PLINK 2 .pgen (hard calls).
 
 :func:`open_genotypes` opens the fileset a command names; everything
 downstream (samples, QC, kinship, the scan loop) sees only the protocol.
@@ -14,8 +15,14 @@ __all__ = ["GenotypeBlock", "GenotypeSource", "SampleInfo", "VariantInfo", "impu
            "open_genotypes", "snp_block_size"]
 
 
-def open_genotypes(bfile: str, threads: int | None = None) -> GenotypeSource:
-    """The genotype source named by ``--bfile PREFIX``."""
+def open_genotypes(bfile: str | None = None, threads: int | None = None,
+                   pfile: str | None = None) -> GenotypeSource:
+    """The genotype source named by ``--bfile PREFIX`` (PLINK 1) or ``--pfile
+    PREFIX`` (PLINK 2)."""
+    if pfile is not None:
+        from .plink2 import PgenFile
+
+        return PgenFile(pfile, num_threads=threads)
     from .plink1 import BedFile
 
     return BedFile(bfile, num_threads=threads)

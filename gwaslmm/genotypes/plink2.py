@@ -1,0 +1,175 @@
+"""PLINK 2 filesets (.pgen/.pvar/.psam): hard calls read with pgenlib.
+
+The effect allele is ALT (the .pvar's ALT column; pgenlib counts ALT
+alleles), the other allele REF.  ``plink2 --make-pgen`` from a .bed keeps
+A1 as ALT and A2 as REF, so the same data give the same results through
+``--bfile`` and ``--pfile`` (tested).  Blocks are read variant-major as int8
+(pgenlib's -9 for a missing call becomes -127) and handed on as
+:class:`gwaslmm.genotypes.int8.Int8Block`, counted by the same numba kernel
+as every block.
+
+Not yet: dosages (a .pgen with dosage data is read as its hard calls),
+multi-allelic variants (refused with the first one named), a compressed
+``.pvar.zst`` (refused with the way to decompress it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from ..chromosomes import normalize_chromosome
+from ..errors import InputError
+from ..tables import _bytes_of, read_sample_table, split_table
+from .base import SampleInfo, VariantInfo
+from .int8 import Int8Block, int8_block
+
+EFFECT_ALLELE_NOTE = "ALT (.pvar ALT column; pgenlib counts ALT alleles)"
+PSAM_NOT_PHENOTYPES = {"SEX", "PAT", "MAT", "SID", "FID"}
+
+
+def read_psam(path: str) -> SampleInfo:
+    """A .psam (``#FID IID ...`` or ``#IID ...``, or a headerless .fam) as the
+    protocol's sample table; its phenotype columns are every column other
+    than SEX, PAT, MAT and SID.  Without a FID column the FID is the IID."""
+    if not os.path.exists(path):
+        raise InputError(f"PLINK 2 sample file not found: {path}")
+    with open(path, "rb") as fh:
+        head = fh.readline().lstrip(b"\xef\xbb\xbf")
+    if not head.startswith(b"#"):  # a .fam-style .psam
+        from .plink1 import fam_samples, read_fam
+
+        return fam_samples(read_fam(path), path)
+    table = read_sample_table(path, ".psam", "PHENO")
+    phen = tuple(table.columns[k] for k in table.names if k.upper() not in PSAM_NOT_PHENOTYPES)
+    return SampleInfo(fid=table.fid, iid=table.iid, phenotypes=phen, source=path)
+
+
+def read_pvar(path: str) -> VariantInfo:
+    """A .pvar (``##`` lines, then ``#CHROM POS ID REF ALT ...``, tab-separated)
+    or a .bim-style .pvar without a header; ALT is the effect allele."""
+    if path.endswith(".zst") or not os.path.exists(path):
+        raise InputError(f"PLINK 2 variant file not found: {path}"
+                         + (" (a compressed .pvar.zst is not read yet: decompress it with "
+                            "'zstd -d')" if path.endswith(".zst") else ""))
+    data = _bytes_of(path, ".pvar")
+    at, line0 = 0, 0
+    while data.startswith(b"##", at):  # meta-information lines
+        nl = data.find(b"\n", at)
+        at = len(data) if nl < 0 else nl + 1
+        line0 += 1
+    if data.startswith(b"#CHROM", at):
+        nl = data.find(b"\n", at)
+        names = data[at:nl if nl >= 0 else len(data)].decode("utf-8", "replace").split()
+        need = ["#CHROM", "POS", "ID", "REF", "ALT"]
+        missing = [c for c in need if c not in names]
+        if missing:
+            raise InputError(f"{path}: the header line lacks {', '.join(missing)}")
+        cols = split_table(data[nl + 1:], path, ".pvar", len(names), line0=line0 + 1,
+                           numbers={names.index("POS"): "int"})
+        chrom, pos, vid, ref, alt = (cols[names.index(c)] for c in need)
+    else:  # .bim layout: CHROM ID CM POS ALT REF
+        cols = split_table(data[at:], path, ".pvar", 6, line0=line0, numbers={2: "float",
+                                                                               3: "int"})
+        chrom, vid, pos, alt, ref = cols[0], cols[1], cols[3], cols[4], cols[5]
+    if chrom.size == 0:
+        raise InputError(f"{path} has no variants")
+    multi = np.flatnonzero(np.char.find(alt, ",") >= 0)
+    if multi.size:
+        k = int(multi[0])
+        raise InputError(f"{path}: {multi.size} multi-allelic variant(s) (first: {vid[k]}, ALT "
+                         f"{alt[k]}); gwaslmm tests one ALT allele per variant: split them "
+                         f"('plink2 --pfile P --make-pgen multiallelics=- --out P2') or drop "
+                         f"them (--max-alleles 2)")
+    if (pos < 0).any():
+        k = int(np.flatnonzero(pos < 0)[0])
+        raise InputError(f"{path}: a negative position (first: {vid[k]}, {pos[k]})")
+    codes, inv = np.unique(chrom, return_inverse=True)
+    chromosome = np.array([normalize_chromosome(c) for c in codes], dtype=str)[inv.reshape(-1)]
+    return VariantInfo(chromosome=chromosome, position=pos.astype(np.int64), id=vid,
+                       effect_allele=alt, other_allele=ref, source=path)
+
+
+class PgenFile:
+    """A PLINK 2 fileset opened for block reads (a
+    :class:`gwaslmm.genotypes.base.GenotypeSource`)."""
+
+    def __init__(self, prefix: str, num_threads: int | None = None):
+        import pgenlib
+
+        self.prefix = prefix
+        self.path = prefix + ".pgen"
+        if not os.path.exists(self.path):
+            raise InputError(f"PLINK 2 fileset '{prefix}': {self.path} not found")
+        pvar = prefix + ".pvar"
+        if not os.path.exists(pvar) and os.path.exists(pvar + ".zst"):
+            pvar += ".zst"
+        self.samples = read_psam(prefix + ".psam")
+        self.variants = read_pvar(pvar)
+        self.effect_allele_note = EFFECT_ALLELE_NOTE
+        self.num_threads = num_threads
+        try:
+            probe = pgenlib.PgenReader(self.path.encode())
+            n, m = probe.get_raw_sample_ct(), probe.get_variant_ct()
+            if m:  # a truncated file opens; its last variant does not read
+                probe.read(m - 1, np.empty(n, dtype=np.int8))
+            probe.close()
+        except Exception as exc:  # pgenlib raises RuntimeError with its own text
+            raise InputError(f"{self.path}: not a readable .pgen ({exc}; truncated or "
+                             f"damaged?)") from None
+        if n != self.samples.n or m != self.variants.m:
+            raise InputError(f"{self.path} holds {n} samples x {m} variants, but "
+                             f"{os.path.basename(self.samples.source)} lists {self.samples.n} "
+                             f"samples and {os.path.basename(self.variants.source)} "
+                             f"{self.variants.m} variants: the files do not belong together")
+        self._lock = threading.Lock()
+        self._reader = None
+        self._subset = None
+
+    def _reader_for(self, sample_idx):
+        import pgenlib
+
+        key = None if sample_idx is None else np.asarray(sample_idx, dtype=np.uint32)
+        if key is not None and key.size == self.samples.n and (np.diff(key) == 1).all():
+            key = None
+        if key is not None and key.size and (np.diff(key.astype(np.int64)) <= 0).any():
+            raise ValueError("pgen reads need increasing sample indices")
+        same = (self._subset is None and key is None) or (
+            self._subset is not None and key is not None and np.array_equal(self._subset, key))
+        if self._reader is None or not same:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader = pgenlib.PgenReader(self.path.encode(), sample_subset=key)
+            self._subset = key
+        return self._reader
+
+    def read_block(self, sample_idx: np.ndarray | None, variant_idx,
+                   threads: int | None = None) -> Int8Block:
+        """ALT counts of these samples (increasing indices, None for all) and
+        variants (a slice or increasing indices) as an int8 block."""
+        m = self.variants.m
+        idx = np.arange(m)[variant_idx] if isinstance(variant_idx, slice) else \
+            np.asarray(variant_idx, dtype=np.int64)
+        n = self.samples.n if sample_idx is None else len(sample_idx)
+        buf = np.empty((idx.size, n), dtype=np.int8)  # variant-major = (n, m) F-order
+        if idx.size and n:
+            with self._lock:
+                reader = self._reader_for(sample_idx)
+                try:
+                    if idx[-1] - idx[0] + 1 == idx.size:
+                        reader.read_range(int(idx[0]), int(idx[-1]) + 1, buf)
+                    else:
+                        reader.read_list(idx.astype(np.uint32), buf)
+                except RuntimeError as exc:
+                    raise InputError(f"{self.path}: reading variants {idx[0] + 1}-{idx[-1] + 1} "
+                                     f"failed ({exc}): the file changed or is damaged") from None
+        G = buf.T
+        G[G < 0] = -127
+        return int8_block(G)
+
+    def close(self):
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None

@@ -1,0 +1,153 @@
+"""PLINK 2 .pgen input (--pfile), hard calls.
+
+The bundled simulation is written as a .pgen by pgenlib's own writer (ALT =
+the .bim's A1, as ``plink2 --make-pgen`` does from a .bed), so the same
+genotypes reach the pipeline through two independent readers: the project's
+.bed decoder and pgenlib.  Blocks, kinships and exact scans must then be
+identical, byte for byte.  Where ``plink2`` is installed, its own conversion
+is checked the same way.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import SIM, TINY, run_cli
+
+from gwaslmm.errors import InputError
+from gwaslmm.genotypes.plink1 import BedFile
+from gwaslmm.genotypes.plink2 import PgenFile
+
+pgenlib = pytest.importorskip("pgenlib")
+
+
+def write_pgen(bfile: str, prefix: str, psam_header: str = "#FID\tIID\tSEX\tPHENO1",
+               variants=None) -> None:
+    """The fileset ``bfile`` as .pgen/.pvar/.psam (ALT = A1, REF = A2)."""
+    bed = BedFile(bfile)
+    G = bed.read_int8(None, slice(None))  # (n, m), -127 missing
+    idx = np.arange(bed.n_snps) if variants is None else np.asarray(variants)
+    rows = np.ascontiguousarray(np.where(G[:, idx] < 0, -9, G[:, idx]).T.astype(np.int8))
+    with pgenlib.PgenWriter(f"{prefix}.pgen".encode(), bed.n_samples, variant_ct=idx.size,
+                            nonref_flags=True) as w:
+        w.append_biallelic_batch(rows)
+    b = bed.bim
+    with open(f"{prefix}.pvar", "w") as fh:
+        fh.write("##fileformat=PVARv1.0\n#CHROM\tPOS\tID\tREF\tALT\n")
+        for j in idx:
+            fh.write(f"{b.chromosome[j]}\t{b.bp[j]}\t{b.snp[j]}\t{b.a2[j]}\t{b.a1[j]}\n")
+    f = bed.fam
+    with open(f"{prefix}.psam", "w") as fh:
+        fh.write(psam_header + "\n")
+        for i in range(bed.n_samples):
+            cells = {"#FID": f.fid[i], "FID": f.fid[i], "IID": f.iid[i], "#IID": f.iid[i],
+                     "SEX": f.sex[i], "PHENO1": f.phenotypes[0][i]}
+            fh.write("\t".join(cells[c] for c in psam_header.split("\t")) + "\n")
+
+
+@pytest.fixture(scope="module")
+def sim_pgen(tmp_path_factory):
+    prefix = str(tmp_path_factory.mktemp("pgen") / "sim")
+    write_pgen(SIM, prefix)
+    return prefix
+
+
+def test_blocks_equal_the_bed_decoder(sim_pgen):
+    bed, pg = BedFile(SIM), PgenFile(sim_pgen)
+    assert pg.samples.iid.tolist() == bed.samples.iid.tolist()
+    assert pg.variants.effect_allele.tolist() == bed.variants.effect_allele.tolist()
+    rng = np.random.default_rng(3)
+    subset = np.sort(rng.choice(bed.n_samples, 700, replace=False))
+    for samples in (None, subset):
+        for snps in (slice(0, 4096), slice(4090, 4200), np.array([0, 1, 5, 9000, 9999])):
+            a, b = bed.read_block(samples, snps), pg.read_block(samples, snps)
+            np.testing.assert_array_equal(a.G, b.G)
+            np.testing.assert_array_equal(a.n_missing, b.n_missing)
+            np.testing.assert_array_equal(a.allele_freq, b.allele_freq)
+            assert b.n_missing.sum() > 0  # missing calls are exercised
+    pg.close()
+
+
+def test_grm_and_exact_scan_identical_to_bfile(sim_pgen, tmp_path):
+    common = ["--pheno", SIM + ".pheno", "--pheno-name", "trait", "--covar", SIM + ".covar",
+              "--test", "all", "--chr", "8"]
+    for flag, src, out in (("--bfile", SIM, "b"), ("--pfile", sim_pgen, "p")):
+        r = run_cli(["grm", flag, src, "--out", tmp_path / out])
+        assert r.exit_code == 0, r.output
+        r = run_cli(["assoc", flag, src, *common, "--out", tmp_path / out])
+        assert r.exit_code == 0, r.output
+    for suffix in (".grm.bin", ".grm.N.bin", ".grm.id", ".samples.tsv"):
+        assert (tmp_path / f"b{suffix}").read_bytes() == (tmp_path / f"p{suffix}").read_bytes()
+    with gzip.open(tmp_path / "b.assoc.tsv.gz") as fb, gzip.open(tmp_path / "p.assoc.tsv.gz") as fp:
+        tb, tp = fb.read(), fp.read()
+    assert tb == tp and tb.count(b"\n") > 500
+    assert "ALT" in (tmp_path / "p.log").read_text()
+
+
+def test_fam_phenotype_and_iid_only_psam(tmp_path):
+    """The .psam's PHENO1 is the phenotype when no --pheno is given, as the
+    .fam's column 6 is; a '#IID' .psam (no FID) reads too."""
+    write_pgen(TINY, str(tmp_path / "t"), psam_header="#IID\tSEX\tPHENO1")
+    pg = PgenFile(str(tmp_path / "t"))
+    bed = BedFile(TINY)
+    assert pg.samples.iid.tolist() == bed.samples.iid.tolist()
+    assert pg.samples.phenotypes[0].tolist() == bed.samples.phenotypes[0].tolist()
+    assert pg.variants.chromosome.tolist() == bed.variants.chromosome.tolist()
+
+
+@pytest.mark.parametrize("damage,pattern", [
+    ("pvar_line", r"holds 1000 samples x 10000 variants, but .* 9999 variants"),
+    ("psam_line", r"holds 1000 samples .* lists 999 samples"),
+    ("truncate", r"not a readable \.pgen"),
+    ("multiallelic", r"multi-allelic variant\(s\) \(first: rs1_258077, ALT G,C\)"),
+    ("zst", r"\.pvar\.zst is not read yet"),
+])
+def test_mismatched_or_damaged_filesets_are_one_line(sim_pgen, tmp_path, damage, pattern):
+    prefix = str(tmp_path / "d")
+    for ext in (".pgen", ".pvar", ".psam"):
+        shutil.copy(sim_pgen + ext, prefix + ext)
+    if damage in ("pvar_line", "psam_line"):
+        path = prefix + (".pvar" if damage == "pvar_line" else ".psam")
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+        del lines[5]
+        with open(path, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+    elif damage == "truncate":
+        with open(prefix + ".pgen", "r+b") as fh:
+            fh.truncate(os.path.getsize(prefix + ".pgen") // 2)
+    elif damage == "multiallelic":
+        with open(prefix + ".pvar") as fh:
+            text = fh.read().replace("rs1_258077\tA\tG", "rs1_258077\tA\tG,C")
+        with open(prefix + ".pvar", "w") as fh:
+            fh.write(text)
+    else:
+        os.rename(prefix + ".pvar", prefix + ".pvar.zst")
+    with pytest.raises(InputError, match=pattern):
+        PgenFile(prefix)
+    r = run_cli(["grm", "--pfile", prefix, "--out", tmp_path / "o"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert not (tmp_path / "o.grm.bin").exists()
+
+
+def test_bfile_and_pfile_one_of_them(sim_pgen, tmp_path):
+    for args in ([], ["--bfile", SIM, "--pfile", sim_pgen]):
+        r = run_cli(["grm", *args, "--out", tmp_path / "o"])
+        assert r.exit_code == 2 and "--bfile PREFIX" in r.output and "--pfile PREFIX" in r.output
+
+
+@pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed")
+def test_plink2_conversion_gives_identical_kinship(tmp_path):
+    """plink2's own .bed -> .pgen conversion (A1 -> ALT) reads the same."""
+    subprocess.run(["plink2", "--bfile", SIM, "--make-pgen", "--out", str(tmp_path / "c")],
+                   check=True, capture_output=True)
+    for flag, src, out in (("--bfile", SIM, "b"), ("--pfile", tmp_path / "c", "p")):
+        r = run_cli(["grm", flag, src, "--out", tmp_path / out])
+        assert r.exit_code == 0, r.output
+    assert (tmp_path / "b.grm.bin").read_bytes() == (tmp_path / "p.grm.bin").read_bytes()
