@@ -111,8 +111,10 @@ def input_options(f):
         click.option("--bfile", metavar="PREFIX",
                      help="PLINK 1 binary fileset PREFIX.bed/.bim/.fam (effect allele A1)."),
         click.option("--pfile", metavar="PREFIX",
-                     help="PLINK 2 fileset PREFIX.pgen/.pvar/.psam, hard calls (effect allele "
-                          "ALT)."),
+                     help="PLINK 2 fileset PREFIX.pgen/.pvar/.psam, ALT dosages (effect "
+                          "allele ALT)."),
+        click.option("--hard-calls", is_flag=True,
+                     help="With --pfile: use the hard calls plink2 stored, not dosages."),
         click.option("--out", required=True, metavar="PREFIX",
                      help="Output prefix (parent folders are created)."),
         click.option("--keep", metavar="FILE", multiple=True,

@@ -58,8 +58,11 @@ def sim_pgen(tmp_path_factory):
     return prefix
 
 
-def test_blocks_equal_the_bed_decoder(sim_pgen):
-    bed, pg = BedFile(SIM), PgenFile(sim_pgen)
+@pytest.mark.parametrize("dosages", [False, True])
+def test_blocks_equal_the_bed_decoder(sim_pgen, dosages):
+    """Hard calls (int8) and the same calls read as dosages (float32, NaN
+    missing) give the .bed decoder's values, counts and filled columns."""
+    bed, pg = BedFile(SIM), PgenFile(sim_pgen, dosages=dosages)
     assert pg.samples.iid.tolist() == bed.samples.iid.tolist()
     assert pg.variants.effect_allele.tolist() == bed.variants.effect_allele.tolist()
     rng = np.random.default_rng(3)
@@ -67,20 +70,33 @@ def test_blocks_equal_the_bed_decoder(sim_pgen):
     for samples in (None, subset):
         for snps in (slice(0, 4096), slice(4090, 4200), np.array([0, 1, 5, 9000, 9999])):
             a, b = bed.read_block(samples, snps), pg.read_block(samples, snps)
-            np.testing.assert_array_equal(a.G, b.G)
+            G = np.where(np.isnan(b.G), -127, b.G).astype(np.int8) if dosages else b.G
+            assert b.G.dtype == (np.float32 if dosages else np.int8)
+            np.testing.assert_array_equal(a.G, G)
             np.testing.assert_array_equal(a.n_missing, b.n_missing)
             np.testing.assert_array_equal(a.allele_freq, b.allele_freq)
+            np.testing.assert_array_equal(a.constant, b.constant)
             assert b.n_missing.sum() > 0  # missing calls are exercised
+            k = a.G.shape[1]
+            cols = np.arange(0, k, 2)
+            p = a.allele_freq[cols]
+            kw = dict(center=2 * p, scale=1 / np.sqrt(2 * p * (1 - p) + 1e-12),
+                      missing_value=np.zeros(cols.size))
+            fa = a.fill(cols, np.empty((a.G.shape[0], k), order="F"), **kw)
+            fb = b.fill(cols, np.empty((a.G.shape[0], k), order="F"), **kw)
+            np.testing.assert_array_equal(fa, fb)
     pg.close()
 
 
-def test_grm_and_exact_scan_identical_to_bfile(sim_pgen, tmp_path):
+@pytest.mark.parametrize("hard", [[], ["--hard-calls"]])
+def test_grm_and_exact_scan_identical_to_bfile(sim_pgen, tmp_path, hard):
     common = ["--pheno", SIM + ".pheno", "--pheno-name", "trait", "--covar", SIM + ".covar",
               "--test", "all", "--chr", "8"]
     for flag, src, out in (("--bfile", SIM, "b"), ("--pfile", sim_pgen, "p")):
-        r = run_cli(["grm", flag, src, "--out", tmp_path / out])
+        extra = hard if flag == "--pfile" else []
+        r = run_cli(["grm", flag, src, *extra, "--out", tmp_path / out])
         assert r.exit_code == 0, r.output
-        r = run_cli(["assoc", flag, src, *common, "--out", tmp_path / out])
+        r = run_cli(["assoc", flag, src, *extra, *common, "--out", tmp_path / out])
         assert r.exit_code == 0, r.output
     for suffix in (".grm.bin", ".grm.N.bin", ".grm.id", ".samples.tsv"):
         assert (tmp_path / f"b{suffix}").read_bytes() == (tmp_path / f"p{suffix}").read_bytes()
@@ -151,3 +167,50 @@ def test_plink2_conversion_gives_identical_kinship(tmp_path):
         r = run_cli(["grm", flag, src, "--out", tmp_path / out])
         assert r.exit_code == 0, r.output
     assert (tmp_path / "b.grm.bin").read_bytes() == (tmp_path / "p.grm.bin").read_bytes()
+
+
+def test_dosages_are_read_and_counted(tmp_path):
+    """True dosages written with pgenlib come back (to pgenlib's 2^-14 grid),
+    with counts and fills equal to the plain-numpy references, and the
+    kinship equals a dense numpy computation on the dosages."""
+    from gwaslmm.genotypes.dosage import dosage_block_reference, dosage_fill_reference
+
+    rng = np.random.default_rng(11)
+    n, m = 150, 300
+    p = rng.uniform(0.05, 0.5, m)
+    D = np.clip(rng.binomial(2, p, (n, m)) + rng.normal(0, 0.2, (n, m)), 0, 2)
+    D[rng.random((n, m)) < 0.03] = np.nan
+    D[:, 7] = 1.25  # constant
+    prefix = str(tmp_path / "d")
+    with pgenlib.PgenWriter(f"{prefix}.pgen".encode(), n, variant_ct=m, nonref_flags=False,
+                            dosage_present=True) as w:
+        w.append_dosages_batch(np.ascontiguousarray(np.where(np.isnan(D), -9, D).T))
+    with open(prefix + ".pvar", "w") as fh:
+        fh.write("#CHROM\tPOS\tID\tREF\tALT\n")
+        fh.writelines(f"1\t{j + 1}\tv{j}\tA\tG\n" for j in range(m))
+    with open(prefix + ".psam", "w") as fh:
+        fh.write("#IID\tSEX\n")
+        fh.writelines(f"s{i}\t1\n" for i in range(n))
+    pg = PgenFile(prefix)
+    blk = pg.read_block(None, slice(0, m))
+    np.testing.assert_array_equal(np.isnan(blk.G), np.isnan(D))
+    assert np.nanmax(np.abs(blk.G - D)) <= 2 ** -14
+    ref = dosage_block_reference(blk.G)
+    np.testing.assert_array_equal(blk.n_missing, ref.n_missing)
+    np.testing.assert_allclose(blk.allele_freq, ref.allele_freq, rtol=1e-12)
+    np.testing.assert_array_equal(blk.constant, ref.constant)
+    assert blk.constant[7] and blk.constant.sum() == 1
+    cols = np.array([0, 3, 299])
+    got = blk.fill(cols, np.empty((n, 3), order="F"))
+    np.testing.assert_allclose(got, dosage_fill_reference(blk, cols), rtol=1e-12)
+    # the standardized kinship over the variants that pass QC, densely
+    r = run_cli(["grm", "--pfile", prefix, "--maf", "0.05", "--out", tmp_path / "k"])
+    assert r.exit_code == 0, r.output
+    from gwaslmm.kinship_io import read_gcta_grm
+
+    K = read_gcta_grm(str(tmp_path / "k")).K
+    X = blk.G.astype(np.float64)
+    f = np.nanmean(X, axis=0) / 2
+    ok = (np.isnan(X).mean(0) <= 0.05) & (np.minimum(f, 1 - f) >= 0.05) & ~blk.constant
+    Z = (np.where(np.isnan(X), 2 * f, X)[:, ok] - 2 * f[ok]) / np.sqrt(2 * f[ok] * (1 - f[ok]))
+    np.testing.assert_allclose(K, Z @ Z.T / ok.sum(), atol=2e-6)

@@ -28,7 +28,8 @@ from .options import PhenotypeOptions
 
 
 def open_source(opts, log):
-    src = open_genotypes(opts.bfile, threads=opts.threads, pfile=opts.pfile)
+    src = open_genotypes(opts.bfile, threads=opts.threads, pfile=opts.pfile,
+                         hard_calls=opts.hard_calls)
     log.file_info("genotypes", src.path)
     log.write(f"  {src.samples.n} samples, {src.variants.m} variants; effect allele: "
               f"{src.effect_allele_note}")

@@ -24,6 +24,7 @@ class GenotypeOptions(RunOptions):
 
     bfile: str | None = None
     pfile: str | None = None
+    hard_calls: bool = False
     keep: tuple = ()
     remove: tuple = ()
     extract: tuple = ()

@@ -16,13 +16,13 @@ __all__ = ["GenotypeBlock", "GenotypeSource", "SampleInfo", "VariantInfo", "impu
 
 
 def open_genotypes(bfile: str | None = None, threads: int | None = None,
-                   pfile: str | None = None) -> GenotypeSource:
+                   pfile: str | None = None, hard_calls: bool = False) -> GenotypeSource:
     """The genotype source named by ``--bfile PREFIX`` (PLINK 1) or ``--pfile
-    PREFIX`` (PLINK 2)."""
+    PREFIX`` (PLINK 2: dosages, or ``hard_calls``)."""
     if pfile is not None:
         from .plink2 import PgenFile
 
-        return PgenFile(pfile, num_threads=threads)
+        return PgenFile(pfile, num_threads=threads, dosages=not hard_calls)
     from .plink1 import BedFile
 
     return BedFile(bfile, num_threads=threads)

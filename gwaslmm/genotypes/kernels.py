@@ -153,3 +153,46 @@ def bed_decode_subset_kernel(raw, byte_idx, shift, code_value, code_missing, cod
             tot += code_sum[c]
             seen |= code_seen[c]
         _store_counts(j, k, tot, seen, n_missing, sums, constant)
+
+
+@jit()
+def dosage_stats_kernel(G, n_missing, sums, constant):
+    """int8_stats_kernel for a float dosage block: G (n, m) float32 Fortran
+    order, NaN for a missing dosage; constant: every present dosage equal."""
+    n, m = G.shape
+    for j in range(m):
+        k = 0
+        tot = 0.0
+        first = np.nan
+        same = True
+        for i in range(n):
+            v = G[i, j]
+            if v != v:
+                k += 1
+            else:
+                tot += v
+                if first != first:
+                    first = v
+                elif v != first:
+                    same = False
+        n_missing[j] = k
+        sums[j] = tot
+        constant[j] = same
+
+
+@jit()
+def dosage_fill_kernel(G, cols, center, scale, missing_value, out):
+    """int8_fill_kernel for a float dosage block (NaN missing): out[:, k] =
+    (G[:, cols[k]] - center[k]) * scale[k], computed in float64."""
+    n = G.shape[0]
+    for k in range(cols.size):
+        j = cols[k]
+        c = center[k]
+        s = scale[k]
+        mv = missing_value[k]
+        for i in range(n):
+            v = G[i, j]
+            if v != v:
+                out[i, k] = mv
+            else:
+                out[i, k] = (np.float64(v) - c) * s

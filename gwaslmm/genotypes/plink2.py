@@ -1,16 +1,17 @@
-"""PLINK 2 filesets (.pgen/.pvar/.psam): hard calls read with pgenlib.
+"""PLINK 2 filesets (.pgen/.pvar/.psam): dosages (or hard calls) read with pgenlib.
 
 The effect allele is ALT (the .pvar's ALT column; pgenlib counts ALT
 alleles), the other allele REF.  ``plink2 --make-pgen`` from a .bed keeps
 A1 as ALT and A2 as REF, so the same data give the same results through
-``--bfile`` and ``--pfile`` (tested).  Blocks are read variant-major as int8
-(pgenlib's -9 for a missing call becomes -127) and handed on as
-:class:`gwaslmm.genotypes.int8.Int8Block`, counted by the same numba kernel
-as every block.
+``--bfile`` and ``--pfile`` (tested).  Blocks are read variant-major, which is the
+pipeline's (n, m) Fortran order: by default as ALT dosages in float32
+(a variant stored without dosages reads as its hard calls 0/1/2; pgenlib's
+-9 for missing becomes NaN) into a :class:`gwaslmm.genotypes.dosage.DosageBlock`;
+with ``--hard-calls`` as the hard calls plink2 stored (its hard-call
+threshold applied at import) into an int8 block (-9 becomes -127).
 
-Not yet: dosages (a .pgen with dosage data is read as its hard calls),
-multi-allelic variants (refused with the first one named), a compressed
-``.pvar.zst`` (refused with the way to decompress it).
+Not yet: multi-allelic variants (refused with the first one named), a
+compressed ``.pvar.zst`` (refused with the way to decompress it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..chromosomes import normalize_chromosome
 from ..errors import InputError
 from ..tables import _bytes_of, read_sample_table, split_table
 from .base import SampleInfo, VariantInfo
+from .dosage import DosageBlock, dosage_block
 from .int8 import Int8Block, int8_block
 
 EFFECT_ALLELE_NOTE = "ALT (.pvar ALT column; pgenlib counts ALT alleles)"
@@ -96,7 +98,7 @@ class PgenFile:
     """A PLINK 2 fileset opened for block reads (a
     :class:`gwaslmm.genotypes.base.GenotypeSource`)."""
 
-    def __init__(self, prefix: str, num_threads: int | None = None):
+    def __init__(self, prefix: str, num_threads: int | None = None, dosages: bool = True):
         import pgenlib
 
         self.prefix = prefix
@@ -108,7 +110,9 @@ class PgenFile:
             pvar += ".zst"
         self.samples = read_psam(prefix + ".psam")
         self.variants = read_pvar(pvar)
-        self.effect_allele_note = EFFECT_ALLELE_NOTE
+        self.effect_allele_note = EFFECT_ALLELE_NOTE + (
+            ", dosages" if dosages else ", hard calls (--hard-calls)")
+        self.dosages = dosages
         self.num_threads = num_threads
         try:
             probe = pgenlib.PgenReader(self.path.encode())
@@ -146,19 +150,26 @@ class PgenFile:
         return self._reader
 
     def read_block(self, sample_idx: np.ndarray | None, variant_idx,
-                   threads: int | None = None) -> Int8Block:
-        """ALT counts of these samples (increasing indices, None for all) and
-        variants (a slice or increasing indices) as an int8 block."""
+                   threads: int | None = None) -> Int8Block | DosageBlock:
+        """ALT dosages (a float32 block; hard calls where a variant has no
+        dosage) or, with ``dosages=False``, ALT hard-call counts (an int8
+        block) of these samples (increasing indices, None for all) and
+        variants (a slice or increasing indices)."""
         m = self.variants.m
         idx = np.arange(m)[variant_idx] if isinstance(variant_idx, slice) else \
             np.asarray(variant_idx, dtype=np.int64)
         n = self.samples.n if sample_idx is None else len(sample_idx)
-        buf = np.empty((idx.size, n), dtype=np.int8)  # variant-major = (n, m) F-order
+        # variant-major = (n, m) F-order
+        buf = np.empty((idx.size, n), dtype=np.float32 if self.dosages else np.int8)
         if idx.size and n:
             with self._lock:
                 reader = self._reader_for(sample_idx)
                 try:
-                    if idx[-1] - idx[0] + 1 == idx.size:
+                    if self.dosages and idx[-1] - idx[0] + 1 == idx.size:
+                        reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, buf)
+                    elif self.dosages:
+                        reader.read_dosages_list(idx.astype(np.uint32), buf)
+                    elif idx[-1] - idx[0] + 1 == idx.size:
                         reader.read_range(int(idx[0]), int(idx[-1]) + 1, buf)
                     else:
                         reader.read_list(idx.astype(np.uint32), buf)
@@ -166,6 +177,9 @@ class PgenFile:
                     raise InputError(f"{self.path}: reading variants {idx[0] + 1}-{idx[-1] + 1} "
                                      f"failed ({exc}): the file changed or is damaged") from None
         G = buf.T
+        if self.dosages:
+            G[G < 0] = np.nan  # pgenlib's -9
+            return dosage_block(G)
         G[G < 0] = -127
         return int8_block(G)
 

@@ -1,0 +1,88 @@
+"""Dosage blocks: expected effect-allele counts in [0, 2] as float32 (NaN
+for a missing dosage), the float twin of :class:`gwaslmm.genotypes.int8.Int8Block`
+with the same counts and fill.  A block of hard calls read as dosages
+(0, 1, 2 exactly) gives the same counts and the same filled values as its
+int8 block (tested), so every model downstream sees one kind of block.
+
+numba kernels ``dosage_stats_kernel`` and ``dosage_fill_kernel`` in
+:mod:`gwaslmm.genotypes.kernels`; plain-numpy references
+:func:`dosage_block_reference` and :func:`dosage_fill_reference`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .int8 import make_block
+
+
+@dataclass
+class DosageBlock:
+    """G (n, m) float32 F-order (NaN missing); n_missing (m,) int64;
+    allele_freq (m,) float64 (mean dosage / 2 over the present ones);
+    constant (m,) bool."""
+
+    G: np.ndarray
+    n_missing: np.ndarray
+    allele_freq: np.ndarray
+    constant: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        return 2.0 * self.allele_freq
+
+    def fill(self, cols, out: np.ndarray, center=None, scale=None,
+             missing_value=None) -> np.ndarray:
+        """As :meth:`gwaslmm.genotypes.int8.Int8Block.fill`."""
+        from .kernels import dosage_fill_kernel
+
+        cols = np.asarray(cols, dtype=np.int64)
+        k = cols.size
+        center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
+        scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
+        missing_value = self.mean[cols] if missing_value is None else \
+            np.asarray(missing_value, dtype=float)
+        dosage_fill_kernel(self.G, cols, center, scale, missing_value, out)
+        return out[:, :k]
+
+
+def dosage_block(G: np.ndarray) -> DosageBlock:
+    """Counts of a float32 dosage block (numba kernel)."""
+    from .kernels import dosage_stats_kernel
+
+    G = np.asfortranarray(G, dtype=np.float32)
+    m = G.shape[1]
+    n_missing = np.empty(m, dtype=np.int64)
+    sums = np.empty(m)
+    constant = np.empty(m, dtype=bool)
+    dosage_stats_kernel(G, n_missing, sums, constant)
+    b = make_block(G, n_missing, sums, constant)
+    return DosageBlock(G=G, n_missing=b.n_missing, allele_freq=b.allele_freq,
+                       constant=b.constant)
+
+
+def dosage_block_reference(G: np.ndarray) -> DosageBlock:
+    """Plain-numpy :func:`dosage_block`."""
+    miss = np.isnan(G)
+    n_missing = miss.sum(axis=0).astype(np.int64)
+    n_obs = G.shape[0] - n_missing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        af = np.where(n_obs > 0, np.nansum(G.astype(np.float64), axis=0) / np.maximum(n_obs, 1),
+                      np.nan) / 2.0
+    lo = np.nanmin(np.where(miss, np.inf, G), axis=0)
+    hi = np.nanmax(np.where(miss, -np.inf, G), axis=0)
+    return DosageBlock(G=G, n_missing=n_missing, allele_freq=af,
+                       constant=(n_obs == 0) | (lo == hi))
+
+
+def dosage_fill_reference(blk: DosageBlock, cols, center=None, scale=None,
+                          missing_value=None) -> np.ndarray:
+    """Plain-numpy :meth:`DosageBlock.fill`: a new (n, len(cols)) float64 array."""
+    k = len(cols)
+    center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
+    scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
+    mv = blk.mean[cols] if missing_value is None else np.asarray(missing_value, dtype=float)
+    G = blk.G[:, cols].astype(np.float64)
+    return np.where(np.isnan(G), mv, (G - center) * scale)
