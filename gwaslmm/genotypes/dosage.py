@@ -4,48 +4,23 @@ with the same counts and fill.  A block of hard calls read as dosages
 (0, 1, 2 exactly) gives the same counts and the same filled values as its
 int8 block (tested), so every model downstream sees one kind of block.
 
-numba kernels ``dosage_stats_kernel`` and ``dosage_fill_kernel`` in
-:mod:`gwaslmm.genotypes.kernels`; plain-numpy references
+numba kernels ``dosage_stats_kernel`` and ``int8_fill_kernel`` (which
+takes either dtype) in :mod:`gwaslmm.genotypes.kernels`; plain-numpy references
 :func:`dosage_block_reference` and :func:`dosage_fill_reference`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .int8 import make_block
+from .int8 import Int8Block, make_block
 
 
-@dataclass
-class DosageBlock:
+class DosageBlock(Int8Block):
     """G (n, m) float32 F-order (NaN missing); n_missing (m,) int64;
     allele_freq (m,) float64 (mean dosage / 2 over the present ones);
-    constant (m,) bool."""
-
-    G: np.ndarray
-    n_missing: np.ndarray
-    allele_freq: np.ndarray
-    constant: np.ndarray
-
-    @property
-    def mean(self) -> np.ndarray:
-        return 2.0 * self.allele_freq
-
-    def fill(self, cols, out: np.ndarray, center=None, scale=None,
-             missing_value=None) -> np.ndarray:
-        """As :meth:`gwaslmm.genotypes.int8.Int8Block.fill`."""
-        from .kernels import dosage_fill_kernel
-
-        cols = np.asarray(cols, dtype=np.int64)
-        k = cols.size
-        center = np.zeros(k) if center is None else np.asarray(center, dtype=float)
-        scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
-        missing_value = self.mean[cols] if missing_value is None else \
-            np.asarray(missing_value, dtype=float)
-        dosage_fill_kernel(self.G, cols, center, scale, missing_value, out)
-        return out[:, :k]
+    constant (m,) bool.  ``mean`` and ``fill`` are the int8 block's (its
+    fill kernel treats NaN as missing)."""
 
 
 def dosage_block(G: np.ndarray) -> DosageBlock:

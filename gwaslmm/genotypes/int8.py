@@ -21,6 +21,8 @@ class Int8Block:
 
     G (n, m) int8, F-order (-127 missing); n_missing (m,) int64; allele_freq
     (m,) float64, the A1 frequency (NaN if every call is missing); constant (m,) bool.
+    :class:`gwaslmm.genotypes.dosage.DosageBlock` is the same with float32
+    dosages (NaN missing); the fill kernel takes either.
     """
 
     G: np.ndarray

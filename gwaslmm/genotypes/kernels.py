@@ -61,9 +61,10 @@ def int8_stats_kernel(G, n_missing, sums, constant):
 def int8_fill_kernel(G, cols, center, scale, missing_value, out):
     """out[:, k] = (G[:, cols[k]] - center[k]) * scale[k], missing -> missing_value[k].
 
-    G (n, m) int8 (-127 missing); cols (m_out,) int64; center, scale,
-    missing_value (m_out,) float64; out (n, >= m_out) float64 or float32, Fortran
-    order (computed in float64, rounded once on store).
+    G (n, m) int8 (negative = missing) or float32 dosages (NaN = missing);
+    cols (m_out,) int64; center, scale, missing_value (m_out,) float64; out
+    (n, >= m_out) float64 or float32, Fortran order (computed in float64,
+    rounded once on store).
     With center = 0, scale = 1, missing_value = mean this is mean imputation;
     with center = mean, missing_value = 0 it is centring (standardizing with
     scale = 1/sd).
@@ -76,7 +77,7 @@ def int8_fill_kernel(G, cols, center, scale, missing_value, out):
         mv = missing_value[k]
         for i in range(n):
             v = G[i, j]
-            if v < 0:
+            if v < 0 or v != v:  # int8 missing, or NaN
                 out[i, k] = mv
             else:
                 out[i, k] = (v - c) * s
@@ -179,20 +180,3 @@ def dosage_stats_kernel(G, n_missing, sums, constant):
         sums[j] = tot
         constant[j] = same
 
-
-@jit()
-def dosage_fill_kernel(G, cols, center, scale, missing_value, out):
-    """int8_fill_kernel for a float dosage block (NaN missing): out[:, k] =
-    (G[:, cols[k]] - center[k]) * scale[k], computed in float64."""
-    n = G.shape[0]
-    for k in range(cols.size):
-        j = cols[k]
-        c = center[k]
-        s = scale[k]
-        mv = missing_value[k]
-        for i in range(n):
-            v = G[i, j]
-            if v != v:
-                out[i, k] = mv
-            else:
-                out[i, k] = (np.float64(v) - c) * s
