@@ -26,6 +26,8 @@ from gwaslmm.genotypes.plink2 import PgenFile
 
 pgenlib = pytest.importorskip("pgenlib")
 
+DOSAGE_REF = os.path.join(os.path.dirname(SIM), "reference", "dosage")
+
 
 def write_pgen(bfile: str, prefix: str, psam_header: str = "#FID\tIID\tSEX\tPHENO1",
                variants=None) -> None:
@@ -63,6 +65,7 @@ def test_blocks_equal_the_bed_decoder(sim_pgen, dosages):
     """Hard calls (int8) and the same calls read as dosages (float32, NaN
     missing) give the .bed decoder's values, counts and filled columns."""
     bed, pg = BedFile(SIM), PgenFile(sim_pgen, dosages=dosages)
+    pg.dosages = dosages  # a hard-call file: force the dosage path to test it
     assert pg.samples.iid.tolist() == bed.samples.iid.tolist()
     assert pg.variants.effect_allele.tolist() == bed.variants.effect_allele.tolist()
     rng = np.random.default_rng(3)
@@ -104,6 +107,17 @@ def test_grm_and_exact_scan_identical_to_bfile(sim_pgen, tmp_path, hard):
         tb, tp = fb.read(), fp.read()
     assert tb == tp and tb.count(b"\n") > 500
     assert "ALT" in (tmp_path / "p.log").read_text()
+
+
+def test_hard_call_files_are_read_as_hard_calls(sim_pgen, tmp_path):
+    """A .pgen without dosage data (pgenlib's writer, plink2 from a .bed) is
+    read through the 4x faster hard-call path; one with dosages is not."""
+    from gwaslmm.genotypes.plink2 import may_have_dosages
+
+    assert not may_have_dosages(sim_pgen + ".pgen") and not PgenFile(sim_pgen).dosages
+    assert may_have_dosages(os.path.join(DOSAGE_REF, "dose.pgen"))
+    r = run_cli(["grm", "--pfile", sim_pgen, "--out", tmp_path / "g"])
+    assert r.exit_code == 0 and "the .pgen stores no dosages" in (tmp_path / "g.log").read_text()
 
 
 def test_fam_phenotype_and_iid_only_psam(tmp_path):
@@ -192,6 +206,7 @@ def test_dosages_are_read_and_counted(tmp_path):
         fh.write("#IID\tSEX\n")
         fh.writelines(f"s{i}\t1\n" for i in range(n))
     pg = PgenFile(prefix)
+    assert pg.dosages and not PgenFile(prefix, dosages=False).dosages
     blk = pg.read_block(None, slice(0, m))
     np.testing.assert_array_equal(np.isnan(blk.G), np.isnan(D))
     assert np.nanmax(np.abs(blk.G - D)) <= 2 ** -14
@@ -214,9 +229,6 @@ def test_dosages_are_read_and_counted(tmp_path):
     ok = (np.isnan(X).mean(0) <= 0.05) & (np.minimum(f, 1 - f) >= 0.05) & ~blk.constant
     Z = (np.where(np.isnan(X), 2 * f, X)[:, ok] - 2 * f[ok]) / np.sqrt(2 * f[ok] * (1 - f[ok]))
     np.testing.assert_allclose(K, Z @ Z.T / ok.sum(), atol=2e-6)
-
-
-DOSAGE_REF = os.path.join(os.path.dirname(SIM), "reference", "dosage")
 
 
 def test_exact_scan_on_dosages_agrees_with_gemma(tmp_path):
