@@ -136,7 +136,7 @@ def test_fam_phenotype_and_iid_only_psam(tmp_path):
     ("psam_line", r"holds 1000 samples .* lists 999 samples"),
     ("truncate", r"not a readable \.pgen"),
     ("multiallelic", r"multi-allelic variant\(s\) \(first: rs1_258077, ALT G,C\)"),
-    ("zst", r"\.pvar\.zst is not read yet"),
+    ("zst", r"d\.pvar\.zst: not a readable zstd file"),
 ])
 def test_mismatched_or_damaged_filesets_are_one_line(sim_pgen, tmp_path, damage, pattern):
     prefix = str(tmp_path / "d")
@@ -157,13 +157,33 @@ def test_mismatched_or_damaged_filesets_are_one_line(sim_pgen, tmp_path, damage,
             text = fh.read().replace("rs1_258077\tA\tG", "rs1_258077\tA\tG,C")
         with open(prefix + ".pvar", "w") as fh:
             fh.write(text)
-    else:
+    else:  # a .pvar renamed, not compressed
         os.rename(prefix + ".pvar", prefix + ".pvar.zst")
     with pytest.raises(InputError, match=pattern):
         PgenFile(prefix)
     r = run_cli(["grm", "--pfile", prefix, "--out", tmp_path / "o"])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert not (tmp_path / "o.grm.bin").exists()
+
+
+def test_a_zstd_pvar_reads_like_the_plain_one(sim_pgen, tmp_path):
+    """plink2's 'vzs' (.pvar.zst, here in several frames) is read where there
+    is no .pvar, with the same variants."""
+    import zstandard
+
+    prefix = str(tmp_path / "z")
+    shutil.copy(sim_pgen + ".pgen", prefix + ".pgen")
+    shutil.copy(sim_pgen + ".psam", prefix + ".psam")
+    with open(sim_pgen + ".pvar", "rb") as fh:
+        text = fh.read()
+    half = text.index(b"\n", len(text) // 2) + 1
+    c = zstandard.ZstdCompressor()
+    with open(prefix + ".pvar.zst", "wb") as fh:
+        fh.write(c.compress(text[:half]) + c.compress(text[half:]))
+    a, b = PgenFile(sim_pgen).variants, PgenFile(prefix).variants
+    assert b.source.endswith(".pvar.zst")
+    for f in ("chromosome", "position", "id", "effect_allele", "other_allele"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
 
 
 def test_bfile_and_pfile_one_of_them(sim_pgen, tmp_path):
@@ -174,9 +194,10 @@ def test_bfile_and_pfile_one_of_them(sim_pgen, tmp_path):
 
 @pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed")
 def test_plink2_conversion_gives_identical_kinship(tmp_path):
-    """plink2's own .bed -> .pgen conversion (A1 -> ALT) reads the same."""
-    subprocess.run(["plink2", "--bfile", SIM, "--make-pgen", "--out", str(tmp_path / "c")],
+    """plink2's own .bed -> .pgen conversion (A1 -> ALT, a zstd .pvar) reads the same."""
+    subprocess.run(["plink2", "--bfile", SIM, "--make-pgen", "vzs", "--out", str(tmp_path / "c")],
                    check=True, capture_output=True)
+    assert (tmp_path / "c.pvar.zst").exists()
     for flag, src, out in (("--bfile", SIM, "b"), ("--pfile", tmp_path / "c", "p")):
         r = run_cli(["grm", flag, src, "--out", tmp_path / out])
         assert r.exit_code == 0, r.output

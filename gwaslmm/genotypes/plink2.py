@@ -10,8 +10,8 @@ pipeline's (n, m) Fortran order: by default as ALT dosages in float32
 with ``--hard-calls`` as the hard calls plink2 stored (its hard-call
 threshold applied at import) into an int8 block (-9 becomes -127).
 
-Not yet: multi-allelic variants (refused with the first one named), a
-compressed ``.pvar.zst`` (refused with the way to decompress it).
+A ``.pvar.zst`` is read where there is no ``.pvar``.  Not yet:
+multi-allelic variants (refused with the first one named).
 """
 
 from __future__ import annotations
@@ -49,14 +49,28 @@ def read_psam(path: str) -> SampleInfo:
     return SampleInfo(fid=table.fid, iid=table.iid, phenotypes=phen, source=path)
 
 
+def _pvar_bytes(path: str) -> bytes:
+    """The .pvar's text; a ``.pvar.zst`` (plink2's ``vzs``) is decompressed
+    with zstandard, streaming (its frames need not record their size)."""
+    if not path.endswith(".zst"):
+        return _bytes_of(path, ".pvar")
+    import zstandard
+
+    try:
+        with open(path, "rb") as fh, zstandard.ZstdDecompressor().stream_reader(
+                fh, read_across_frames=True) as z:
+            data = z.read()
+    except zstandard.ZstdError as exc:
+        raise InputError(f"{path}: not a readable zstd file ({exc})") from None
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
 def read_pvar(path: str) -> VariantInfo:
     """A .pvar (``##`` lines, then ``#CHROM POS ID REF ALT ...``, tab-separated)
     or a .bim-style .pvar without a header; ALT is the effect allele."""
-    if path.endswith(".zst") or not os.path.exists(path):
-        raise InputError(f"PLINK 2 variant file not found: {path}"
-                         + (" (a compressed .pvar.zst is not read yet: decompress it with "
-                            "'zstd -d')" if path.endswith(".zst") else ""))
-    data = _bytes_of(path, ".pvar")
+    if not os.path.exists(path):
+        raise InputError(f"PLINK 2 variant file not found: {path}")
+    data = _pvar_bytes(path)
     at, line0 = 0, 0
     while data.startswith(b"##", at):  # meta-information lines
         nl = data.find(b"\n", at)
