@@ -1,3 +1,4 @@
+import gzip
 import os
 import shutil
 
@@ -14,6 +15,15 @@ REF = os.path.join(TESTDATA, "reference")
 @pytest.fixture(scope="session")
 def sim_prefix():
     return SIM
+
+
+def slurp(path):
+    """A text file's content (gzip-compressed if its name ends in .gz)."""
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "rt") as fh:
+            return fh.read()
+    with open(path) as fh:
+        return fh.read()
 
 
 def run_cli(args):

@@ -7,15 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from conftest import SIM, TESTDATA, run_cli
+from conftest import SIM, TESTDATA, run_cli, slurp
 
 PHENO = os.path.join(TESTDATA, "sim.pheno")
 COVAR = os.path.join(TESTDATA, "sim.covar")
-
-
-def slurp(path):
-    with open(path) as fh:
-        return fh.read()
 
 
 def read_assoc(path):

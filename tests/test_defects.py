@@ -17,19 +17,11 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SIM, TESTDATA, run_cli
+from conftest import SIM, TESTDATA, run_cli, slurp
 
 PHENO = os.path.join(TESTDATA, "sim.pheno")
 COVAR = os.path.join(TESTDATA, "sim.covar")
 REF = os.path.join(TESTDATA, "reference")
-
-
-def slurp(path):
-    if str(path).endswith(".gz"):
-        with gzip.open(path, "rt") as fh:
-            return fh.read()
-    with open(path) as fh:
-        return fh.read()
 
 
 def table(path):

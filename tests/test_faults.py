@@ -18,19 +18,11 @@ import time
 import numpy as np
 import pytest
 
-from conftest import SIM, TESTDATA, TINY, copy_tiny, run_cli
+from conftest import SIM, TESTDATA, TINY, copy_tiny, run_cli, slurp
 
 PHENO = os.path.join(TESTDATA, "sim.pheno")
 COVAR = os.path.join(TESTDATA, "sim.covar")
 ROOT = os.path.dirname(TESTDATA)
-
-
-def slurp(path):
-    if str(path).endswith(".gz"):
-        with gzip.open(path, "rt") as fh:
-            return fh.read()
-    with open(path) as fh:
-        return fh.read()
 
 
 def files(d, prefix=""):
