@@ -19,6 +19,10 @@ that disk caches and numba's kernel cache are warm):
    formatter and table writer (gzip), against a ``--fast`` run's per-variant
    cost measured on 1,000 samples x 200,000 SNPs and scaled to 10 million.
 4. ``gwaslmm --help`` wall time.
+5. Input readers in one process: the .bed decoder against bed-reader's int8
+   read, .pgen hard calls against the dosage path, the .bim and the GEMMA
+   text kinship against numpy.loadtxt, and gzip levels 1 and 6 on a result
+   table.
 
 Writes benchmarks/results/<date>.md.  Needs ``gemma`` and ``plink2`` on the
 PATH (Debian packages); a missing peer's rows say so.
@@ -236,6 +240,82 @@ def section_writing(d: str, repeats: int, lines: list) -> None:
               ""]
 
 
+def best_of(fn, repeats: int) -> float:
+    """Shortest of ``repeats`` timed calls (after one untimed call)."""
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def section_inputs(d: str, repeats: int, lines: list) -> None:
+    """Input readers and gzip level against the C parsers they replace."""
+    import gzip
+    import zlib
+
+    from bed_reader import open_bed
+
+    from gwaslmm.genotypes.plink1 import BedFile, read_bim
+    from gwaslmm.genotypes.plink2 import PgenFile
+    from gwaslmm.kinship_io import read_gemma_kinship
+
+    wide = os.path.join(d, "wide", "sim")
+    simulate(wide, 400, 350_000, 22, 8, 400)
+    bed = BedFile(wide)
+    m, step = bed.n_snps, 20_000
+    blocks = [slice(a, min(m, a + step)) for a in range(0, m, step)]
+    t_own = best_of(lambda: [bed.read_block(None, b) for b in blocks], repeats)
+    ref = open_bed(wide + ".bed", count_A1=True)
+    t_br = best_of(lambda: [ref.read(index=np.s_[:, b], dtype="int8") for b in blocks], repeats)
+    rows = [f"| .bed, 400 x 350,000 in blocks of 20,000 | gwaslmm decoder + QC counts | "
+            f"{t_own:.2f} | bed-reader int8 read (no counts) | {t_br:.2f} |"]
+    plink2 = shutil.which("plink2")
+    if plink2:
+        if not os.path.exists(wide + "p.pgen"):
+            subprocess.run([plink2, "--bfile", wide, "--make-pgen", "--out", wide + "p"],
+                           check=True, capture_output=True)
+        hard, dos = PgenFile(wide + "p"), PgenFile(wide + "p")
+        dos.dosages = True  # the same hard calls through the dosage path
+        t_h = best_of(lambda: [hard.read_block(None, b) for b in blocks], repeats)
+        t_d = best_of(lambda: [dos.read_block(None, b) for b in blocks], repeats)
+        rows.append(f"| .pgen of the same (plink2 --make-pgen) | hard calls (int8) | {t_h:.2f} "
+                    f"| the dosage path (float32) | {t_d:.2f} |")
+    t_bim = best_of(lambda: read_bim(wide + ".bim"), repeats)
+
+    def bim_numpy():
+        cols = np.loadtxt(wide + ".bim", dtype=str, unpack=True)
+        return cols[2].astype(float), cols[3].astype(np.int64)
+
+    t_bim_np = best_of(bim_numpy, 1)
+    rows.append(f"| .bim, 350,000 lines | read_bim (numba split + number parse) | {t_bim:.2f} | "
+                f"numpy.loadtxt(dtype=str) + astype | {t_bim_np:.2f} |")
+    mouse = os.path.join(d, "mouse", "sim")
+    kin = os.path.join(d, "mouse", "output", "k.cXX.txt")
+    if os.path.exists(kin):
+        mb = BedFile(mouse)
+        t_k = best_of(lambda: read_gemma_kinship(kin, mb.fam.fid, mb.fam.iid), repeats)
+        t_k_np = best_of(lambda: np.loadtxt(kin), 1)
+        rows.append(f"| GEMMA text kinship, 1,940 x 1,940 | read_gemma_kinship (+ checks) | "
+                    f"{t_k:.2f} | numpy.loadtxt | {t_k_np:.2f} |")
+    res = os.path.join(d, "fast", "run.assoc.tsv.gz")
+    gz = []
+    if os.path.exists(res):
+        with gzip.open(res, "rb") as fh:
+            raw = fh.read()
+        for level in (1, 6):
+            t = best_of(lambda: zlib.compress(raw, level), 1)
+            gz.append(f"level {level}: {len(raw) / t / 1e6:.0f} MB/s, compressed to "
+                      f"{len(zlib.compress(raw, level)) / len(raw):.3f} of {len(raw) / 1e6:.0f} MB")
+    lines += ["## 5. Input readers and gzip level", "",
+              f"Shortest of {repeats} runs each, in one process.", "",
+              "| input | gwaslmm | s | reference | s |", "|---|---|---:|---|---:|", *rows, ""]
+    if gz:
+        lines += ["gzip of a `--fast` result table (section 3's run): " + "; ".join(gz) + ".", ""]
+
+
 def section_help(lines: list) -> None:
     ts = []
     for _ in range(5):
@@ -255,14 +335,14 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--date", default=time.strftime("%Y-%m-%d") + "-speed")
     ap.add_argument("--data-dir", default=os.path.join(HERE, "data", "speed"))
-    ap.add_argument("--only", default="mouse,wide,writing,help")
+    ap.add_argument("--only", default="mouse,wide,writing,help,inputs")
     ap.add_argument("--before", help="another build's gwaslmm executable, timed with the same "
                                      "commands in sections 1 and 2 (a before/after comparison)")
     a = ap.parse_args()
     only = a.only.split(",")
     lines = [f"# Speed where users feel it ({a.date})", "",
              f"`python benchmarks/speed.py --repeats {a.repeats} --date {a.date}"
-             + (f" --only {a.only}" if a.only != "mouse,wide,writing,help" else "")
+             + (f" --only {a.only}" if a.only != "mouse,wide,writing,help,inputs" else "")
              + (" --before OLD/bin/gwaslmm" if a.before else "") + "`", "",
              f"Machine: {os.cpu_count()} cores; medians of {a.repeats} alternating runs after a "
              f"warm-up run of each command.", ""]
@@ -274,6 +354,8 @@ def main() -> int:
         section_writing(a.data_dir, a.repeats, lines)
     if "help" in only:
         section_help(lines)
+    if "inputs" in only:
+        section_inputs(a.data_dir, a.repeats, lines)
     path = os.path.join(HERE, "results", f"{a.date}.md")
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")

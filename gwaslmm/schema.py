@@ -156,7 +156,7 @@ def format_text(block: RowBlock, header: list, text: TextTables) -> bytes:
 
     k = block.idx.size
     res = block.result
-    floats, ints, const, spec = [], [], [], {}
+    floats, ints, const = [], [], []
     kinds = np.empty(len(header), np.int64)
     src = np.empty(len(header), np.int64)
     for c, name in enumerate(header):

@@ -4,9 +4,9 @@ background thread while the main thread reads inputs.
 scipy.special takes about 0.2 s to import (most of it in scipy's array-API
 layer) and is needed only for p-values, after the kinship is read and
 decomposed; numba's text and LAPACK's kernels release the GIL, so the import
-overlaps with them.  Measured on GEMMA's example shape (1,410 x 11,684,
-``assoc --test all --kinship``, 2 cores): 2.63 s -> 2.55 s median of 5
-alternating runs.  Python's per-module import locks make a concurrent
+overlaps with them (about 0.07 s of a 2.6 s run on GEMMA's example shape,
+measured by hand with the thread switched on and off; no committed
+benchmark isolates it).  Python's per-module import locks make a concurrent
 import from the main thread wait for this one, never import twice.
 """
 

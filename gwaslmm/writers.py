@@ -260,9 +260,9 @@ class TableWriter:
     queue (at most QUEUE_BLOCKS blocks wait), so they overlap the scan's
     computing; zlib releases the interpreter lock while it compresses.  An
     error met there (disk full) is raised by the next write or by finish.
-    gzip level 1: on gwaslmm's output it compresses at 108 MB/s against 16 MB/s
-    at level 6 (the zlib default), for files 11% larger (ratio 0.436 against
-    0.391; ``benchmarks/results/2026-11-27-speed.md``).
+    gzip level 1: on gwaslmm's output it compresses at 116 MB/s against 17 MB/s
+    at level 6 (the zlib default), for files 11% larger (ratio 0.428 against
+    0.384; ``benchmarks/results/2026-11-27-speed-inputs.md``).
     """
 
     QUEUE_BLOCKS = 4

@@ -7,7 +7,6 @@ They run through the command line, as a user meets them.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import shutil

@@ -4,7 +4,8 @@ The effect allele is A1, the .bim's column 5; genotypes are A1 allele counts
 (bed-reader's ``count_A1=True``, as GEMMA and PLINK 1 count).  Blocks are
 read as raw .bed bytes (positioned reads) and decoded to int8 (missing =
 -127) with their per-variant counts in one pass (numba kernels, a table
-lookup per byte: 15x faster than bed-reader's int8 read here, which stays
+lookup per byte: 9x faster than bed-reader's int8 read, 0.09 s against
+0.85 s at 400 x 350,000 in benchmarks/results/2026-11-27-speed-inputs.md; it stays
 the tests' independent reference) into an
 :class:`gwaslmm.genotypes.int8.Int8Block`; the plain-numpy reference of the
 decoder is :func:`decode_bed_reference`.

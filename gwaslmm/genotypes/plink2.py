@@ -116,7 +116,8 @@ def may_have_dosages(path: str) -> bool:
     one imported with dosage=DS); the fixed-width hard-call modes (0x01, 0x02)
     never do.  Anything else is assumed to hold dosages (always correct: a
     variant without dosages reads as its hard calls, only slower).  Reading
-    hard calls is 4x faster (grm at 400 x 350,000: 0.2 s against 0.9 s)."""
+    hard calls is 5x faster (400 x 350,000: 0.15 s against 0.85 s,
+    benchmarks/results/2026-11-27-speed-inputs.md)."""
     with open(path, "rb") as fh:
         head = fh.read(12)
     if len(head) < 12 or head[:2] != b"\x6c\x1b":
