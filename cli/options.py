@@ -106,15 +106,28 @@ def _csv(ctx, param, value):
 
 
 def input_options(f):
-    """--bfile, sample/variant selection, QC, memory, threads, --out, --debug."""
+    """--bfile/--pfile/--bgen, sample/variant selection, QC, memory, threads, --out, --debug."""
     opts = [
         click.option("--bfile", metavar="PREFIX",
                      help="PLINK 1 binary fileset PREFIX.bed/.bim/.fam (effect allele A1)."),
         click.option("--pfile", metavar="PREFIX",
                      help="PLINK 2 fileset PREFIX.pgen/.pvar/.psam, ALT dosages (effect "
                           "allele ALT)."),
+        click.option("--bgen", metavar="FILE",
+                     help="BGEN 1.1/1.2/1.3 file of dosages (effect allele: the first of "
+                          "each variant's two, unless --ref-first)."),
+        click.option("--sample", metavar="FILE",
+                     help="With --bgen: Oxford .sample file (ID_1 = FID, ID_2 = IID); "
+                          "default: the IDs stored in the BGEN, as IIDs."),
+        click.option("--ref-first", is_flag=True,
+                     help="With --bgen: the first allele is REF, count the second (UK "
+                          "Biobank's convention; default --ref-last counts the first, as "
+                          "plink2 --export bgen writes ALT first)."),
+        click.option("--ref-last", is_flag=True, hidden=True),
         click.option("--hard-calls", is_flag=True,
-                     help="With --pfile: use the hard calls plink2 stored, not dosages."),
+                     help="With --pfile: the hard calls plink2 stored; with --bgen: dosages "
+                          "within 0.1 of 0/1/2 rounded, others missing (PLINK 2's "
+                          "--hard-call-threshold)."),
         click.option("--out", required=True, metavar="PREFIX",
                      help="Output prefix (parent folders are created)."),
         click.option("--keep", metavar="FILE", multiple=True,

@@ -6,7 +6,8 @@ BASE_COLUMNS = {
     "chromosome": "chromosome (23-26 shown as X, Y, XY, MT)",
     "base_pair_location": "base-pair position",
     "variant_id": "variant ID",
-    "effect_allele": "the counted allele (A1, .bim column 5; ALT with --pfile)",
+    "effect_allele": "the counted allele (A1, .bim column 5; ALT with --pfile; with --bgen the "
+                     "first allele, the second with --ref-first)",
     "other_allele": "the other allele",
     "effect_allele_frequency": "effect-allele frequency over the analysed samples with a call",
     "n": "analysed samples",

@@ -252,17 +252,26 @@ def test_dosages_are_read_and_counted(tmp_path):
     np.testing.assert_allclose(K, Z @ Z.T / ok.sum(), atol=2e-6)
 
 
-def test_exact_scan_on_dosages_agrees_with_gemma(tmp_path):
+BGEN_REF = os.path.join(os.path.dirname(SIM), "reference", "bgen")
+
+
+@pytest.mark.parametrize("source", [
+    ["--pfile", os.path.join(DOSAGE_REF, "dose")],
+    ["--bgen", os.path.join(BGEN_REF, "dose.b16.bgen"), "--sample",
+     os.path.join(BGEN_REF, "dose.b16.sample")]], ids=["pgen", "bgen"])
+def test_exact_scan_on_dosages_agrees_with_gemma(tmp_path, source):
     """`assoc --test all` on a dosage .pgen (made by plink2 from a VCF's DS
-    field) against GEMMA 0.98.5 -lmm 4 on the same dosages in BIMBAM format,
+    field), and on that .pgen exported by plink2 as BGEN 1.2 (16-bit),
+    against GEMMA 0.98.5 -lmm 4 on the same dosages in BIMBAM format,
     GEMMA's -gk 1 kinship given to both (testdata/reference/dosage, commands
-    in make_dosage_reference.sh).  Tolerances: GEMMA prints 7 significant
-    digits; se and the p-values agree to 1e-4 relative, beta to 1e-4 relative
-    or 1e-4 of its SE where beta is near 0."""
+    in make_dosage_reference.sh; ../bgen/make_bgen.sh).  Tolerances: GEMMA
+    prints 7 significant digits; se and the p-values agree to 1e-4 relative,
+    beta to 1e-4 relative or 1e-4 of its SE where beta is near 0 (the BGEN's
+    16-bit probabilities move dosages by at most 3e-5)."""
     kin = tmp_path / "k.cXX.txt"
     with gzip.open(os.path.join(DOSAGE_REF, "gemma_gk1.cXX.txt.gz")) as fh:
         kin.write_bytes(fh.read())
-    r = run_cli(["assoc", "--pfile", os.path.join(DOSAGE_REF, "dose"), "--pheno",
+    r = run_cli(["assoc", *source, "--pheno",
                  os.path.join(DOSAGE_REF, "dose.pheno"), "--pheno-name", "trait", "--kinship",
                  kin, "--test", "all", "--no-gzip", "--out", tmp_path / "g"])
     assert r.exit_code == 0, r.output

@@ -29,10 +29,16 @@ from .options import PhenotypeOptions
 
 def open_source(opts, log):
     src = open_genotypes(opts.bfile, threads=opts.threads, pfile=opts.pfile,
-                         hard_calls=opts.hard_calls)
+                         hard_calls=opts.hard_calls, bgen=opts.bgen, sample=opts.sample,
+                         ref_first=opts.ref_first)
     log.file_info("genotypes", src.path)
-    log.write(f"  {src.samples.n} samples, {src.variants.m} variants; effect allele: "
-              f"{src.effect_allele_note}")
+    if src.samples.source != src.path and opts.bgen is not None:
+        log.file_info("samples", src.samples.source)
+    fmt = getattr(src, "format_note", None)
+    log.write(f"  {src.samples.n} samples, {src.variants.m} variants"
+              f"{'; ' + fmt if fmt else ''}; effect allele: {src.effect_allele_note}")
+    for note in getattr(src, "notes", ()):
+        log.write(f"  note: {note}")
     ids, counts = np.unique(src.variants.id, return_counts=True)
     if (counts > 1).any():
         log.write(f"  note: {int((counts > 1).sum())} variant ID(s) appear more than once "

@@ -24,6 +24,10 @@ class GenotypeOptions(RunOptions):
 
     bfile: str | None = None
     pfile: str | None = None
+    bgen: str | None = None
+    sample: str | None = None
+    ref_first: bool = False
+    ref_last: bool = False
     hard_calls: bool = False
     keep: tuple = ()
     remove: tuple = ()
@@ -37,9 +41,20 @@ class GenotypeOptions(RunOptions):
     block_size: int | None = None
 
     def __post_init__(self):
-        if (self.bfile is None) == (self.pfile is None):
-            raise UsageError("give the genotypes with --bfile PREFIX (PLINK 1 .bed/.bim/.fam) or "
-                             "--pfile PREFIX (PLINK 2 .pgen/.pvar/.psam), one of them")
+        if sum(x is not None for x in (self.bfile, self.pfile, self.bgen)) != 1:
+            raise UsageError("give the genotypes with one of --bfile PREFIX (PLINK 1 "
+                             ".bed/.bim/.fam), --pfile PREFIX (PLINK 2 .pgen/.pvar/.psam) or "
+                             "--bgen FILE (with --sample FILE)")
+        if self.bgen is None:
+            for flag, given in (("--sample", self.sample is not None),
+                                ("--ref-first", self.ref_first), ("--ref-last", self.ref_last)):
+                if given:
+                    raise UsageError(f"{flag} goes with --bgen")
+        if self.ref_first and self.ref_last:
+            raise UsageError("--ref-first and --ref-last contradict each other")
+        if self.hard_calls and self.bfile is not None:
+            raise UsageError("--hard-calls goes with --pfile or --bgen (a .bed holds hard "
+                             "calls only)")
         self.filters  # noqa: B018 - checks --maf/--geno/--mac before any work
 
     @property

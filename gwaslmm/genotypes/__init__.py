@@ -1,5 +1,5 @@
 """Genotype sources behind one protocol (:mod:`.base`): PLINK 1 .bed and
-PLINK 2 .pgen (hard calls).
+PLINK 2 .pgen (dosages or hard calls), BGEN (dosages).
 
 :func:`open_genotypes` opens the fileset a command names; everything
 downstream (samples, QC, kinship, the scan loop) sees only the protocol.
@@ -16,9 +16,17 @@ __all__ = ["GenotypeBlock", "GenotypeSource", "SampleInfo", "VariantInfo", "impu
 
 
 def open_genotypes(bfile: str | None = None, threads: int | None = None,
-                   pfile: str | None = None, hard_calls: bool = False) -> GenotypeSource:
-    """The genotype source named by ``--bfile PREFIX`` (PLINK 1) or ``--pfile
-    PREFIX`` (PLINK 2: dosages, or ``hard_calls``)."""
+                   pfile: str | None = None, hard_calls: bool = False,
+                   bgen: str | None = None, sample: str | None = None,
+                   ref_first: bool = False) -> GenotypeSource:
+    """The genotype source named by ``--bfile PREFIX`` (PLINK 1), ``--pfile
+    PREFIX`` (PLINK 2: dosages, or ``hard_calls``) or ``--bgen FILE``
+    (``--sample FILE``; the first allele counted unless ``ref_first``)."""
+    if bgen is not None:
+        from .bgen import BgenFile
+
+        return BgenFile(bgen, sample_path=sample, num_threads=threads, ref_first=ref_first,
+                        hard_calls=hard_calls)
     if pfile is not None:
         from .plink2 import PgenFile
 

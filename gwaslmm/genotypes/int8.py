@@ -20,7 +20,9 @@ class Int8Block:
     (a :class:`gwaslmm.genotypes.base.GenotypeBlock`).
 
     G (n, m) int8, F-order (-127 missing); n_missing (m,) int64; allele_freq
-    (m,) float64, the A1 frequency (NaN if every call is missing); constant (m,) bool.
+    (m,) float64, the A1 frequency (NaN if every call is missing); constant (m,) bool;
+    info (m,) float64 or None: imputation quality over the rows read (IMPUTE
+    INFO from BGEN probabilities, MaCH R-squared from .pgen dosages).
     :class:`gwaslmm.genotypes.dosage.DosageBlock` is the same with float32
     dosages (NaN missing); the fill kernel takes either.
     """
@@ -29,6 +31,7 @@ class Int8Block:
     n_missing: np.ndarray
     allele_freq: np.ndarray
     constant: np.ndarray
+    info: np.ndarray | None = None  # imputation quality (m,), where the source gives one
 
     @property
     def mean(self) -> np.ndarray:

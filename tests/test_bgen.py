@@ -1,0 +1,356 @@
+"""BGEN input (--bgen, --sample).
+
+Two independent sources of truth: files plink2 wrote from the bundled
+simulation (testdata/reference/bgen, commands in make_bgen.sh), which must
+give the .bed's results exactly (hard calls survive every probability
+precision), and files written here by a small BGEN writer with known
+probabilities (phased, haploid, missing, 1-32 bits, layouts 1 and 2,
+uncompressed/zlib/zstd), decoded by the numba kernel and by the plain-numpy
+reference decoder.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SIM, run_cli
+
+from gwaslmm.errors import InputError
+from gwaslmm.genotypes.bgen import BgenFile, impute_info, read_oxford_sample
+from gwaslmm.genotypes.bgen_kernels import bgen_decode_reference, bgen_index_reference
+from gwaslmm.genotypes.plink1 import BedFile
+
+REF = os.path.join(os.path.dirname(SIM), "reference", "bgen")
+
+
+def ref(name):
+    return os.path.join(REF, name)
+
+
+# ---------------------------------------------------------------------------
+# a small BGEN writer with known probabilities
+# ---------------------------------------------------------------------------
+
+def _pack(values: np.ndarray, bits: int) -> bytes:
+    """Unsigned ints, ``bits`` wide each, packed little-endian (the spec's order)."""
+    out = np.zeros(len(values) * bits, np.uint8)
+    for b in range(bits):
+        out[b::bits] = (values >> b) & 1
+    return np.packbits(out, bitorder="little").tobytes()
+
+
+def write_bgen(path, probs, *, layout=2, bits=16, comp=1, phased=False, ploidy=None,
+               missing=None, ids=None, alleles=None, n_alleles=None):
+    """Write variants of per-sample probabilities: probs (m, n, 2) for layout
+    2 unphased diploid (P(AA), P(AB)), phased / haploid (P(A) per haplotype),
+    or (m, n, 3) for layout 1.  Returns the file's sample IDs."""
+    m, n = probs.shape[0], probs.shape[1]
+    ploidy = np.full(n, 2) if ploidy is None else np.asarray(ploidy)
+    missing = np.zeros((m, n), bool) if missing is None else missing
+    flags = comp | (layout << 2) | ((ids is not None) << 31)
+    sample_block = b""
+    if ids is not None:
+        body = b"".join(struct.pack("<H", len(s)) + s.encode() for s in ids)
+        sample_block = struct.pack("<II", 8 + len(body), n) + body
+    header = struct.pack("<IIII", 20, m, n, 0x6e656762) + struct.pack("<I", flags)
+    out = [struct.pack("<I", 20 + len(sample_block)), header, sample_block]
+    for j in range(m):
+        vid = f"v{j}".encode()
+        al = alleles[j] if alleles else ("A", "G")
+        k = len(al) if n_alleles is None else n_alleles[j]
+        head = (struct.pack("<I", n) if layout == 1 else b"")
+        head += struct.pack("<H", len(vid)) + vid + struct.pack("<H", len(vid) + 2) + b"rs" + vid
+        head += struct.pack("<H", 1) + b"1" + struct.pack("<I", 1000 + j)
+        if layout == 2:
+            head += struct.pack("<H", k)
+        for a in al:
+            head += struct.pack("<I", len(a)) + a.encode()
+        if layout == 1:
+            q = np.round(probs[j] * 32768).astype("<u2")
+            q[missing[j]] = 0
+            data = q.tobytes()
+            blob = struct.pack("<I", len(zlib.compress(data))) + zlib.compress(data) if comp \
+                else data
+        else:
+            pb = (ploidy | (missing[j] << 7)).astype(np.uint8)
+            vals = []
+            for i in range(n):
+                z = ploidy[i]
+                nv = z if (phased or z == 1) else 2
+                vals.extend(probs[j, i, :nv])
+            scale = 2 ** bits - 1
+            q = np.round(np.array(vals) * scale).astype(np.uint64)
+            data = struct.pack("<IHBB", n, k, int(ploidy.min()), int(ploidy.max())) + \
+                pb.tobytes() + struct.pack("<BB", int(phased), bits) + _pack(q, bits)
+            if comp == 0:
+                blob = struct.pack("<I", len(data)) + data
+            else:
+                if comp == 1:
+                    c = zlib.compress(data)
+                else:
+                    import zstandard
+
+                    c = zstandard.ZstdCompressor().compress(data)
+                blob = struct.pack("<II", len(c) + 4, len(data)) + c
+        out.append(head + blob)
+    with open(path, "wb") as fh:
+        fh.write(b"".join(out))
+
+
+def _random_probs(rng, m, n):
+    """(m, n, 2) unphased diploid probabilities P(AA), P(AB)."""
+    p = rng.dirichlet([0.6, 0.6, 0.6], size=(m, n))
+    return p[:, :, :2]
+
+
+# ---------------------------------------------------------------------------
+# the kernel against the reference decoder and against the true values
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout,bits,comp", [(2, 16, 1), (2, 8, 2), (2, 3, 0), (2, 32, 1),
+                                              (2, 12, 2), (1, 16, 1), (1, 16, 0)])
+def test_decode_matches_reference_and_truth(tmp_path, layout, bits, comp):
+    rng = np.random.default_rng(bits + 10 * layout + comp)
+    m, n = 7, 41
+    p2 = _random_probs(rng, m, n)
+    probs = np.concatenate([p2, 1 - p2.sum(axis=2, keepdims=True)], axis=2) if layout == 1 \
+        else p2
+    missing = rng.random((m, n)) < 0.1
+    path = str(tmp_path / "x.bgen")
+    ids = [f"s{i}" for i in range(n)]
+    write_bgen(path, probs, layout=layout, bits=bits, comp=comp, missing=missing, ids=ids)
+    src = BgenFile(path)
+    assert src.samples.iid.tolist() == ids and src.variants.m == m
+    subset = np.array([0, 3, 4, 17, 40])
+    for count_first in (True, False):
+        src.count_first = count_first
+        for samples in (None, subset):
+            blk = src.read_block(samples, slice(None))
+            sel = np.arange(n) if samples is None else samples
+            # the truth, quantised as written
+            scale = 32768.0 if layout == 1 else 2.0 ** bits - 1
+            q = np.round(probs * scale) / scale
+            if layout == 1:
+                want = (q[:, :, 1] + 2 * q[:, :, 2]) / q.sum(axis=2)
+            else:
+                want = 2 - 2 * q[:, :, 0] - q[:, :, 1]
+            want = np.where(missing, np.nan, 2 - want if count_first else want)[:, sel].T
+            np.testing.assert_allclose(blk.G, want, rtol=0, atol=3e-7 * max(1, 2 ** (bits - 24)))
+            # the reference decoder on the same decompressed blocks
+            buf, offs, lens = src._blocks(np.arange(m), 1)
+            for j in range(m):
+                e, v = bgen_decode_reference(bytes(buf[offs[j]:offs[j] + lens[j]]), layout, n,
+                                             count_first)
+                np.testing.assert_allclose(blk.G[:, j], e[sel].astype(np.float32), rtol=1e-6,
+                                           atol=1e-6)
+                present = ~np.isnan(e[sel])
+                theta = np.nanmean(e[sel]) / 2
+                info = impute_info(np.array([v[sel][present].sum()]), np.array([theta]),
+                                   np.array([present.sum()]))
+                assert abs(blk.info[j] - info[0]) < 1e-5
+            assert (blk.n_missing == missing[:, sel].sum(axis=1)).all()
+
+
+def test_phased_and_haploid_samples(tmp_path):
+    """Phased haplotype probabilities and haploid samples (doubled to 0..2, as
+    PLINK codes haploid calls), against the reference decoder."""
+    rng = np.random.default_rng(5)
+    m, n = 4, 9
+    ploidy = np.array([2, 2, 1, 2, 1, 2, 2, 2, 1])
+    hap = rng.random((m, n, 2))  # P(first allele) per haplotype
+    path = str(tmp_path / "p.bgen")
+    write_bgen(path, hap, phased=True, ploidy=ploidy, bits=10, ids=[f"s{i}" for i in range(n)])
+    src = BgenFile(path, ref_first=True)
+    blk = src.read_block(None, slice(None))
+    q = np.round(hap * 1023) / 1023
+    want = np.where(ploidy == 1, 2 * (1 - q[:, :, 0]), 2 - q[:, :, 0] - q[:, :, 1]).T
+    np.testing.assert_allclose(blk.G, want, atol=1e-6)
+    buf, offs, lens = src._blocks(np.arange(m), 1)
+    e, _ = bgen_decode_reference(bytes(buf[offs[1]:offs[1] + lens[1]]), 2, n)
+    np.testing.assert_allclose(blk.G[:, 1], e, atol=1e-6)
+
+
+def test_index_kernel_matches_reference():
+    src = BgenFile(ref("sim8.b12.bgen"))
+    data = Path(ref("sim8.b12.bgen")).read_bytes()
+    start = 4 + struct.unpack_from("<I", data, 0)[0]
+    rows = bgen_index_reference(data, start, 1250, 2)
+    assert [r[1].decode() for r in rows] == src.variants.id.tolist()
+    assert [r[3] for r in rows] == src.variants.position.tolist()
+    assert [r[4][0].decode() for r in rows] == src.variants.effect_allele.tolist()
+    assert [r[5] for r in rows] == src._off.tolist()
+
+
+# ---------------------------------------------------------------------------
+# plink2's files: the .bed's values and results
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,ref_first", [("sim8.b12", False), ("sim8.b13", True),
+                                            ("sim8.b8", False), ("sim8.b11", False)])
+def test_plink2_bgen_blocks_equal_the_bed(name, ref_first):
+    """Every layout, precision and compression plink2 writes gives the .bed's
+    hard calls, missing calls and counts (INFO 1: no uncertainty)."""
+    src = BgenFile(ref(name + ".bgen"), sample_path=ref(name + ".sample"), ref_first=ref_first)
+    bed = BedFile(SIM)
+    assert src.samples.iid.tolist() == bed.samples.iid.tolist()
+    assert src.samples.fid.tolist() == bed.samples.fid.tolist()
+    at = {v: i for i, v in enumerate(bed.variants.id)}
+    cols = np.array([at[v] for v in src.variants.id])
+    assert (src.variants.effect_allele == bed.variants.effect_allele[cols]).all()
+    assert (src.variants.position == bed.variants.position[cols]).all()
+    rng = np.random.default_rng(1)
+    subset = np.sort(rng.choice(1000, 600, replace=False))
+    for samples in (None, subset):
+        for snps in (slice(0, src.variants.m), np.array([0, 2, 7, src.variants.m - 1])):
+            b = src.read_block(samples, snps)
+            a = bed.read_block(samples, cols[snps])
+            np.testing.assert_array_equal(np.where(np.isnan(b.G), -127, b.G).astype(np.int8), a.G)
+            np.testing.assert_array_equal(a.n_missing, b.n_missing)
+            np.testing.assert_array_equal(a.allele_freq, b.allele_freq)
+            np.testing.assert_array_equal(a.constant, b.constant)
+            np.testing.assert_allclose(b.info, 1.0, atol=1e-12)
+            assert b.n_missing.sum() > 0
+
+
+@pytest.fixture(scope="module")
+def bed_chr8(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bedchr8")
+    r = run_cli(["grm", "--bfile", SIM, "--chr", "8", "--out", d / "k"])
+    assert r.exit_code == 0, r.output
+    return d
+
+
+@pytest.mark.parametrize("name,extra", [("sim8.b12", []), ("sim8.b13", ["--ref-first"])])
+def test_commands_identical_to_bfile(bed_chr8, tmp_path, name, extra):
+    """grm, reml and assoc (exact --test all, and --fast) on plink2's BGEN 1.2
+    (16-bit zlib) and 1.3 (zstd, REF first) write the bytes the .bed gives."""
+    src = ["--bgen", ref(name + ".bgen"), "--sample", ref(name + ".sample"), *extra]
+    bed = ["--bfile", SIM, "--chr", "8"]
+    ph = ["--pheno", SIM + ".pheno", "--covar", SIM + ".covar"]
+    for tag, gen in (("b", bed), ("g", src)):
+        for cmd in (["grm"], ["reml", *ph, "--all-pheno"],
+                    ["assoc", *ph, "--pheno-name", "trait", "--test", "all", "--grm",
+                     bed_chr8 / "k"],
+                    ["assoc", *ph, "--pheno-name", "trait2", "--fast", "--grm", bed_chr8 / "k"]):
+            out = tmp_path / f"{tag}{cmd[0]}{'f' if '--fast' in cmd else ''}"
+            r = run_cli([cmd[0], *gen, *cmd[1:], "--out", out])
+            assert r.exit_code == 0, r.output
+    for f in ("grm.grm.bin", "grm.grm.id", "reml.reml.tsv", "reml.reml.fixed.tsv",
+              "assoc.assoc.tsv.gz", "assocf.assoc.tsv.gz", "assoc.samples.tsv"):
+        a, b = (tmp_path / f"b{f}").read_bytes(), (tmp_path / f"g{f}").read_bytes()
+        if f.endswith(".gz"):
+            a, b = gzip.decompress(a), gzip.decompress(b)
+        assert a == b, f
+    log = (tmp_path / "gassoc.log").read_text()
+    assert ("second allele" if extra else "first allele") in log
+
+
+def test_hard_calls_threshold(tmp_path):
+    """--hard-calls: a dosage within 0.1 of 0, 1 or 2 becomes that call,
+    others missing (PLINK 2's --hard-call-threshold 0.1)."""
+    p = np.array([[[1.0, 0.0], [0.05, 0.9], [0.0, 0.0], [0.4, 0.4]]])  # dosages 0, 1.05, 2, 0.8
+    path = str(tmp_path / "h.bgen")
+    write_bgen(path, p, ids=["a", "b", "c", "d"])
+    blk = BgenFile(path, ref_first=True, hard_calls=True).read_block(None, slice(None))
+    assert blk.G.dtype == np.int8 and blk.G[:, 0].tolist() == [0, 1, 2, -127]
+
+
+# ---------------------------------------------------------------------------
+# samples
+# ---------------------------------------------------------------------------
+
+def test_sample_sources(tmp_path):
+    """IDs from --sample (ID_1 = FID, ID_2 = IID; all-'0' ID_1 means no FID),
+    else the embedded IDs as IIDs; neither is an error."""
+    s = read_oxford_sample(ref("dose.b16.sample"))
+    assert s.iid[0] == "f0_0" and s.fid[0] == "f0_0"
+    emb = BgenFile(ref("sim8.b12.bgen"))
+    assert emb.samples.iid[0] == "P0T0_P0T0_fa" and emb.samples.fid[0] == "P0T0_P0T0_fa"
+    path = str(tmp_path / "noid.bgen")
+    write_bgen(path, np.full((1, 3, 2), 0.5))
+    with pytest.raises(InputError, match="stores no sample IDs: give them with --sample"):
+        BgenFile(path)
+    sp = tmp_path / "x.sample"
+    sp.write_text("ID_1 ID_2 missing\n0 0 0\nf1 a 0\nf1 b 0\n")
+    with pytest.raises(InputError, match="lists 2 samples but .* holds 3"):
+        BgenFile(path, sample_path=str(sp))
+    sp.write_text("FID IID\nf1 a\n")
+    with pytest.raises(InputError, match="not an Oxford .sample"):
+        BgenFile(path, sample_path=str(sp))
+
+
+def test_fam_style_phenotype_from_sample_file(tmp_path):
+    """The .sample's phenotype column (type P) is the phenotype when no --pheno
+    is given, as a .fam's column 6."""
+    r = run_cli(["reml", "--bgen", ref("sim8.b12.bgen"), "--sample", ref("sim8.b12.sample"),
+                 "--out", tmp_path / "r"])
+    assert r.exit_code == 0, r.output
+    assert "fam_pheno" in (tmp_path / "r.reml.tsv").read_text()
+
+
+# ---------------------------------------------------------------------------
+# bad input: one clear line
+# ---------------------------------------------------------------------------
+
+def _copy(tmp_path, name="sim8.b12.bgen") -> str:
+    path = str(tmp_path / name)
+    with open(ref(name), "rb") as a, open(path, "wb") as b:
+        b.write(a.read())
+    return path
+
+
+def test_damaged_files(tmp_path):
+    path = _copy(tmp_path)
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[:len(data) // 2])
+    with pytest.raises(InputError, match=r"says 1250 variants but the file ends inside variant"):
+        BgenFile(path)
+    bad = bytearray(data)
+    flags_at = 4 + struct.unpack_from("<I", data, 4)[0] - 4
+    struct.pack_into("<I", bad, flags_at, (struct.unpack_from("<I", data, flags_at)[0] & ~60)
+                     | (3 << 2))
+    Path(path).write_bytes(bytes(bad))
+    with pytest.raises(InputError, match="BGEN layout 3 with compression code 1 cannot be read"):
+        BgenFile(path)
+    Path(path).write_bytes(b"not a bgen file at all, no")
+    with pytest.raises(InputError, match="not a BGEN file"):
+        BgenFile(path)
+    # a damaged compressed block: the variant is named
+    bad = bytearray(data)
+    src = BgenFile(ref("sim8.b12.bgen"))
+    o = int(src._off[3])
+    bad[o:o + 8] = b"\xff" * 8
+    Path(path).write_bytes(bytes(bad))
+    with pytest.raises(InputError, match=f"variant {src.variants.id[3]} does not decompress"):
+        BgenFile(path).read_block(None, slice(0, 10))
+
+
+def test_multiallelic_variants_are_skipped_and_counted(tmp_path):
+    path = str(tmp_path / "m.bgen")
+    probs = np.full((3, 2, 2), 0.25)
+    write_bgen(path, probs, ids=["a", "b"], alleles=[("A", "G"), ("A", "G", "T"), ("C", "T")])
+    src = BgenFile(path)
+    assert src.variants.id.tolist() == ["rsv0", "rsv2"] and src.n_multiallelic == 1
+    assert "1 variant(s) with other than two alleles skipped" in src.notes[0]
+    blk = src.read_block(None, np.array([1]))
+    np.testing.assert_allclose(blk.G[:, 0], 2 - (2 - 2 * 0.25 - 0.25), atol=1e-4)
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["--bgen", "X.bgen", "--bfile", SIM], "one of --bfile PREFIX"),
+    (["--bfile", SIM, "--sample", "x.sample"], "--sample goes with --bgen"),
+    (["--bfile", SIM, "--ref-first"], "--ref-first goes with --bgen"),
+    (["--bfile", SIM, "--hard-calls"], "--hard-calls goes with --pfile or --bgen"),
+    (["--bgen", "nonexistent.bgen"], "BGEN file not found: nonexistent.bgen"),
+])
+def test_usage_errors(tmp_path, args, pattern):
+    r = run_cli(["grm", *args, "--out", tmp_path / "x"])
+    assert r.exit_code != 0 and pattern in r.output, r.output
+    assert "Traceback" not in r.output
