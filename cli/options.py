@@ -147,6 +147,11 @@ def input_options(f):
                      help="Maximum missing-call rate per variant."),
         click.option("--mac", type=FiniteFloat(0.0, open_low=False), default=None,
                      help="Minimum minor allele count."),
+        click.option("--info-min", type=FiniteFloat(0.0, open_low=False), default=None,
+                     help="With --bgen: minimum IMPUTE INFO (over the analysed samples)."),
+        click.option("--minimac-r2-min", type=FiniteFloat(0.0, open_low=False), default=None,
+                     help="With --pfile dosages: minimum MaCH R-squared (over the analysed "
+                          "samples)."),
         click.option("--memory-gb", type=FiniteFloat(0.0), default=4.0, show_default=True,
                      help="Memory budget that sets the SNP block size."),
         click.option("--threads", type=click.IntRange(min=1), default=None,

@@ -29,6 +29,8 @@ OPTIONAL_COLUMNS = {
     "t_stat": "beta / standard_error (PLINK 2 T_STAT; its square is the Wald F)",
     "chi2_lrt": "likelihood-ratio statistic 2 (logL1 - logL0), against chi-square(1)",
     "f_score": "score statistic n (x'Py)^2 / (y'Py x'Px) (GEMMA's), against F(1, n-c-1)",
+    "info": "imputation quality over the analysed samples: IMPUTE INFO (--bgen) or MaCH "
+            "R-squared (--pfile dosages); only for those inputs",
 }
 ALWAYS = ("n_miss",)  # optional columns every scan writes
 ASSOC_COLUMNS = {**BASE_COLUMNS, **OPTIONAL_COLUMNS}

@@ -5,7 +5,11 @@ Thresholds follow GEMMA and PLINK: a variant is removed when its missing-call
 rate is above ``geno`` (equal passes), when its minor allele frequency is
 below ``maf`` (equal passes), or when its minor allele count is below ``mac``.
 Each variant is counted under the first filter it fails, in the order
-all-missing, missing rate, monomorphic, MAF, MAC.
+all-missing, missing rate, monomorphic, MAF, MAC, imputation quality.
+The last (``info_min``) applies to sources that give a quality per
+variant over the analysed samples (IMPUTE INFO for BGEN dosages,
+``--info-min``; MaCH R-squared for .pgen dosages, ``--minimac-r2-min``):
+removed when below the threshold (equal passes).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ class VariantFilters:
     maf: float = 0.01
     geno: float = 0.05
     mac: float | None = None
+    info_min: float | None = None
+    info_flag: str = "--info-min"
 
     def __post_init__(self):
         if self.mac is not None and not np.isfinite(self.mac):
@@ -35,9 +41,11 @@ class VariantFilters:
             raise UsageError(f"--geno must be in [0, 1], got {self.geno}")
         if self.mac is not None and self.mac < 0:
             raise UsageError(f"--mac must be >= 0, got {self.mac}")
+        if self.info_min is not None and not 0 <= self.info_min <= 1:
+            raise UsageError(f"{self.info_flag} must be in [0, 1], got {self.info_min}")
 
 
-FILTER_NAMES = ("all_missing", "geno", "monomorphic", "maf", "mac")
+FILTER_NAMES = ("all_missing", "geno", "monomorphic", "maf", "mac", "info")
 
 
 def preselect_variants(variants: VariantInfo, chr_spec: str | None = None,
@@ -75,9 +83,10 @@ def preselect_variants(variants: VariantInfo, chr_spec: str | None = None,
 
 
 def variant_qc_counts(n: int, n_missing: np.ndarray, a1_freq: np.ndarray,
-                      constant: np.ndarray, filters: VariantFilters):
+                      constant: np.ndarray, filters: VariantFilters, info=None):
     """Which SNPs pass the filters, from per-SNP counts over ``n`` samples
-    (a :class:`gwaslmm.genotypes.base.GenotypeBlock`'s).
+    (a :class:`gwaslmm.genotypes.base.GenotypeBlock`'s) and, for
+    ``filters.info_min``, their imputation quality ``info`` (m,).
 
     Returns (passed bool (m,), reason int8 (m,): -1 passed, else index into
     FILTER_NAMES).
@@ -99,6 +108,10 @@ def variant_qc_counts(n: int, n_missing: np.ndarray, a1_freq: np.ndarray,
             count = a1_freq * 2 * n_obs
             mac = np.minimum(count, 2 * n_obs - count)
             mark(mac < filters.mac - 1e-9, 4)
+    if filters.info_min is not None:
+        if info is None:
+            raise ValueError("an imputation-quality filter on a source without one")
+        mark(info < filters.info_min - 1e-12, 5)
     return reason < 0, reason
 
 
@@ -114,10 +127,15 @@ def qc_report_lines(counts: dict, filters: VariantFilters, n_in: int, n_pass: in
     lines.append(f"  --maf {filters.maf:g}: removed {counts['maf']}")
     if filters.mac is not None:
         lines.append(f"  --mac {filters.mac:g}: removed {counts['mac']}")
+    if filters.info_min is not None:
+        what = "IMPUTE INFO" if filters.info_flag == "--info-min" else "MaCH R2"
+        lines.append(f"  {filters.info_flag} {filters.info_min:g} ({what}): removed "
+                     f"{counts['info']}")
     lines.append(f"  variants passing QC: {n_pass}")
     return lines
 
 
 def block_qc(blk, n: int, filters: VariantFilters):
     """:func:`variant_qc_counts` of a genotype block (``GenotypeBlock``)."""
-    return variant_qc_counts(n, blk.n_missing, blk.allele_freq, blk.constant, filters)
+    return variant_qc_counts(n, blk.n_missing, blk.allele_freq, blk.constant, filters,
+                             getattr(blk, "info", None))

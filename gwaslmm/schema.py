@@ -59,6 +59,7 @@ class RowBlock:
     n_miss: np.ndarray
     n: int
     result: BlockResult
+    info: np.ndarray | None = None
 
 
 def _p(attr):
@@ -92,6 +93,7 @@ _FORMAT = {
     "t_stat": _num("t_stat"),
     "chi2_lrt": _num("chi2_lrt"),
     "f_score": _num("f_score"),
+    "info": lambda b: fmt_float(b.info, ".6g"),
 }
 
 
@@ -143,6 +145,7 @@ _KINDS = {
     "p_score": (4, "neglog10_p_score"), "lambda_remle": (2, "lambda_remle"),
     "lambda_mle": (2, "lambda_mle"), "logl_h1": (2, "logl_h1"), "n_miss": (1, "n_miss"),
     "t_stat": (2, "t_stat"), "chi2_lrt": (2, "chi2_lrt"), "f_score": (2, "f_score"),
+    "info": (3, "info"),
 }
 POW10 = np.array([10.0 ** k for k in range(23)])
 
@@ -173,7 +176,8 @@ def format_text(block: RowBlock, header: list, text: TextTables) -> bytes:
                         else block.n_miss)
         else:
             src[c] = len(floats)
-            v = block.allele_freq if where == "af" else getattr(res, where)
+            v = block.allele_freq if where == "af" else block.info if where == "info" \
+                else getattr(res, where)
             floats.append(np.full(k, np.nan) if v is None else v)
     F = np.ascontiguousarray(np.vstack(floats) if floats else np.zeros((0, k)), np.float64)
     Iv = np.ascontiguousarray(np.vstack(ints) if ints else np.zeros((0, k)), np.int64)

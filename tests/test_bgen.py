@@ -230,7 +230,8 @@ def bed_chr8(tmp_path_factory):
 @pytest.mark.parametrize("name,extra", [("sim8.b12", []), ("sim8.b13", ["--ref-first"])])
 def test_commands_identical_to_bfile(bed_chr8, tmp_path, name, extra):
     """grm, reml and assoc (exact --test all, and --fast) on plink2's BGEN 1.2
-    (16-bit zlib) and 1.3 (zstd, REF first) write the bytes the .bed gives."""
+    (16-bit zlib) and 1.3 (zstd, REF first) write the bytes the .bed gives
+    (plus the info column)."""
     src = ["--bgen", ref(name + ".bgen"), "--sample", ref(name + ".sample"), *extra]
     bed = ["--bfile", SIM, "--chr", "8"]
     ph = ["--pheno", SIM + ".pheno", "--covar", SIM + ".covar"]
@@ -245,8 +246,11 @@ def test_commands_identical_to_bfile(bed_chr8, tmp_path, name, extra):
     for f in ("grm.grm.bin", "grm.grm.id", "reml.reml.tsv", "reml.reml.fixed.tsv",
               "assoc.assoc.tsv.gz", "assocf.assoc.tsv.gz", "assoc.samples.tsv"):
         a, b = (tmp_path / f"b{f}").read_bytes(), (tmp_path / f"g{f}").read_bytes()
-        if f.endswith(".gz"):
+        if f.endswith(".gz"):  # the BGEN's rows end with its info column: 1 for hard calls
             a, b = gzip.decompress(a), gzip.decompress(b)
+            rows = [ln.rsplit(b"\t", 1) for ln in b.split(b"\n")[:-1]]
+            assert rows[0][1] == b"info" and {r[1] for r in rows[1:]} == {b"1"}
+            b = b"".join(r[0] + b"\n" for r in rows)
         assert a == b, f
     log = (tmp_path / "gassoc.log").read_text()
     assert ("second allele" if extra else "first allele") in log
@@ -354,3 +358,86 @@ def test_usage_errors(tmp_path, args, pattern):
     r = run_cli(["grm", *args, "--out", tmp_path / "x"])
     assert r.exit_code != 0 and pattern in r.output, r.output
     assert "Traceback" not in r.output
+
+
+# ---------------------------------------------------------------------------
+# imputation quality: the info column and its filters
+# ---------------------------------------------------------------------------
+
+DOSE = os.path.join(os.path.dirname(SIM), "reference", "dosage")
+
+
+def _assoc(tmp_path, name, source, *extra):
+    from gwaslmm.results import read_columns
+
+    kin = tmp_path / "k.cXX.txt"
+    if not kin.exists():
+        with gzip.open(os.path.join(DOSE, "gemma_gk1.cXX.txt.gz")) as fh:
+            kin.write_bytes(fh.read())
+    r = run_cli(["assoc", *source, "--pheno", os.path.join(DOSE, "dose.pheno"), "--pheno-name",
+                 "trait", "--kinship", kin, "--no-gzip", "--out", tmp_path / name, *extra])
+    assert r.exit_code == 0, r.output
+    return read_columns(str(tmp_path / f"{name}.assoc.tsv")), (tmp_path / f"{name}.log").read_text()
+
+
+PGEN_DOSE = ["--pfile", os.path.join(DOSE, "dose")]
+BGEN_DOSE = ["--bgen", ref("dose.b16.bgen"), "--sample", ref("dose.b16.sample")]
+
+
+def test_mach_r2_column_equals_plink2(tmp_path):
+    """The info column of a dosage .pgen is MaCH R2 over the analysed
+    samples: equal to plink2 --freq cols=+machr2 (6 printed digits) when
+    every sample is analysed."""
+    from gwaslmm.results import numeric
+
+    ours, log = _assoc(tmp_path, "p", PGEN_DOSE, "--maf", "0")
+    assert "imputation quality: MaCH R2" in log
+    rows = [ln.split("\t") for ln in Path(ref("dose.plink2.afreq")).read_text().splitlines()]
+    h = rows[0]
+    want = {r[h.index("ID")]: float(r[h.index("MACH_R2")]) for r in rows[1:]}
+    got = numeric(ours["info"])
+    w = np.array([want[v] for v in ours["variant_id"]])
+    assert got.size == 500
+    np.testing.assert_allclose(got, w, rtol=5e-6, atol=1e-6)
+
+
+def test_info_filters_are_counted(tmp_path):
+    """--info-min (BGEN) and --minimac-r2-min (.pgen dosages) remove the
+    variants below the threshold, counted in the QC report; the rows kept are
+    exactly those at or above it."""
+    from gwaslmm.results import numeric
+
+    for source, flag, kind in ((BGEN_DOSE, "--info-min", "IMPUTE INFO"),
+                               (PGEN_DOSE, "--minimac-r2-min", "MaCH R2")):
+        tag = flag.strip("-")
+        full, _ = _assoc(tmp_path, f"all-{tag}", source, "--maf", "0")
+        info = numeric(full["info"])
+        cut = float(np.quantile(info, 0.4))
+        kept, log = _assoc(tmp_path, f"cut-{tag}", source, "--maf", "0", flag, str(cut))
+        below = int((info < cut - 1e-12).sum())
+        assert 0 < below < info.size
+        assert f"skipped: {below} by QC (info {below})" in log
+        assert kept["variant_id"].tolist() == full["variant_id"][info >= cut - 1e-12].tolist()
+        # the kinship's QC report (grm: every sample, as the association here)
+        r = run_cli(["grm", *source, "--maf", "0", flag, str(cut), "--out", tmp_path / tag])
+        assert r.exit_code == 0, r.output
+        assert f"{flag} {cut:g} ({kind}): removed {below}" in (tmp_path / f"{tag}.log").read_text()
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (PGEN_DOSE + ["--info-min", "0.5"], "--info-min filters on IMPUTE INFO"),
+    (BGEN_DOSE + ["--minimac-r2-min", "0.5"], "--minimac-r2-min filters on MaCH R2"),
+    (BGEN_DOSE + ["--hard-calls", "--info-min", "0.5"], "needs --bgen without --hard-calls"),
+    (BGEN_DOSE + ["--info-min", "1.5"], "--info-min must be in [0, 1], got 1.5"),
+])
+def test_info_filter_usage_errors(tmp_path, args, pattern):
+    r = run_cli(["grm", *args, "--out", tmp_path / "x"])
+    assert r.exit_code != 0 and pattern in r.output, r.output
+    assert "Traceback" not in r.output
+
+
+def test_bed_output_has_no_info_column(tmp_path):
+    r = run_cli(["assoc", "--bfile", SIM, "--chr", "8", "--fast", "--no-gzip", "--out",
+                 tmp_path / "b"])
+    assert r.exit_code == 0, r.output
+    assert "\tinfo" not in (tmp_path / "b.assoc.tsv").read_text().split("\n")[0]

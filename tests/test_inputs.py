@@ -886,7 +886,8 @@ def test_variant_qc_all_missing_is_removed_not_an_error():
     assert passed.tolist() == [True, False, True]
     assert FILTER_NAMES[reason[1]] == "all_missing"
     counts = summarize_reasons(reason)
-    assert counts == {"all_missing": 1, "geno": 0, "monomorphic": 0, "maf": 0, "mac": 0}
+    assert counts == {"all_missing": 1, "geno": 0, "monomorphic": 0, "maf": 0, "mac": 0,
+                      "info": 0}
     lines = qc_report_lines(counts, VariantFilters(), 3, int(passed.sum()))
     assert "  all calls missing: removed 1" in lines
     assert lines[-1] == "  variants passing QC: 2"

@@ -236,6 +236,11 @@ def test_dosages_are_read_and_counted(tmp_path):
     np.testing.assert_allclose(blk.allele_freq, ref.allele_freq, rtol=1e-12)
     np.testing.assert_array_equal(blk.constant, ref.constant)
     assert blk.constant[7] and blk.constant.sum() == 1
+    # MaCH R2: the numba sums against numpy, and against its definition
+    np.testing.assert_allclose(blk.info, ref.info, rtol=1e-9)
+    d = blk.G[:, 0][~np.isnan(blk.G[:, 0])].astype(np.float64)
+    assert abs(blk.info[0] - d.var() / (2 * (d.mean() / 2) * (1 - d.mean() / 2))) < 1e-9
+    assert abs(blk.info[7]) < 1e-12 and 0.8 < np.median(blk.info) < 1.2  # 1.25 for all: no information
     cols = np.array([0, 3, 299])
     got = blk.fill(cols, np.empty((n, 3), order="F"))
     np.testing.assert_allclose(got, dosage_fill_reference(blk, cols), rtol=1e-12)

@@ -157,7 +157,8 @@ def run_assoc(opts, log) -> dict:
     def make_scanner(model, kinship):
         return method.scanner(model, opts.test, precision=opts.rotate_dtype, kinship=kinship)
 
-    writer = TableWriter(out.assoc, assoc_header(method.columns(opts.test)))
+    info_col = ("info",) if source.info_kind else ()
+    writer = TableWriter(out.assoc, assoc_header((*method.columns(opts.test), *info_col)))
     summary = ScanSummary(n_top=opts.top)
     if opts.make_plot:
         from ..report.thinning import ManhattanAccumulator

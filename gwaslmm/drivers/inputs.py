@@ -39,6 +39,13 @@ def open_source(opts, log):
               f"{'; ' + fmt if fmt else ''}; effect allele: {src.effect_allele_note}")
     for note in getattr(src, "notes", ()):
         log.write(f"  note: {note}")
+    if src.info_kind:
+        log.write(f"  imputation quality: {src.info_kind} over the analysed samples, column "
+                  f"'info' of the association output")
+    flt = getattr(opts, "filters", None)
+    if flt is not None and flt.info_min is not None and src.info_kind is None:
+        raise InputError(f"{flt.info_flag}: {src.path} gives no imputation quality (it stores "
+                         f"hard calls only)")
     ids, counts = np.unique(src.variants.id, return_counts=True)
     if (counts > 1).any():
         log.write(f"  note: {int((counts > 1).sum())} variant ID(s) appear more than once "

@@ -37,6 +37,8 @@ class GenotypeOptions(RunOptions):
     maf: float = 0.01
     geno: float = 0.05
     mac: float | None = None
+    info_min: float | None = None
+    minimac_r2_min: float | None = None
     memory_gb: float = 4.0
     block_size: int | None = None
 
@@ -55,11 +57,22 @@ class GenotypeOptions(RunOptions):
         if self.hard_calls and self.bfile is not None:
             raise UsageError("--hard-calls goes with --pfile or --bgen (a .bed holds hard "
                              "calls only)")
+        if self.info_min is not None and (self.bgen is None or self.hard_calls):
+            raise UsageError("--info-min filters on IMPUTE INFO, computed from BGEN "
+                             "probabilities: it needs --bgen without --hard-calls (for .pgen "
+                             "dosages use --minimac-r2-min)")
+        if self.minimac_r2_min is not None and (self.pfile is None or self.hard_calls):
+            raise UsageError("--minimac-r2-min filters on MaCH R2, computed from .pgen "
+                             "dosages: it needs --pfile without --hard-calls (for BGEN use "
+                             "--info-min)")
         self.filters  # noqa: B018 - checks --maf/--geno/--mac before any work
 
     @property
     def filters(self) -> VariantFilters:
-        return VariantFilters(maf=self.maf, geno=self.geno, mac=self.mac)
+        if self.minimac_r2_min is not None:
+            return VariantFilters(maf=self.maf, geno=self.geno, mac=self.mac,
+                                  info_min=self.minimac_r2_min, info_flag="--minimac-r2-min")
+        return VariantFilters(maf=self.maf, geno=self.geno, mac=self.mac, info_min=self.info_min)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -123,8 +123,10 @@ def scan_variants(scanner: Scanner, source: GenotypeSource, samples: np.ndarray,
             tested = cols[prep.keep]
             idx = variant_idx[a:b][tested]
             if idx.size:
+                info = getattr(blk, "info", None)
                 rb = RowBlock(variants=variants, idx=idx, allele_freq=blk.allele_freq[tested],
-                              n_miss=blk.n_missing[tested], n=n, result=res)
+                              n_miss=blk.n_missing[tested], n=n, result=res,
+                              info=None if info is None else info[tested])
                 writer.write_text(format_text(rb, writer.columns, text), idx.size)
                 summary.boundary += res.n_boundary
                 _track(summary, res, variants, idx)

@@ -7,7 +7,9 @@ returns a :class:`GenotypeBlock`: per-variant counts over the samples read
 (for QC) and ``fill``, which writes chosen variants as floats into a reused
 buffer (centred/scaled, missing calls set to a given value, by default the
 mean).  Genotypes are counts (or dosages) of the effect allele, which each
-source states in ``effect_allele_note``.
+source states in ``effect_allele_note``; a source of dosages also gives
+each block's imputation quality per variant (``info``, named by
+``info_kind``), over the samples read.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class GenotypeSource(Protocol):
     samples: SampleInfo
     variants: VariantInfo
     effect_allele_note: str
+    info_kind: str | None  # the imputation quality its blocks carry ("IMPUTE INFO", "MaCH R2")
 
     def read_block(self, sample_idx: np.ndarray | None, variant_idx,
                    threads: int | None = None) -> GenotypeBlock:

@@ -127,6 +127,7 @@ class BgenFile:
             f"the {counted} allele of each BGEN variant ("
             f"{'--ref-last, the default: plink2 --export bgen writes ALT first' if self.count_first else '--ref-first'})"
             f", {'hard calls (--hard-calls, PLINK 2 threshold 0.1)' if hard_calls else 'dosages'}")
+        self.info_kind = None if hard_calls else "IMPUTE INFO"
         self.num_threads = num_threads
         self._lock = threading.Lock()
         self._local = threading.local()

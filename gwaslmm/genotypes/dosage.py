@@ -23,19 +23,33 @@ class DosageBlock(Int8Block):
     fill kernel treats NaN as missing)."""
 
 
+def mach_r2(sums: np.ndarray, sumsq: np.ndarray, n_obs: np.ndarray) -> np.ndarray:
+    """MaCH's R-squared per variant from the sum and sum of squares of the
+    present dosages: (mean(d^2) - mean(d)^2) / (2 p (1 - p)), p = mean(d) / 2;
+    1 where p is 0 or 1 or no dosage is present (REFERENCES-2.md, as minimac
+    and plink2's MACH_R2)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / n_obs
+        p = mean / 2.0
+        den = 2.0 * p * (1.0 - p)
+        return np.where((n_obs > 0) & (den > 0), (sumsq / n_obs - mean * mean) / den, 1.0)
+
+
 def dosage_block(G: np.ndarray) -> DosageBlock:
-    """Counts of a float32 dosage block (numba kernel)."""
+    """Counts of a float32 dosage block, with MaCH's R-squared in ``info``
+    (numba kernel)."""
     from .kernels import dosage_stats_kernel
 
     G = np.asfortranarray(G, dtype=np.float32)
     m = G.shape[1]
     n_missing = np.empty(m, dtype=np.int64)
     sums = np.empty(m)
+    sumsq = np.empty(m)
     constant = np.empty(m, dtype=bool)
-    dosage_stats_kernel(G, n_missing, sums, constant)
+    dosage_stats_kernel(G, n_missing, sums, constant, sumsq)
     b = make_block(G, n_missing, sums, constant)
     return DosageBlock(G=G, n_missing=b.n_missing, allele_freq=b.allele_freq,
-                       constant=b.constant)
+                       constant=b.constant, info=mach_r2(sums, sumsq, G.shape[0] - n_missing))
 
 
 def dosage_block_reference(G: np.ndarray) -> DosageBlock:
@@ -48,8 +62,13 @@ def dosage_block_reference(G: np.ndarray) -> DosageBlock:
                       np.nan) / 2.0
     lo = np.nanmin(np.where(miss, np.inf, G), axis=0)
     hi = np.nanmax(np.where(miss, -np.inf, G), axis=0)
+    x = np.where(miss, 0.0, G.astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = (x * x).sum(axis=0) / n_obs - (x.sum(axis=0) / n_obs) ** 2
+        het = 2 * af * (1 - af)
+        r2 = np.where((n_obs > 0) & (het > 0), var / het, 1.0)
     return DosageBlock(G=G, n_missing=n_missing, allele_freq=af,
-                       constant=(n_obs == 0) | (lo == hi))
+                       constant=(n_obs == 0) | (lo == hi), info=r2)
 
 
 def dosage_fill_reference(blk: DosageBlock, cols, center=None, scale=None,

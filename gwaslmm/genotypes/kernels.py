@@ -157,13 +157,15 @@ def bed_decode_subset_kernel(raw, byte_idx, shift, code_value, code_missing, cod
 
 
 @jit()
-def dosage_stats_kernel(G, n_missing, sums, constant):
+def dosage_stats_kernel(G, n_missing, sums, constant, sumsq):
     """int8_stats_kernel for a float dosage block: G (n, m) float32 Fortran
-    order, NaN for a missing dosage; constant: every present dosage equal."""
+    order, NaN for a missing dosage; constant: every present dosage equal;
+    sumsq (m,) float64: the sum of the squared present dosages."""
     n, m = G.shape
     for j in range(m):
         k = 0
         tot = 0.0
+        tot2 = 0.0
         first = np.nan
         same = True
         for i in range(n):
@@ -172,11 +174,13 @@ def dosage_stats_kernel(G, n_missing, sums, constant):
                 k += 1
             else:
                 tot += v
+                tot2 += np.float64(v) * v
                 if first != first:
                     first = v
                 elif v != first:
                     same = False
         n_missing[j] = k
         sums[j] = tot
+        sumsq[j] = tot2
         constant[j] = same
 

@@ -149,6 +149,7 @@ class BedFile:
         self._bed = None
         self.path = self.bed_path
         self.effect_allele_note = EFFECT_ALLELE_NOTE
+        self.info_kind = None  # hard calls: no imputation quality
         self.samples = fam_samples(self.fam, self.fam_path)
         self.variants = bim_variants(self.bim, self.bim_path)
 

@@ -150,6 +150,7 @@ class PgenFile:
         self.effect_allele_note = EFFECT_ALLELE_NOTE + (
             ", dosages" if self.dosages else ", hard calls (--hard-calls)" if stored
             else ", hard calls (the .pgen stores no dosages)")
+        self.info_kind = "MaCH R2" if self.dosages else None
         self.num_threads = num_threads
         try:
             probe = pgenlib.PgenReader(self.path.encode())

@@ -12,6 +12,7 @@
 # sim8.b11   the same 300 as BGEN 1.1 (layout 1)
 # dose.b16   the dosage simulation of ../dosage (dose.pgen, true dosages):
 #            BGEN 1.2, 16-bit, compared with GEMMA's -lmm 4 on those dosages
+# dose.plink2.afreq  plink2 --freq cols=+machr2 of ../dosage/dose.pgen
 # Each .bgen stores its sample IDs; the .sample files give FID and IID.
 set -euo pipefail
 HERE=testdata/reference/bgen
@@ -22,6 +23,8 @@ $P --bfile testdata/sim --chr 8 --thin-count 300 --seed 8 --write-snplist --out 
 $P --bfile testdata/sim --extract "$HERE/sim8.thin.snplist" --export bgen-1.2 bits=8 --out "$HERE/sim8.b8" > /dev/null
 $P --bfile testdata/sim --extract "$HERE/sim8.thin.snplist" --export bgen-1.1 --out "$HERE/sim8.b11" > /dev/null
 $P --pfile testdata/reference/dosage/dose --export bgen-1.2 bits=16 --out "$HERE/dose.b16" > /dev/null
+# plink2's MaCH R2 of the dosage .pgen, the reference for gwaslmm's info column
+$P --pfile testdata/reference/dosage/dose --freq cols=+machr2 --out "$HERE/dose.plink2" > /dev/null
 rm -f "$HERE"/*.log "$HERE"/sim8.thin.log
 { date -u +%F; plink2 --version | head -1; } > "$HERE/versions.txt"
 ls -l "$HERE"  # plink2 warns that IDs hold "_": harmless, the .sample files keep FID and IID apart
