@@ -10,8 +10,9 @@ pipeline's (n, m) Fortran order: by default as ALT dosages in float32
 with ``--hard-calls`` as the hard calls plink2 stored (its hard-call
 threshold applied at import) into an int8 block (-9 becomes -127).
 
-A ``.pvar.zst`` is read where there is no ``.pvar``.  Not yet:
-multi-allelic variants (refused with the first one named).
+A ``.pvar.zst`` is read where there is no ``.pvar``.  Multi-allelic
+variants (a comma in ALT) are skipped and counted (``notes``): gwaslmm tests
+one allele per variant; ``plink2 --make-pgen multiallelics=-`` splits them.
 """
 
 from __future__ import annotations
@@ -92,13 +93,6 @@ def read_pvar(path: str) -> VariantInfo:
         chrom, vid, pos, alt, ref = cols[0], cols[1], cols[3], cols[4], cols[5]
     if chrom.size == 0:
         raise InputError(f"{path} has no variants")
-    multi = np.flatnonzero(np.char.find(alt, ",") >= 0)
-    if multi.size:
-        k = int(multi[0])
-        raise InputError(f"{path}: {multi.size} multi-allelic variant(s) (first: {vid[k]}, ALT "
-                         f"{alt[k]}); gwaslmm tests one ALT allele per variant: split them "
-                         f"('plink2 --pfile P --make-pgen multiallelics=- --out P2') or drop "
-                         f"them (--max-alleles 2)")
     if (pos < 0).any():
         k = int(np.flatnonzero(pos < 0)[0])
         raise InputError(f"{path}: a negative position (first: {vid[k]}, {pos[k]})")
@@ -129,6 +123,27 @@ def may_have_dosages(path: str) -> bool:
     return True
 
 
+def _biallelic(v: VariantInfo):
+    """The variants with one ALT allele, their rows in the file (None if
+    every one has one) and a note on the others, which are skipped."""
+    multi = np.char.find(v.effect_allele, ",") >= 0
+    if not multi.any():
+        return v, None, ()
+    keep = np.flatnonzero(~multi)
+    k = int(np.flatnonzero(multi)[0])
+    if keep.size == 0:
+        raise InputError(f"{v.source}: every variant is multi-allelic (first: {v.id[k]}, ALT "
+                         f"{v.effect_allele[k]}); split them first ('plink2 --pfile P "
+                         f"--make-pgen multiallelics=- --out P2')")
+    note = (f"{int(multi.sum())} multi-allelic variant(s) skipped (first: {v.id[k]}, ALT "
+            f"{v.effect_allele[k]}); gwaslmm tests one ALT allele per variant: split them "
+            f"with 'plink2 --pfile P --make-pgen multiallelics=- --out P2' to test them")
+    sub = VariantInfo(chromosome=v.chromosome[keep], position=v.position[keep], id=v.id[keep],
+                      effect_allele=v.effect_allele[keep], other_allele=v.other_allele[keep],
+                      source=v.source)
+    return sub, keep, (note,)
+
+
 class PgenFile:
     """A PLINK 2 fileset opened for block reads (a
     :class:`gwaslmm.genotypes.base.GenotypeSource`)."""
@@ -144,7 +159,8 @@ class PgenFile:
         if not os.path.exists(pvar) and os.path.exists(pvar + ".zst"):
             pvar += ".zst"
         self.samples = read_psam(prefix + ".psam")
-        self.variants = read_pvar(pvar)
+        every = read_pvar(pvar)
+        self.variants, self._file_idx, self.notes = _biallelic(every)
         stored = may_have_dosages(self.path)
         self.dosages = dosages and stored
         self.effect_allele_note = EFFECT_ALLELE_NOTE + (
@@ -161,11 +177,11 @@ class PgenFile:
         except Exception as exc:  # pgenlib raises RuntimeError with its own text
             raise InputError(f"{self.path}: not a readable .pgen ({exc}; truncated or "
                              f"damaged?)") from None
-        if n != self.samples.n or m != self.variants.m:
+        if n != self.samples.n or m != every.m:
             raise InputError(f"{self.path} holds {n} samples x {m} variants, but "
                              f"{os.path.basename(self.samples.source)} lists {self.samples.n} "
-                             f"samples and {os.path.basename(self.variants.source)} "
-                             f"{self.variants.m} variants: the files do not belong together")
+                             f"samples and {os.path.basename(every.source)} "
+                             f"{every.m} variants: the files do not belong together")
         self._lock = threading.Lock()
         self._reader = None
         self._subset = None
@@ -196,6 +212,8 @@ class PgenFile:
         m = self.variants.m
         idx = np.arange(m)[variant_idx] if isinstance(variant_idx, slice) else \
             np.asarray(variant_idx, dtype=np.int64)
+        if self._file_idx is not None:
+            idx = self._file_idx[idx]
         n = self.samples.n if sample_idx is None else len(sample_idx)
         # variant-major = (n, m) F-order
         buf = np.empty((idx.size, n), dtype=np.float32 if self.dosages else np.int8)

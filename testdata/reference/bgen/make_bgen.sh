@@ -13,6 +13,7 @@
 # dose.b16   the dosage simulation of ../dosage (dose.pgen, true dosages):
 #            BGEN 1.2, 16-bit, compared with GEMMA's -lmm 4 on those dosages
 # dose.plink2.afreq  plink2 --freq cols=+machr2 of ../dosage/dose.pgen
+# multi       a tri-allelic variant in a .pgen (from multi.vcf)
 # Each .bgen stores its sample IDs; the .sample files give FID and IID.
 set -euo pipefail
 HERE=testdata/reference/bgen
@@ -25,6 +26,19 @@ $P --bfile testdata/sim --extract "$HERE/sim8.thin.snplist" --export bgen-1.1 --
 $P --pfile testdata/reference/dosage/dose --export bgen-1.2 bits=16 --out "$HERE/dose.b16" > /dev/null
 # plink2's MaCH R2 of the dosage .pgen, the reference for gwaslmm's info column
 $P --pfile testdata/reference/dosage/dose --freq cols=+machr2 --out "$HERE/dose.plink2" > /dev/null
+# a tri-allelic variant between two biallelic ones, as plink2 stores it in a
+# .pgen (ALT "C,T"): skipped and counted (plink2 2.00a3.5 does not export
+# multi-allelic BGEN: "under development"; tests/test_bgen.py writes one)
+cat > "$HERE/multi.vcf" <<'VCF'
+##fileformat=VCFv4.2
+##contig=<ID=1>
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+#CHROM	POS	ID	REF	ALT	QUAL	FILTER	INFO	FORMAT	a	b	c	d	e	f	g	h	i	j	k	l
+1	100	v1	A	G	.	.	.	GT	0/0	0/1	1/1	0/1	0/0	0/1	1/1	0/1	0/0	0/1	1/1	0/1
+1	200	v2	A	C,T	.	.	.	GT	0/1	0/2	1/2	0/0	0/1	0/2	1/2	0/0	0/1	0/2	1/2	0/0
+1	300	v3	G	T	.	.	.	GT	1/1	0/0	0/1	0/1	1/1	0/0	0/1	0/1	1/1	0/0	0/1	0/1
+VCF
+$P --vcf "$HERE/multi.vcf" --make-pgen --out "$HERE/multi" > /dev/null
 rm -f "$HERE"/*.log "$HERE"/sim8.thin.log
 { date -u +%F; plink2 --version | head -1; } > "$HERE/versions.txt"
 ls -l "$HERE"  # plink2 warns that IDs hold "_": harmless, the .sample files keep FID and IID apart
