@@ -124,6 +124,9 @@ def input_options(f):
                           "Biobank's convention; default --ref-last counts the first, as "
                           "plink2 --export bgen writes ALT first)."),
         click.option("--ref-last", is_flag=True, hidden=True),
+        click.option("--count-other-allele", is_flag=True,
+                     help="Count the other allele (A2, REF, the other BGEN allele): betas "
+                          "change sign, frequencies become 1 - f."),
         click.option("--hard-calls", is_flag=True,
                      help="With --pfile: the hard calls plink2 stored; with --bgen: dosages "
                           "within 0.1 of 0/1/2 rounded, others missing (PLINK 2's "

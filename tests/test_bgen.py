@@ -441,3 +441,29 @@ def test_bed_output_has_no_info_column(tmp_path):
                  tmp_path / "b"])
     assert r.exit_code == 0, r.output
     assert "\tinfo" not in (tmp_path / "b.assoc.tsv").read_text().split("\n")[0]
+
+
+@pytest.mark.parametrize("source", [
+    ["--bfile", SIM, "--chr", "8"],
+    ["--bgen", ref("sim8.b12.bgen"), "--sample", ref("sim8.b12.sample")]], ids=["bed", "bgen"])
+def test_count_other_allele_flips_the_effect(tmp_path, source):
+    """--count-other-allele: alleles swap, beta and t change sign, the
+    frequency becomes 1 - f; se, p-values, the kinship and QC are unchanged."""
+    from gwaslmm.results import numeric, read_columns
+
+    common = ["--pheno", SIM + ".pheno", "--pheno-name", "trait", "--test", "all", "--no-gzip"]
+    for tag, extra in (("a", []), ("o", ["--count-other-allele"])):
+        r = run_cli(["assoc", *source, *common, *extra, "--out", tmp_path / tag])
+        assert r.exit_code == 0, r.output
+        r = run_cli(["grm", *source, *extra, "--out", tmp_path / tag])
+        assert r.exit_code == 0, r.output
+    a, o = (read_columns(str(tmp_path / f"{t}.assoc.tsv")) for t in "ao")
+    assert (a["effect_allele"] == o["other_allele"]).all()
+    assert (a["other_allele"] == o["effect_allele"]).all()
+    for col in ("standard_error", "p_wald", "p_lrt", "p_score", "n_miss"):
+        np.testing.assert_allclose(numeric(o[col]), numeric(a[col]), rtol=1e-7, err_msg=col)
+    np.testing.assert_allclose(numeric(o["beta"]), -numeric(a["beta"]), rtol=1e-7)
+    np.testing.assert_allclose(numeric(o["effect_allele_frequency"]),
+                               1 - numeric(a["effect_allele_frequency"]), atol=2e-6)
+    assert (tmp_path / "a.grm.bin").read_bytes() == (tmp_path / "o.grm.bin").read_bytes()
+    assert "--count-other-allele" in (tmp_path / "o.log").read_text()

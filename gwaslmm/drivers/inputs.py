@@ -30,7 +30,7 @@ from .options import PhenotypeOptions
 def open_source(opts, log):
     src = open_genotypes(opts.bfile, threads=opts.threads, pfile=opts.pfile,
                          hard_calls=opts.hard_calls, bgen=opts.bgen, sample=opts.sample,
-                         ref_first=opts.ref_first)
+                         ref_first=opts.ref_first, other_allele=opts.count_other_allele)
     log.file_info("genotypes", src.path)
     if src.samples.source != src.path and opts.bgen is not None:
         log.file_info("samples", src.samples.source)

@@ -28,6 +28,7 @@ class GenotypeOptions(RunOptions):
     sample: str | None = None
     ref_first: bool = False
     ref_last: bool = False
+    count_other_allele: bool = False
     hard_calls: bool = False
     keep: tuple = ()
     remove: tuple = ()

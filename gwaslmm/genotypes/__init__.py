@@ -18,10 +18,16 @@ __all__ = ["GenotypeBlock", "GenotypeSource", "SampleInfo", "VariantInfo", "impu
 def open_genotypes(bfile: str | None = None, threads: int | None = None,
                    pfile: str | None = None, hard_calls: bool = False,
                    bgen: str | None = None, sample: str | None = None,
-                   ref_first: bool = False) -> GenotypeSource:
+                   ref_first: bool = False, other_allele: bool = False) -> GenotypeSource:
     """The genotype source named by ``--bfile PREFIX`` (PLINK 1), ``--pfile
     PREFIX`` (PLINK 2: dosages, or ``hard_calls``) or ``--bgen FILE``
-    (``--sample FILE``; the first allele counted unless ``ref_first``)."""
+    (``--sample FILE``; the first allele counted unless ``ref_first``); with
+    ``other_allele`` the allele it would not count is counted."""
+    if other_allele:
+        from .flip import OtherAlleleSource
+
+        return OtherAlleleSource(open_genotypes(bfile, threads, pfile, hard_calls, bgen, sample,
+                                                ref_first))
     if bgen is not None:
         from .bgen import BgenFile
 
