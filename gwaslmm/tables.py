@@ -152,9 +152,11 @@ def read_columns(path: str, what: str, ncol: int, more: bool = False,
     return split_table(_bytes_of(path, what), path, what, ncol, more, numbers=numbers)
 
 
-def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
+def read_sample_table(path: str, what: str, prefix: str,
+                      ids_only_ok: bool = False) -> SampleTable:
     """Read an ``FID IID col...`` table (see module docstring); the body is
-    split by a numba kernel (:func:`split_table`)."""
+    split by a numba kernel (:func:`split_table`).  ``ids_only_ok``: a table
+    with a header and no columns after the IDs is fine (a .psam)."""
     data = _bytes_of(path, what)
     at, line0 = 0, 0
     for raw in data.split(b"\n"):  # the first non-blank line: the header, or the first row
@@ -179,7 +181,7 @@ def read_sample_table(path: str, what: str, prefix: str) -> SampleTable:
         names = [f"{prefix}{k}" for k in range(1, len(first) - 1)]
         body = data[at:]
     ncol = len(names) + nid
-    if len(names) == 0:
+    if len(names) == 0 and not (ids_only_ok and has_header):
         raise InputError(f"{what} file {path} has no columns after "
                          f"{'IID' if by_iid else 'FID and IID'}")
     if len(set(names)) != len(names):

@@ -307,3 +307,12 @@ def test_exact_scan_on_dosages_agrees_with_gemma(tmp_path, source):
     got = numeric(ours["beta"])[at]
     assert np.all((np.abs(got - beta) <= 1e-4 * np.abs(beta)) | (np.abs(got - beta) <= 1e-4 * se))
     assert (ref["allele1"] == ours["effect_allele"][at]).all()
+
+
+def test_psam_with_ids_only(tmp_path):
+    """A .psam may hold the IDs alone ('#FID IID' or '#IID'): valid PLINK 2."""
+    for header in ("#FID\tIID", "#IID"):
+        write_pgen(TINY, str(tmp_path / "t"), psam_header=header)
+        pg = PgenFile(str(tmp_path / "t"))
+        assert pg.samples.iid.tolist() == BedFile(TINY).samples.iid.tolist()
+        assert pg.samples.phenotypes == ()

@@ -288,7 +288,11 @@ class BgenFile:
             sample_idx = np.asarray(sample_idx, dtype=np.int64)
             outcol[sample_idx] = np.arange(sample_idx.size)
             n = sample_idx.size
-        nt = max(1, int(threads or self.num_threads or 1))
+        if threads is None and self.num_threads is None:
+            from .._jit import available_cores
+
+            threads = available_cores()  # decompression threads (zlib/zstd release the GIL)
+        nt = max(1, int(threads or self.num_threads))
         buf, offs, lens = self._blocks(fidx, nt)
         out = np.empty((fidx.size, n), np.float32)
         stats = np.empty((fidx.size, 4))

@@ -37,7 +37,8 @@ def mach_r2(sums: np.ndarray, sumsq: np.ndarray, n_obs: np.ndarray) -> np.ndarra
 
 def dosage_block(G: np.ndarray) -> DosageBlock:
     """Counts of a float32 dosage block, with MaCH's R-squared in ``info``
-    (numba kernel)."""
+    (numba kernel; negative values, a reader's missing code, become NaN in
+    place)."""
     from .kernels import dosage_stats_kernel
 
     G = np.asfortranarray(G, dtype=np.float32)

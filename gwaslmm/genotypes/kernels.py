@@ -159,28 +159,28 @@ def bed_decode_subset_kernel(raw, byte_idx, shift, code_value, code_missing, cod
 @jit()
 def dosage_stats_kernel(G, n_missing, sums, constant, sumsq):
     """int8_stats_kernel for a float dosage block: G (n, m) float32 Fortran
-    order, NaN for a missing dosage; constant: every present dosage equal;
+    order, NaN (or any negative value, pgenlib's -9, which is set to NaN
+    here) for a missing dosage; constant: every present dosage equal;
     sumsq (m,) float64: the sum of the squared present dosages."""
     n, m = G.shape
     for j in range(m):
         k = 0
         tot = 0.0
         tot2 = 0.0
-        first = np.nan
-        same = True
+        lo = np.inf
+        hi = -np.inf
         for i in range(n):
             v = G[i, j]
-            if v != v:
-                k += 1
+            if v >= 0:  # False for NaN
+                x = np.float64(v)
+                tot += x
+                tot2 += x * x
+                lo = min(lo, x)
+                hi = max(hi, x)
             else:
-                tot += v
-                tot2 += np.float64(v) * v
-                if first != first:
-                    first = v
-                elif v != first:
-                    same = False
+                G[i, j] = np.nan
+                k += 1
         n_missing[j] = k
         sums[j] = tot
         sumsq[j] = tot2
-        constant[j] = same
-
+        constant[j] = not lo < hi

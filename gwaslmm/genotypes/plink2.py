@@ -45,7 +45,7 @@ def read_psam(path: str) -> SampleInfo:
         from .plink1 import fam_samples, read_fam
 
         return fam_samples(read_fam(path), path)
-    table = read_sample_table(path, ".psam", "PHENO")
+    table = read_sample_table(path, ".psam", "PHENO", ids_only_ok=True)
     phen = tuple(table.columns[k] for k in table.names if k.upper() not in PSAM_NOT_PHENOTYPES)
     return SampleInfo(fid=table.fid, iid=table.iid, phenotypes=phen, source=path)
 
@@ -234,8 +234,7 @@ class PgenFile:
                                      f"failed ({exc}): the file changed or is damaged") from None
         G = buf.T
         if self.dosages:
-            G[G < 0] = np.nan  # pgenlib's -9
-            return dosage_block(G)
+            return dosage_block(G)  # pgenlib's -9 becomes NaN there
         G[G < 0] = -127
         return int8_block(G)
 
