@@ -30,31 +30,35 @@ BYTE_VALUE, BYTE_MISSING, BYTE_SUM, BYTE_SEEN = _byte_tables()
 
 @jit()
 def int8_stats_kernel(G, n_missing, sums, constant):
-    """Per-SNP counts from an int8 block of A1 counts (-127 = missing).
+    """Per-SNP counts from an int8 block of A1 counts (-127 = missing; any
+    other negative value, such as pgenlib's -9, is set to -127 here).
 
     G (n, m) int8 Fortran order; fills n_missing (m,) int64, sums (m,) float64
     (sum of the non-missing counts) and constant (m,) bool (every non-missing
-    call equal, or none).
+    call equal, or none).  Branch-free inner loop (selects and bit masks),
+    which LLVM vectorizes.
     """
     n, m = G.shape
     for j in range(m):
         k = 0
         tot = 0
-        lo = 127
-        hi = -127
+        seen = 0
+        other = 0
         for i in range(n):
-            v = G[i, j]
-            if v < 0:
-                k += 1
-            else:
-                tot += v
-                if v < lo:
-                    lo = v
-                if v > hi:
-                    hi = v
+            v = np.int64(G[i, j])
+            miss = v < 0
+            k += miss
+            tot += 0 if miss else v
+            seen |= np.int64(1) << (np.int64(3) if miss else v)
+            other |= miss and v != -127
+        if other:
+            for i in range(n):
+                if G[i, j] < 0:
+                    G[i, j] = -127
         n_missing[j] = k
         sums[j] = tot
-        constant[j] = k == n or lo == hi
+        s = seen & 7  # bits of the counts 0, 1, 2 present
+        constant[j] = s == 0 or s == 1 or s == 2 or s == 4
 
 
 @jit()

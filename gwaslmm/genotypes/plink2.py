@@ -8,7 +8,8 @@ pipeline's (n, m) Fortran order: by default as ALT dosages in float32
 (a variant stored without dosages reads as its hard calls 0/1/2; pgenlib's
 -9 for missing becomes NaN) into a :class:`gwaslmm.genotypes.dosage.DosageBlock`;
 with ``--hard-calls`` as the hard calls plink2 stored (its hard-call
-threshold applied at import) into an int8 block (-9 becomes -127).
+threshold applied at import) into an int8 block (-9 becomes -127 in the
+counting kernel).
 
 A ``.pvar.zst`` is read where there is no ``.pvar``.  Multi-allelic
 variants (a comma in ALT) are skipped and counted (``notes``): gwaslmm tests
@@ -235,8 +236,7 @@ class PgenFile:
         G = buf.T
         if self.dosages:
             return dosage_block(G)  # pgenlib's -9 becomes NaN there
-        G[G < 0] = -127
-        return int8_block(G)
+        return int8_block(G)  # pgenlib's -9 becomes -127 there
 
     def close(self):
         if self._reader is not None:
