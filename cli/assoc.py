@@ -30,6 +30,9 @@ def _columns():
 @click.option("--fast", is_flag=True,
               help="Fix lambda at the null REML estimate (EMMAX/GCTA-MLMA style).")
 @click.option("--loco", is_flag=True, help="Leave-one-chromosome-out kinships.")
+@click.option("--gxe", metavar="NAME",
+              help="Gene-by-environment: test x*NAME per variant (NAME a quantitative or 0/1 "
+                   "covariate, kept as a main effect; GEMMA -gxe). Wald test.")
 @click.option("--null", metavar="PREFIX", help="Use a null model saved by reml --save-null.")
 @click.option("--chunk", metavar="K/N", help="Scan only the K-th of N variant chunks.")
 @click.option("--no-gzip", is_flag=True, help="Write plain TSV instead of .tsv.gz.")

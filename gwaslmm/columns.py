@@ -29,6 +29,10 @@ OPTIONAL_COLUMNS = {
     "t_stat": "beta / standard_error (PLINK 2 T_STAT; its square is the Wald F)",
     "chi2_lrt": "likelihood-ratio statistic 2 (logL1 - logL0), against chi-square(1)",
     "f_score": "score statistic n (x'Py)^2 / (y'Py x'Px) (GEMMA's), against F(1, n-c-1)",
+    "beta_gxe": "--gxe: the interaction effect delta of x e (beta and standard_error are "
+                "then the main effect x in the same model)",
+    "se_gxe": "--gxe: its standard error",
+    "p_gxe": "--gxe: Wald p of the interaction, against F(1, n-c-2) (also p_value)",
     "info": "imputation quality over the analysed samples: IMPUTE INFO (--bgen) or MaCH "
             "R-squared (--pfile dosages); only for those inputs",
 }

@@ -20,6 +20,10 @@ from .scan.designs import ADDITIVE
 
 
 def _exact(model, test, design, precision, kinship):
+    if design.terms == ("x", "x*e"):
+        from .scan.gxe import GxeExactScanner
+
+        return GxeExactScanner(model.spectrum, model.basis, model.fit, test, design, precision)
     from .scan.exact import ExactScanner
 
     return ExactScanner(model.spectrum, model.basis, model.fit, test, design, precision)
@@ -44,6 +48,11 @@ def _fast_columns(test):
 
 
 def _fast(model, test, design, precision, kinship):
+    if design.terms == ("x", "x*e"):
+        from .scan.gxe import GxeFastScanner
+
+        return GxeFastScanner(model.spectrum, model.basis, model.fit, test, design, precision,
+                              kinship=kinship)
     from .scan.fixed import WhitenedScanner
 
     return WhitenedScanner(model.spectrum, model.basis, model.fit, test, design, precision,
@@ -71,9 +80,14 @@ class Method:
         """Fit the null model this method scans against."""
         return self.fit(spectrum, basis, y, name)
 
-    def columns(self, test: str) -> tuple:
-        """The optional output columns its scanner fills for ``test``."""
+    def columns(self, test: str, design=ADDITIVE) -> tuple:
+        """The optional output columns its scanner fills for ``test`` (and the
+        per-variant design: GxE adds its interaction columns)."""
         self.check_test(test)
+        if design.terms == ("x", "x*e"):
+            from .scan.gxe import COLUMNS
+
+            return COLUMNS[self.engine]
         return self.columns_of(test)
 
     def scanner(self, model, test: str, design=ADDITIVE, precision: str = "float64",

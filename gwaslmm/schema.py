@@ -94,6 +94,9 @@ _FORMAT = {
     "chi2_lrt": _num("chi2_lrt"),
     "f_score": _num("f_score"),
     "info": lambda b: fmt_float(b.info, ".6g"),
+    "beta_gxe": _num("beta_gxe"),
+    "se_gxe": _num("se_gxe"),
+    "p_gxe": _p("neglog10_p_gxe"),
 }
 
 
@@ -146,6 +149,7 @@ _KINDS = {
     "lambda_mle": (2, "lambda_mle"), "logl_h1": (2, "logl_h1"), "n_miss": (1, "n_miss"),
     "t_stat": (2, "t_stat"), "chi2_lrt": (2, "chi2_lrt"), "f_score": (2, "f_score"),
     "info": (3, "info"),
+    "beta_gxe": (2, "beta_gxe"), "se_gxe": (2, "se_gxe"), "p_gxe": (4, "neglog10_p_gxe"),
 }
 POW10 = np.array([10.0 ** k for k in range(23)])
 

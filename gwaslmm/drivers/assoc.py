@@ -17,10 +17,11 @@ import re
 import numpy as np
 
 from .. import __version__
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..methods import method_for
 from ..paths import Outputs
 from ..startup import import_in_background
+from ..scan.designs import ADDITIVE, GxE
 from ..scan.pvalues import lambda_gc
 from ..schema import assoc_header
 from ..writers import TableWriter, write_meta_yaml
@@ -65,6 +66,9 @@ def _check_options(opts) -> None:
         if given:
             raise UsageError(f"--null already fixes the samples, phenotype, covariates and "
                              f"kinship; drop {', '.join(given)}")
+    if opts.gxe and opts.test != "wald":
+        raise UsageError(f"--gxe tests the interaction by Wald (GEMMA -gxe -lmm 1); --test "
+                         f"{opts.test} is not offered with it yet")
     if opts.model_snps and (opts.grm or opts.kinship or opts.eigen):
         raise UsageError("--model-snps chooses the variants of a kinship built from the "
                          "genotypes; drop --grm/--kinship/--eigen")
@@ -74,7 +78,8 @@ def run_settings(opts, method, selection: str) -> list:
     """Every setting that shapes a chunk's rows, for merge to compare
     (``variant_selection`` hashes the tested variants before chunking)."""
     return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}",
-            f"maf={opts.maf!r}", f"geno={opts.geno!r}", f"mac={opts.mac!r}",
+            *([f"gxe={opts.gxe}"] if opts.gxe else []), f"maf={opts.maf!r}",
+            f"geno={opts.geno!r}", f"mac={opts.mac!r}",
             f"rotate_dtype={opts.rotate_dtype}",
             f"kinship_precision={opts.grm_dtype or method.kinship_precision}",
             f"grm_type={opts.grm_type}", f"assembly={opts.assembly or 'unknown'}",
@@ -128,6 +133,26 @@ def _plot(summary, out: Outputs, title: str, label_top: int, log) -> None:
     log.stage("plot", time.perf_counter() - t0)
 
 
+def gxe_design(name: str, sel, log) -> GxE:
+    """The GxE design for ``--gxe NAME``: NAME is a quantitative covariate
+    of the analysed samples (kept in W as the environment's main effect)."""
+    names = list(sel.covar_names)
+    if name not in names[1:]:
+        raise UsageError(f"--gxe {name}: not a covariate of this run (covariates: "
+                         f"{', '.join(names[1:]) or 'none'}); give the environment with --covar "
+                         f"(and --covar-name) as a quantitative or 0/1 column")
+    env = np.ascontiguousarray(sel.W[:, names.index(name)], dtype=np.float64)
+    vals = np.unique(env)
+    if vals.size < 2:
+        raise InputError(f"--gxe {name}: the environment takes one value ({vals[0]:g}) in the "
+                         f"{env.size} analysed samples; there is no interaction to test")
+    log.write(f"GxE: environment '{name}' (mean {env.mean():.6g}, sd {env.std():.6g}, "
+              f"{vals.size} distinct values): per variant y ~ covariates + x + x*{name} + g + "
+              f"e, Wald test of x*{name}; beta/standard_error are x's main effect in that "
+              f"model, beta_gxe/se_gxe/p_gxe the interaction (p_value = p_gxe)")
+    return GxE(env=env, name=name)
+
+
 def run_assoc(opts, log) -> dict:
     import_in_background("scipy.special")  # needed for p-values, after the inputs are read
     method = method_for("quantitative", opts.engine)
@@ -154,11 +179,15 @@ def run_assoc(opts, log) -> dict:
     kin_idx = model_variants(opts, source, log) if builds_kinship else None
     chromosomes = chromosomes_of(source, tested) if opts.loco else None
 
+    design = gxe_design(opts.gxe, sel, log) if opts.gxe else ADDITIVE
+
     def make_scanner(model, kinship):
-        return method.scanner(model, opts.test, precision=opts.rotate_dtype, kinship=kinship)
+        return method.scanner(model, opts.test, design=design, precision=opts.rotate_dtype,
+                              kinship=kinship)
 
     info_col = ("info",) if source.info_kind else ()
-    writer = TableWriter(out.assoc, assoc_header((*method.columns(opts.test), *info_col)))
+    writer = TableWriter(out.assoc, assoc_header((*method.columns(opts.test, design),
+                                                  *info_col)))
     summary = ScanSummary(n_top=opts.top)
     if opts.make_plot:
         from ..report.thinning import ManhattanAccumulator

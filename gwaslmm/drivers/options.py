@@ -123,6 +123,7 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
     rotate_dtype: str = "float64"
     make_plot: bool = False
     top: int = 10
+    gxe: str | None = None
 
     @property
     def engine(self) -> str:

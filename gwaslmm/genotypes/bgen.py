@@ -57,7 +57,8 @@ def read_oxford_sample(path: str) -> SampleInfo:
     """An Oxford .sample file: a header line (ID_1 ID_2 missing ...), a line of
     column types (0 0 0 D C P B ...), then one line per sample.  ID_1 is the
     FID, ID_2 the IID (ID_1 all '0', as plink2 writes for samples without
-    FID: the FID is the IID, as in a '#IID' .psam); columns of type P, B or C are the phenotypes it carries."""
+    FID: the FID is the IID, as in a '#IID' .psam); columns of type P, B or C
+    are the phenotypes it carries."""
     data = _bytes_of(path, ".sample")
     lines = data.split(b"\n", 2)
     if len(lines) < 3:
@@ -123,10 +124,10 @@ class BgenFile:
         self.count_first = not ref_first
         counted = "first" if self.count_first else "second"
         self.hard_calls = hard_calls
-        self.effect_allele_note = (
-            f"the {counted} allele of each BGEN variant ("
-            f"{'--ref-last, the default: plink2 --export bgen writes ALT first' if self.count_first else '--ref-first'})"
-            f", {'hard calls (--hard-calls, PLINK 2 threshold 0.1)' if hard_calls else 'dosages'}")
+        why = ("--ref-last, the default: plink2 --export bgen writes ALT first"
+               if self.count_first else "--ref-first")
+        what = "hard calls (--hard-calls, PLINK 2 threshold 0.1)" if hard_calls else "dosages"
+        self.effect_allele_note = f"the {counted} allele of each BGEN variant ({why}), {what}"
         self.info_kind = None if hard_calls else "IMPUTE INFO"
         self.num_threads = num_threads
         self._lock = threading.Lock()

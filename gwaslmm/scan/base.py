@@ -55,6 +55,9 @@ class BlockResult:
     lambda_remle: np.ndarray | None = None
     lambda_mle: np.ndarray | None = None
     logl_h1: np.ndarray | None = None
+    beta_gxe: np.ndarray | None = None
+    se_gxe: np.ndarray | None = None
+    neglog10_p_gxe: np.ndarray | None = None
     n_boundary: int = 0
 
 

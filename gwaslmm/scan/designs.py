@@ -24,3 +24,17 @@ class Additive:
 
 
 ADDITIVE = Additive()
+
+
+@dataclass(frozen=True, eq=False)
+class GxE:
+    """y = W alpha + x beta + (x e) delta + g + e: the variant's main effect x
+    and its interaction with the environment e (n,) float64, a column of W
+    (:mod:`gwaslmm.scan.gxe`)."""
+
+    env: np.ndarray
+    name: str = "e"
+    terms: tuple = ("x", "x*e")
+
+    def columns(self, X: np.ndarray) -> tuple:
+        return X, X * self.env[:, None]

@@ -255,6 +255,34 @@ COLUMNS = {
 _MAIN = {"wald": "wald", "lrt": "lrt", "score": "score", "all": "wald"}
 
 
+class Rotator:
+    """B'X for the explicit eigenvector basis B (n x (n-c) float64; plus a
+    float32 copy of B' with ``precision='float32'``), into a reused buffer."""
+
+    def __init__(self, basis, precision: str = "float64"):
+        self.B = basis.matrix()
+        self.dtype = np.dtype(precision)
+        self.BT32 = (np.ascontiguousarray(self.B.T, dtype=np.float32)
+                     if self.dtype == np.float32 else None)
+        self._buf = None  # (width, n-c) float64, reused across blocks
+
+    @property
+    def nbytes(self) -> int:
+        n = self.B.shape[0]
+        return 8 * n * n + (4 * n * n if self.BT32 is not None else 0)
+
+    def rotate(self, X: np.ndarray) -> np.ndarray:
+        """B'X (n-c, m) float64 for X (n, m) float64 (a view of the reused
+        buffer: valid until the next call)."""
+        if self.BT32 is not None:
+            return (self.BT32 @ X.astype(np.float32, copy=False)).astype(np.float64)
+        m = X.shape[1]
+        if self._buf is None or self._buf.shape[0] < m:
+            self._buf = np.empty((m, self.B.shape[1]))
+        np.matmul(X.T, self.B, out=self._buf[:m])
+        return self._buf[:m].T
+
+
 class ExactScanner:
     """Exact tests on SNPs rotated by the eigenvectors, B'x (:class:`~gwaslmm.scan.base.Scanner`).
 
@@ -267,24 +295,13 @@ class ExactScanner:
                  precision: str = "float64"):
         self.model = scanner_setup(self, spectrum, fit, "exact", test, design, COLUMNS)
         self.stages = {}
-        self.B = basis.matrix()
-        self.dtype = np.dtype(precision)
-        n = spectrum.n
-        self.BT32 = (np.ascontiguousarray(self.B.T, dtype=np.float32)
-                     if self.dtype == np.float32 else None)
-        self.reserved_bytes = 8 * n * n + (4 * n * n if self.BT32 is not None else 0)
+        self.rotator = Rotator(basis, precision)
+        self.reserved_bytes = self.rotator.nbytes
         self.ld = ld_table(self.model) if test in ("lrt", "all") else None
-        self._rot = None  # (width, n-c) float64, reused across blocks
 
     def rotate(self, X: np.ndarray) -> np.ndarray:
         """B'X (n-c, m) float64 for X (n, m) float64."""
-        if self.BT32 is not None:
-            return (self.BT32 @ X.astype(np.float32, copy=False)).astype(np.float64)
-        m = X.shape[1]
-        if self._rot is None or self._rot.shape[0] < m:
-            self._rot = np.empty((m, self.B.shape[1]))
-        np.matmul(X.T, self.B, out=self._rot[:m])
-        return self._rot[:m].T
+        return self.rotator.rotate(X)
 
     def prepare(self, X: np.ndarray) -> Prepared:
         (X,) = self.design.columns(X)
