@@ -33,6 +33,10 @@ def _columns():
 @click.option("--gxe", metavar="NAME",
               help="Gene-by-environment: test x*NAME per variant (NAME a quantitative or 0/1 "
                    "covariate, kept as a main effect; GEMMA -gxe). Wald test.")
+@click.option("--within-family", is_flag=True,
+              help="Split each variant into its within-family deviation and family mean "
+                   "(families by FID): the direct effect, the between-family effect and their "
+                   "difference. Wald tests.")
 @click.option("--null", metavar="PREFIX", help="Use a null model saved by reml --save-null.")
 @click.option("--chunk", metavar="K/N", help="Scan only the K-th of N variant chunks.")
 @click.option("--no-gzip", is_flag=True, help="Write plain TSV instead of .tsv.gz.")

@@ -33,6 +33,13 @@ OPTIONAL_COLUMNS = {
                 "then the main effect x in the same model)",
     "se_gxe": "--gxe: its standard error",
     "p_gxe": "--gxe: Wald p of the interaction, against F(1, n-c-2) (also p_value)",
+    "beta_between": "--within-family: the between-family effect (of the family mean of x; "
+                    "beta and standard_error are then the within-family, direct effect)",
+    "se_between": "--within-family: its standard error",
+    "p_between": "--within-family: Wald p of the between-family effect, F(1, n-c-2)",
+    "beta_diff": "--within-family: beta_between - beta (between minus direct)",
+    "se_diff": "--within-family: its standard error (with the two estimates' covariance)",
+    "p_diff": "--within-family: Wald p of the difference, F(1, n-c-2)",
     "info": "imputation quality over the analysed samples: IMPUTE INFO (--bgen) or MaCH "
             "R-squared (--pfile dosages); only for those inputs",
 }

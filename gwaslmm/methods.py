@@ -20,10 +20,10 @@ from .scan.designs import ADDITIVE
 
 
 def _exact(model, test, design, precision, kinship):
-    if design.terms == ("x", "x*e"):
-        from .scan.gxe import GxeExactScanner
+    if len(design.terms) == 2:
+        from .scan.pairs import PairExactScanner
 
-        return GxeExactScanner(model.spectrum, model.basis, model.fit, test, design, precision)
+        return PairExactScanner(model.spectrum, model.basis, model.fit, test, design, precision)
     from .scan.exact import ExactScanner
 
     return ExactScanner(model.spectrum, model.basis, model.fit, test, design, precision)
@@ -48,11 +48,11 @@ def _fast_columns(test):
 
 
 def _fast(model, test, design, precision, kinship):
-    if design.terms == ("x", "x*e"):
-        from .scan.gxe import GxeFastScanner
+    if len(design.terms) == 2:
+        from .scan.pairs import PairFastScanner
 
-        return GxeFastScanner(model.spectrum, model.basis, model.fit, test, design, precision,
-                              kinship=kinship)
+        return PairFastScanner(model.spectrum, model.basis, model.fit, test, design, precision,
+                               kinship=kinship)
     from .scan.fixed import WhitenedScanner
 
     return WhitenedScanner(model.spectrum, model.basis, model.fit, test, design, precision,
@@ -82,12 +82,12 @@ class Method:
 
     def columns(self, test: str, design=ADDITIVE) -> tuple:
         """The optional output columns its scanner fills for ``test`` (and the
-        per-variant design: GxE adds its interaction columns)."""
+        per-variant design: a two-column design adds its own columns)."""
         self.check_test(test)
-        if design.terms == ("x", "x*e"):
-            from .scan.gxe import COLUMNS
+        if len(design.terms) == 2:
+            from .scan.pairs import EXACT_COLUMNS
 
-            return COLUMNS[self.engine]
+            return (EXACT_COLUMNS if self.engine == "exact" else ()) + design.output_columns
         return self.columns_of(test)
 
     def scanner(self, model, test: str, design=ADDITIVE, precision: str = "float64",

@@ -63,12 +63,12 @@ class RowBlock:
 
 
 def _p(attr):
-    return lambda b: format_p(getattr(b.result, attr)) if getattr(b.result, attr) is not None \
+    return lambda b: format_p(b.result.value(attr)) if b.result.value(attr) is not None \
         else ["NA"] * b.idx.size
 
 
 def _num(attr, spec=".8g"):
-    return lambda b: fmt_float(getattr(b.result, attr), spec)
+    return lambda b: fmt_float(b.result.value(attr), spec)
 
 
 _FORMAT = {
@@ -94,9 +94,9 @@ _FORMAT = {
     "chi2_lrt": _num("chi2_lrt"),
     "f_score": _num("f_score"),
     "info": lambda b: fmt_float(b.info, ".6g"),
-    "beta_gxe": _num("beta_gxe"),
-    "se_gxe": _num("se_gxe"),
-    "p_gxe": _p("neglog10_p_gxe"),
+    **{c: _num(c) for c in ("beta_gxe", "se_gxe", "beta_between", "se_between", "beta_diff",
+                            "se_diff")},
+    **{c: _p("neglog10_" + c) for c in ("p_gxe", "p_between", "p_diff")},
 }
 
 
@@ -149,7 +149,9 @@ _KINDS = {
     "lambda_mle": (2, "lambda_mle"), "logl_h1": (2, "logl_h1"), "n_miss": (1, "n_miss"),
     "t_stat": (2, "t_stat"), "chi2_lrt": (2, "chi2_lrt"), "f_score": (2, "f_score"),
     "info": (3, "info"),
-    "beta_gxe": (2, "beta_gxe"), "se_gxe": (2, "se_gxe"), "p_gxe": (4, "neglog10_p_gxe"),
+    **{c: (2, c) for c in ("beta_gxe", "se_gxe", "beta_between", "se_between", "beta_diff",
+                           "se_diff")},
+    **{c: (4, "neglog10_" + c) for c in ("p_gxe", "p_between", "p_diff")},
 }
 POW10 = np.array([10.0 ** k for k in range(23)])
 
@@ -181,7 +183,7 @@ def format_text(block: RowBlock, header: list, text: TextTables) -> bytes:
         else:
             src[c] = len(floats)
             v = block.allele_freq if where == "af" else block.info if where == "info" \
-                else getattr(res, where)
+                else res.value(where)
             floats.append(np.full(k, np.nan) if v is None else v)
     F = np.ascontiguousarray(np.vstack(floats) if floats else np.zeros((0, k)), np.float64)
     Iv = np.ascontiguousarray(np.vstack(ints) if ints else np.zeros((0, k)), np.int64)

@@ -16,8 +16,8 @@ import pytest
 from conftest import SIM, run_cli
 
 from gwaslmm.results import numeric, read_columns
-from gwaslmm.scan.gxe import (gxe_exact_block, gxe_loglik_reference, gxe_reference,
-                              gxe_stats_reference, stats_from_sums)
+from gwaslmm.scan.pairs import (pair_exact_block, pair_loglik_reference, pair_reference,
+                                pair_stats_reference, stats_from_sums)
 
 GXE = os.path.join(os.path.dirname(SIM), "reference", "gxe")
 
@@ -36,16 +36,18 @@ def test_exact_kernel_matches_reference():
     numpy likelihood: same lambda, log-likelihood and Wald statistics."""
     rng = np.random.default_rng(16)
     model, Xt, Zt = _toy(rng)
-    got = gxe_exact_block(model, Xt, Zt)
-    ref = gxe_reference(model, Xt, Zt)
-    np.testing.assert_allclose(got[:, 7], ref[:, 6], rtol=0, atol=1e-8)  # logL
-    np.testing.assert_allclose(got[:, 6], ref[:, 5], rtol=1e-4)  # lambda (flat optimum)
+    got = pair_exact_block(model, Xt, Zt)
+    ref = pair_reference(model, Xt, Zt)
+    np.testing.assert_allclose(got[:, 7], ref[:, 7], rtol=0, atol=1e-8)  # logL
+    np.testing.assert_allclose(got[:, 6], ref[:, 6], rtol=1e-4)  # lambda (flat optimum)
     np.testing.assert_allclose(got[:, :5], ref[:, :5], rtol=1e-5)
+    np.testing.assert_allclose(got[:, 9], ref[:, 5], rtol=1e-5)  # cov(beta_u, beta_v)
     for s in range(Xt.shape[1]):  # the kernel's logL is the reference's at its lambda
-        ll = gxe_loglik_reference(model, Xt[:, s], Zt[:, s], got[s, 6])
+        ll = pair_loglik_reference(model, Xt[:, s], Zt[:, s], got[s, 6])
         assert abs(ll - got[s, 7]) < 1e-8
-        st = gxe_stats_reference(model, Xt[:, s], Zt[:, s], got[s, 6])
-        np.testing.assert_allclose(got[s, :5], st, rtol=1e-9)
+        st = pair_stats_reference(model, Xt[:, s], Zt[:, s], got[s, 6])
+        np.testing.assert_allclose(got[s, :5], st[:5], rtol=1e-9)
+        np.testing.assert_allclose(got[s, 9], st[5], rtol=1e-9)
 
 
 def test_vectorized_stats_equal_the_reference():
@@ -57,8 +59,8 @@ def test_vectorized_stats_equal_the_reference():
                             (w * model.yt) @ Zt])
     got = stats_from_sums(sums, np.dot(w, model.yt ** 2), model.n - model.c - 2)
     for s in range(Xt.shape[1]):
-        np.testing.assert_allclose(got[s, :5], gxe_stats_reference(model, Xt[:, s], Zt[:, s],
-                                                                    lam), rtol=1e-10)
+        ref = pair_stats_reference(model, Xt[:, s], Zt[:, s], lam)
+        np.testing.assert_allclose(got[s, [0, 1, 2, 3, 4, 6]], ref, rtol=1e-10)
 
 
 # ---------------------------------------------------------------------------
@@ -238,3 +240,152 @@ def test_chunks_merge_to_the_whole_run(tmp_path):
     whole = gzip.decompress((tmp_path / "w.assoc.tsv.gz").read_bytes())
     assert gzip.decompress((tmp_path / "m.assoc.tsv.gz").read_bytes()) == whole
     assert whole.split(b"\n")[0].endswith(b"beta_gxe\tse_gxe\tp_gxe")
+
+
+# ---------------------------------------------------------------------------
+# within/between-family
+# ---------------------------------------------------------------------------
+
+def test_family_means_kernel():
+    from gwaslmm.scan.designs import family_means_reference
+    from gwaslmm.scan.pair_kernels import family_means
+
+    rng = np.random.default_rng(4)
+    fam = rng.integers(0, 13, 60)
+    fam = np.unique(fam, return_inverse=True)[1].astype(np.int64)
+    X = np.asfortranarray(rng.normal(size=(60, 7)))
+    out = np.empty_like(X)
+    family_means(X, fam, int(fam.max()) + 1, out)
+    np.testing.assert_allclose(out, family_means_reference(X, fam), rtol=1e-12)
+
+
+def _sibships(tmp_path, n_fam=300, kids=3, m_causal=40, m_null=200, beta=0.15, gamma=0.3,
+              seed=7):
+    """Sibships (FID per sibship) from two populations with different allele
+    frequencies and phenotype means; y = direct effects + gamma x (parents'
+    mean genotype) (a between-family path) + population shift + noise.
+    Writes PREFIX.bed/.bim/.fam and PREFIX.pheno; returns the prefix."""
+    from gwaslmm.genotypes.plink1 import write_plink
+
+    rng = np.random.default_rng(seed)
+    m = m_causal + m_null
+    p1 = rng.uniform(0.15, 0.85, m)
+    p2 = np.clip(p1 + rng.normal(0, 0.15, m), 0.05, 0.95)
+    pop = rng.integers(0, 2, n_fam)
+    p = np.where(pop[:, None] == 0, p1, p2)  # (n_fam, m)
+    par = rng.random((n_fam, 2, 2, m)) < p[:, None, None, :]  # parent, haplotype
+    G, y, fid, iid = [], [], [], []
+    for f in range(n_fam):
+        pm = par[f].sum(axis=1).mean(axis=0)  # parents' mean genotype (m,)
+        for k in range(kids):
+            pick = rng.integers(0, 2, (2, m))
+            x = par[f, 0, pick[0], np.arange(m)].astype(int) + par[f, 1, pick[1], np.arange(m)]
+            G.append(x)
+            y.append(beta * x[:m_causal].sum() + gamma * pm[:m_causal].sum() + 1.0 * pop[f]
+                     + rng.normal())
+            fid.append(f"F{f}")
+            iid.append(f"F{f}_{k}")
+    G = np.array(G, dtype=np.int8)
+    n = G.shape[0]
+    prefix = str(tmp_path / "sib")
+    write_plink(prefix, G, fid, iid, ["0"] * n, ["0"] * n, ["0"] * n, y, ["1"] * m,
+                [f"c{j}" if j < m_causal else f"n{j}" for j in range(m)], [0] * m,
+                list(range(1, m + 1)), ["A"] * m, ["C"] * m)
+    with open(tmp_path / "causal.txt", "w") as fh:
+        fh.write("\n".join(f"c{j}" for j in range(m_causal)) + "\n")
+    return prefix
+
+
+def test_within_family_estimate_is_unbiased_where_additive_is_not(tmp_path):
+    """40 variants with a direct effect 0.15 and a between-family path
+    (0.3 per unit of the parents' mean genotype) plus population
+    stratification: the within-family estimates average to 0.15 (within 2
+    SE of their mean), the additive LMM estimates do not (they carry the
+    between-family path), and the between-family estimates exceed the direct
+    effect."""
+    prefix = _sibships(tmp_path)
+    common = ["--bfile", prefix, "--extract", tmp_path / "causal.txt", "--fast", "--maf", "0",
+              "--no-gzip"]
+    for tag, extra in (("w", ["--within-family"]), ("a", [])):
+        r = run_cli(["assoc", *common, *extra, "--out", tmp_path / tag])
+        assert r.exit_code == 0, r.output
+    w = read_columns(str(tmp_path / "w.assoc.tsv"))
+    a = read_columns(str(tmp_path / "a.assoc.tsv"))
+    bw, sw = numeric(w["beta"]), numeric(w["standard_error"])
+    ba, sa = numeric(a["beta"]), numeric(a["standard_error"])
+    assert bw.size == 40 and ba.size == 40
+    se_w = np.sqrt((sw ** 2).sum()) / bw.size
+    se_a = np.sqrt((sa ** 2).sum()) / ba.size
+    assert abs(bw.mean() - 0.15) < 2 * se_w, (bw.mean(), se_w)
+    assert ba.mean() - 0.15 > 4 * se_a, (ba.mean(), se_a)
+    assert numeric(w["beta_between"]).mean() > 0.15 + 4 * se_w
+    assert "300 families among 900 analysed samples; 300 of 2 or more samples (300 of 3), " \
+           "0 singletons" in (tmp_path / "w.log").read_text()
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_within_between_equals_dense_gls(tmp_path, fast):
+    """Both effects, their SEs and the difference's SE equal dense GLS of y on
+    [1, x - family mean, family mean] at the lambda used (exact: per
+    variant; --fast: the null one from reml), with singletons present."""
+    from gwaslmm.genotypes.plink1 import BedFile
+    from gwaslmm.kinship_io import read_gcta_grm
+
+    prefix = _sibships(tmp_path, n_fam=60, kids=3, m_causal=10, m_null=60)
+    # make 20 singletons: give their own FID to one child of 20 families
+    fam = [ln.split() for ln in Path(prefix + ".fam").read_text().splitlines()]
+    for f in range(20):
+        fam[3 * f][0] = f"S{f}"
+    Path(prefix + ".fam").write_text("\n".join(" ".join(r) for r in fam) + "\n")
+    r = run_cli(["grm", "--bfile", prefix, "--maf", "0", "--out", tmp_path / "k"])
+    assert r.exit_code == 0, r.output
+    tag = "f" if fast else "e"
+    r = run_cli(["assoc", "--bfile", prefix, "--grm", tmp_path / "k", "--within-family",
+                 "--maf", "0", "--no-gzip", *(["--fast"] if fast else []), "--out",
+                 tmp_path / tag])
+    assert r.exit_code == 0, r.output
+    assert "20 singletons" in (tmp_path / f"{tag}.log").read_text()
+    if fast:
+        r = run_cli(["reml", "--bfile", prefix, "--grm", tmp_path / "k", "--out", tmp_path / "r"])
+        assert r.exit_code == 0, r.output
+        lam_null = float(read_columns(str(tmp_path / "r.reml.tsv"))["lambda"][0])
+    res = read_columns(str(tmp_path / f"{tag}.assoc.tsv"))
+    K = read_gcta_grm(str(tmp_path / "k")).K
+    bed = BedFile(prefix)
+    y = np.array([float(r[5]) for r in fam])
+    fid = np.array([r[0] for r in fam])
+    ids = bed.variants.id.tolist()
+    for j in range(0, len(res["variant_id"]), 7):
+        lam = lam_null if fast else float(res["lambda_remle"][j])
+        x = bed.read_block(None, np.array([ids.index(res["variant_id"][j])])).G[:, 0]
+        x = x.astype(float)
+        xb = np.array([x[fid == f].mean() for f in fid])
+        X = np.column_stack([np.ones_like(y), x - xb, xb])
+        Vi = np.linalg.inv(lam * K + np.eye(y.size))
+        A = X.T @ Vi @ X
+        b = np.linalg.solve(A, X.T @ Vi @ y)
+        r_ = y - X @ b
+        C = np.linalg.inv(A) * (r_ @ Vi @ r_) / (y.size - 3)
+        want = [b[1], np.sqrt(C[1, 1]), b[2], np.sqrt(C[2, 2]), b[2] - b[1],
+                np.sqrt(C[1, 1] + C[2, 2] - 2 * C[1, 2])]
+        got = [numeric(res[c])[j] for c in ("beta", "standard_error", "beta_between",
+                                            "se_between", "beta_diff", "se_diff")]
+        np.testing.assert_allclose(got, want, rtol=2e-6)
+
+
+def test_within_family_needs_families(tmp_path):
+    r = run_cli(["assoc", "--bfile", SIM, "--chr", "8", "--within-family", "--keep",
+                 _unrelated(tmp_path), "--fast", "--out", tmp_path / "x"])
+    assert r.exit_code != 0 and "no family (FID) has 2 or more analysed samples" in r.output
+
+
+def _unrelated(tmp_path):
+    rows = Path(SIM + ".fam").read_text().splitlines()
+    seen, keep = set(), []
+    for ln in rows:
+        f = ln.split()
+        if f[0] not in seen:
+            seen.add(f[0])
+            keep.append(f"{f[0]} {f[1]}")
+    (tmp_path / "one_per_family.txt").write_text("\n".join(keep) + "\n")
+    return tmp_path / "one_per_family.txt"

@@ -21,7 +21,7 @@ from ..errors import InputError, UsageError
 from ..methods import method_for
 from ..paths import Outputs
 from ..startup import import_in_background
-from ..scan.designs import ADDITIVE, GxE
+from ..scan.designs import ADDITIVE, GxE, WithinBetween
 from ..scan.pvalues import lambda_gc
 from ..schema import assoc_header
 from ..writers import TableWriter, write_meta_yaml
@@ -69,6 +69,12 @@ def _check_options(opts) -> None:
     if opts.gxe and opts.test != "wald":
         raise UsageError(f"--gxe tests the interaction by Wald (GEMMA -gxe -lmm 1); --test "
                          f"{opts.test} is not offered with it yet")
+    if opts.within_family and opts.test != "wald":
+        raise UsageError(f"--within-family gives Wald tests; --test {opts.test} is not offered "
+                         f"with it yet")
+    if opts.within_family and opts.gxe:
+        raise UsageError("--gxe and --within-family are two different per-variant models; "
+                         "choose one")
     if opts.model_snps and (opts.grm or opts.kinship or opts.eigen):
         raise UsageError("--model-snps chooses the variants of a kinship built from the "
                          "genotypes; drop --grm/--kinship/--eigen")
@@ -78,7 +84,8 @@ def run_settings(opts, method, selection: str) -> list:
     """Every setting that shapes a chunk's rows, for merge to compare
     (``variant_selection`` hashes the tested variants before chunking)."""
     return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}",
-            *([f"gxe={opts.gxe}"] if opts.gxe else []), f"maf={opts.maf!r}",
+            *([f"gxe={opts.gxe}"] if opts.gxe else []),
+            *(["within_family=True"] if opts.within_family else []), f"maf={opts.maf!r}",
             f"geno={opts.geno!r}", f"mac={opts.mac!r}",
             f"rotate_dtype={opts.rotate_dtype}",
             f"kinship_precision={opts.grm_dtype or method.kinship_precision}",
@@ -153,6 +160,29 @@ def gxe_design(name: str, sel, log) -> GxE:
     return GxE(env=env, name=name)
 
 
+def family_design(sel, log) -> WithinBetween:
+    """The within/between-family design, families from the analysed
+    samples' FIDs."""
+    fams, family, size = np.unique(sel.fid, return_inverse=True, return_counts=True)
+    family = family.reshape(-1).astype(np.int64)
+    multi = size >= 2
+    if not multi.any():
+        raise InputError(f"--within-family: no family (FID) has 2 or more analysed samples "
+                         f"({fams.size} families, all of 1 sample among {sel.n} analysed): "
+                         f"there is no within-family variation to test")
+    sizes, counts = np.unique(size[multi], return_counts=True)
+    n_single = int((~multi).sum())
+    log.write(f"within/between-family (families by FID): {fams.size} families among {sel.n} "
+              f"analysed samples; {int(multi.sum())} of 2 or more samples ("
+              + ", ".join(f"{c} of {s}" for s, c in zip(sizes, counts)) + f"), {n_single} "
+              f"singletons (their x equals the family mean: they inform the between-family "
+              f"effect and the residual variance, not the within-family one). Per variant y ~ "
+              f"covariates + (x - family mean) + family mean + g + e: beta/standard_error/"
+              f"p_value the within-family (direct) effect, beta_between/se_between/p_between "
+              f"the family mean's, beta_diff = beta_between - beta with se_diff/p_diff")
+    return WithinBetween(family=family)
+
+
 def run_assoc(opts, log) -> dict:
     import_in_background("scipy.special")  # needed for p-values, after the inputs are read
     method = method_for("quantitative", opts.engine)
@@ -179,7 +209,8 @@ def run_assoc(opts, log) -> dict:
     kin_idx = model_variants(opts, source, log) if builds_kinship else None
     chromosomes = chromosomes_of(source, tested) if opts.loco else None
 
-    design = gxe_design(opts.gxe, sel, log) if opts.gxe else ADDITIVE
+    design = (gxe_design(opts.gxe, sel, log) if opts.gxe
+              else family_design(sel, log) if opts.within_family else ADDITIVE)
 
     def make_scanner(model, kinship):
         return method.scanner(model, opts.test, design=design, precision=opts.rotate_dtype,

@@ -124,6 +124,7 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
     make_plot: bool = False
     top: int = 10
     gxe: str | None = None
+    within_family: bool = False
 
     @property
     def engine(self) -> str:

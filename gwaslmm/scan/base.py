@@ -55,10 +55,14 @@ class BlockResult:
     lambda_remle: np.ndarray | None = None
     lambda_mle: np.ndarray | None = None
     logl_h1: np.ndarray | None = None
-    beta_gxe: np.ndarray | None = None
-    se_gxe: np.ndarray | None = None
-    neglog10_p_gxe: np.ndarray | None = None
     n_boundary: int = 0
+    extra: dict | None = None  # a design's own columns: name -> (k,) values
+
+    def value(self, name: str):
+        """A field, or a design's extra column (None where absent)."""
+        if self.extra is not None and name in self.extra:
+            return self.extra[name]
+        return getattr(self, name, None)
 
 
 @runtime_checkable

@@ -26,15 +26,86 @@ class Additive:
 ADDITIVE = Additive()
 
 
+def _wald(beta, se, df):
+    from .pvalues import neglog10_f1
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return neglog10_f1((beta / se) ** 2, df)
+
+
+def _result(keep, st, exact: bool, main: tuple, extra: dict):
+    """A BlockResult from the two-column statistics st (m, 10): beta_u, se_u,
+    beta_v, se_v, F_v, Q, lam, l_R, where, cov; ``main`` (beta, se, -log10 p)
+    for the base columns."""
+    from .base import BlockResult
+
+    beta, se, nl = main
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = beta / se
+    return BlockResult(keep=keep, beta=beta, se=se, t_stat=t, neglog10_p=nl, neglog10_p_wald=nl,
+                       lambda_remle=st[:, 6] if exact else None,
+                       logl_h1=st[:, 7] if exact else None,
+                       n_boundary=int(np.sum(st[:, 8] > 0)) if exact else 0, extra=extra)
+
+
 @dataclass(frozen=True, eq=False)
 class GxE:
     """y = W alpha + x beta + (x e) delta + g + e: the variant's main effect x
     and its interaction with the environment e (n,) float64, a column of W
-    (:mod:`gwaslmm.scan.gxe`)."""
+    (:mod:`gwaslmm.scan.pairs`).  Output: beta/standard_error the main effect,
+    beta_gxe/se_gxe/p_gxe the interaction, which is the main test."""
 
     env: np.ndarray
     name: str = "e"
     terms: tuple = ("x", "x*e")
+    label: str = "gxe"
+    output_columns: tuple = ("beta_gxe", "se_gxe", "p_gxe")
 
     def columns(self, X: np.ndarray) -> tuple:
         return X, X * self.env[:, None]
+
+    def result(self, keep, st: np.ndarray, df: int, exact: bool):
+        nl = _wald(st[:, 2], st[:, 3], df)
+        return _result(keep, st, exact, (st[:, 0], st[:, 1], nl),
+                       {"beta_gxe": st[:, 2], "se_gxe": st[:, 3], "neglog10_p_gxe": nl})
+
+
+@dataclass(frozen=True, eq=False)
+class WithinBetween:
+    """y = W alpha + (x - xbar_f) beta_w + xbar_f beta_b + g + e, xbar_f the
+    mean of x over the sample's family (analysed samples): the within-family
+    (direct) effect beta_w and the between-family effect beta_b
+    (:mod:`gwaslmm.scan.pairs`).  family (n,) int64: each analysed sample's
+    family index 0..n_families-1.  Output: beta/standard_error/p_value the
+    direct effect; beta_between/se_between/p_between; beta_diff =
+    beta_between - beta with se_diff and p_diff."""
+
+    family: np.ndarray
+    terms: tuple = ("x_within", "x_between")
+    label: str = "within/between-family"
+    output_columns: tuple = ("beta_between", "se_between", "p_between", "beta_diff", "se_diff",
+                             "p_diff")
+
+    def columns(self, X: np.ndarray) -> tuple:
+        from .pair_kernels import family_means
+
+        B = np.empty_like(X)
+        n_fam = int(self.family.max()) + 1 if self.family.size else 0
+        family_means(np.asfortranarray(X), self.family, n_fam, B)
+        return X - B, B
+
+    def result(self, keep, st: np.ndarray, df: int, exact: bool):
+        bw, sw, bb, sb, cov = st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 9]
+        with np.errstate(invalid="ignore"):
+            sd = np.sqrt(sw * sw + sb * sb - 2.0 * cov)
+        extra = {"beta_between": bb, "se_between": sb, "neglog10_p_between": _wald(bb, sb, df),
+                 "beta_diff": bb - bw, "se_diff": sd, "neglog10_p_diff": _wald(bb - bw, sd, df)}
+        return _result(keep, st, exact, (bw, sw, _wald(bw, sw, df)), extra)
+
+
+def family_means_reference(X: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """Plain-numpy family means: out[i] = mean of X[j] over j in i's family."""
+    n_fam = int(family.max()) + 1
+    sums = np.zeros((n_fam, X.shape[1]))
+    np.add.at(sums, family, X)
+    return (sums / np.bincount(family, minlength=n_fam)[:, None])[family]

@@ -193,6 +193,26 @@ def _fixed_lambda_stats(model: ScanModel, w, a, b) -> dict:
 COLUMNS = {"wald": ("t_stat",), "score": ("t_stat", "f_score")}
 
 
+class Whitening:
+    """What a fixed-lam scanner holds: the covariates' basis Wq, the
+    :class:`Whitener` of the null model (built from the kinship when given,
+    which is then overwritten) and, with ``precision='float32'``, a float32
+    copy of L."""
+
+    def __init__(self, spectrum: Spectrum, basis, model: ScanModel, kinship=None,
+                 precision: str = "float64"):
+        self.Wq = spectrum.Wq
+        self.whitener = make_whitener(spectrum, basis, model, kinship,
+                                      overwrite_k=kinship is not None)
+        n = spectrum.n
+        self.L32 = (np.asfortranarray(self.whitener.L, dtype=np.float32)
+                    if np.dtype(precision) == np.float32 else None)
+        self.nbytes = 8 * n * n + (4 * n * n if self.L32 is not None else 0)
+
+    def whiten(self, X: np.ndarray) -> np.ndarray:
+        return self.whitener.whiten(X, self.L32)
+
+
 class WhitenedScanner:
     """Fixed-lam tests on whitened SNPs, L^-1 x (:class:`~gwaslmm.scan.base.Scanner`).
 
@@ -206,14 +226,10 @@ class WhitenedScanner:
     def __init__(self, spectrum: Spectrum, basis, fit: NullFit, test: str, design=ADDITIVE,
                  precision: str = "float64", kinship: np.ndarray | None = None):
         self.model = scanner_setup(self, spectrum, fit, "fast", test, design, COLUMNS)
-        self.Wq = spectrum.Wq
-        self.whitener = make_whitener(spectrum, basis, self.model, kinship,
-                                      overwrite_k=kinship is not None)
+        self.whitening = Whitening(spectrum, basis, self.model, kinship, precision)
+        self.Wq, self.whitener = self.whitening.Wq, self.whitening.whitener
         self.stages = {"cholesky": self.whitener.seconds}
-        n = spectrum.n
-        self.L32 = (np.asfortranarray(self.whitener.L, dtype=np.float32)
-                    if np.dtype(precision) == np.float32 else None)
-        self.reserved_bytes = 8 * n * n + (4 * n * n if self.L32 is not None else 0)
+        self.reserved_bytes = self.whitening.nbytes
 
     def prepare(self, X: np.ndarray) -> Prepared:
         (X,) = self.design.columns(X)
@@ -221,7 +237,7 @@ class WhitenedScanner:
         # |B'x|^2 = |x|^2 - |Wq'x|^2, for the collinearity rule
         wx = self.Wq.T @ X
         sxx = raw - column_sumsq(wx)
-        Xt = self.whitener.whiten(X, self.L32)  # L^-1 X, in place for float64
+        Xt = self.whitening.whiten(X)  # L^-1 X, in place for float64
         keep = ~collinear(raw, sxx)
         return Prepared(Xt=Xt[:, keep] if not keep.all() else Xt, keep=keep)
 

@@ -1,8 +1,8 @@
-"""numba kernels of the gene-by-environment scan (:mod:`gwaslmm.scan.gxe`).
+"""numba kernels of the two-column scans (:mod:`gwaslmm.scan.pairs`).
 
-Per variant the model has two columns beyond the covariates W (which hold
-the environment e): x (the main effect, a nuisance for the test) and
-z = x e (the tested interaction).  In the contrast basis (W projected out,
+Per variant the model has two columns beyond the covariates W, here x and z
+(GxE: x and x e; within/between-family: x minus its family mean and the
+family mean).  In the contrast basis (W projected out,
 the kinship diagonal: weights w_i = 1 / (lam d_i + 1)) everything follows
 from six weighted sums per variant:
 
@@ -16,7 +16,7 @@ the REML log-likelihood with GEMMA's constants (the one-column formula of
     l_R = df/2 (ln df - ln 2 pi - 1) - df/2 ln Q + 1/2 sum ln w - 1/2 ln det A
           + 1/2 ln det([x z]'[x z])  (unweighted, in the contrast basis).
 
-Plain-numpy references in :mod:`gwaslmm.scan.gxe` (``gxe_reference``).
+Plain-numpy references in :mod:`gwaslmm.scan.pairs` (``pair_reference``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ GOLD = 0.3819660112501051  # (3 - sqrt 5) / 2
 
 
 @jit()
-def gxe_loglik(axx, axz, azz, bx, bz, q, sl, df, logdet0):
+def pair_loglik(axx, axz, azz, bx, bz, q, sl, df, logdet0):
     """REML log-likelihood from the sums (see the module docstring); -inf
     where A is singular or Q not positive."""
     det = axx * azz - axz * axz
@@ -73,7 +73,7 @@ def _sums_at(lam, d, yt, Xt, Zt, s):
 @jit()
 def _ll_u(u, d, yt, Xt, Zt, s, df, logdet0):
     axx, axz, azz, bx, bz, q, sl = _sums_at(np.exp(u), d, yt, Xt, Zt, s)
-    return gxe_loglik(axx, axz, azz, bx, bz, q, sl, df, logdet0)
+    return pair_loglik(axx, axz, azz, bx, bz, q, sl, df, logdet0)
 
 
 @jit()
@@ -135,9 +135,10 @@ def _brent_max(a, b, d, yt, Xt, Zt, s, df, logdet0, tol, max_iter):
 
 
 @jit()
-def gxe_stats(axx, axz, azz, bx, bz, q, df, out, s):
-    """Wald statistics at one lam into out[s, :6]: beta_x, se_x, beta_z,
-    se_z, F_z = beta_z^2 / se_z^2 (against F(1, df)), Q."""
+def pair_stats(axx, axz, azz, bx, bz, q, df, out, s):
+    """Wald statistics at one lam into out[s, :6] and out[s, 9]: beta_x,
+    se_x, beta_z, se_z, F_z = beta_z^2 / se_z^2 (against F(1, df)), Q, and
+    cov(beta_x, beta_z)."""
     det = axx * azz - axz * axz
     cx = (azz * bx - axz * bz) / det
     cz = (axx * bz - axz * bx) / det
@@ -149,18 +150,19 @@ def gxe_stats(axx, axz, azz, bx, bz, q, df, out, s):
     out[s, 3] = np.sqrt(axx / det / tau)
     out[s, 4] = cz * cz / (axx / det / tau)
     out[s, 5] = Q
+    out[s, 9] = -axz / det / tau
 
 
 @jit(parallel=True)
-def gxe_remle_scan(d, yt, Xt, Zt, ugrid, gsums, gq, gsl, logdet0, df, tol, max_iter, out):
+def pair_remle_scan(d, yt, Xt, Zt, ugrid, gsums, gq, gsl, logdet0, df, tol, max_iter, out):
     """Per variant: lam maximizing l_R (grid of u = ln lam, then Brent between
     the best grid point's neighbours), and the Wald statistics there.
 
     d, yt (n',) float64; Xt, Zt (n', m) float64 (rotated x and x e); ugrid
     (nk,) increasing; gsums (5, nk, m): the sums w x^2, w x z, w z^2, w x y,
     w z y at each grid lam; gq, gsl (nk,): sum w y^2, sum ln w; logdet0 (m,);
-    out (m, 9): beta_x, se_x, beta_z, se_z, F_z, Q, lam, l_R, where (0
-    interior, 1 lower bound, 2 upper bound).
+    out (m, 10): beta_x, se_x, beta_z, se_z, F_z, Q, lam, l_R, where (0
+    interior, 1 lower bound, 2 upper bound), cov(beta_x, beta_z).
     """
     m = Xt.shape[1]
     nk = ugrid.shape[0]
@@ -168,7 +170,7 @@ def gxe_remle_scan(d, yt, Xt, Zt, ugrid, gsums, gq, gsl, logdet0, df, tol, max_i
         best = -np.inf
         kb = 0
         for k in range(nk):
-            ll = gxe_loglik(gsums[0, k, s], gsums[1, k, s], gsums[2, k, s], gsums[3, k, s],
+            ll = pair_loglik(gsums[0, k, s], gsums[1, k, s], gsums[2, k, s], gsums[3, k, s],
                             gsums[4, k, s], gq[k], gsl[k], df, logdet0[s])
             if ll > best:
                 best = ll
@@ -185,14 +187,14 @@ def gxe_remle_scan(d, yt, Xt, Zt, ugrid, gsums, gq, gsl, logdet0, df, tol, max_i
             where = 2.0
         lam = np.exp(u)
         axx, axz, azz, bx, bz, q, sl = _sums_at(lam, d, yt, Xt, Zt, s)
-        gxe_stats(axx, axz, azz, bx, bz, q, df, out, s)
+        pair_stats(axx, axz, azz, bx, bz, q, df, out, s)
         out[s, 6] = lam
         out[s, 7] = ll
         out[s, 8] = where
 
 
 @jit(parallel=True)
-def gxe_cross_sums(Rx, Rz, yw, out):
+def pair_cross_sums(Rx, Rz, yw, out):
     """out[s] = (rx.rx, rx.rz, rz.rz, rx.yw, rz.yw) for whitened, projected
     columns Rx, Rz (n, m) float64 and the whitened phenotype yw (n,)."""
     n, m = Rx.shape
@@ -215,3 +217,22 @@ def gxe_cross_sums(Rx, Rz, yw, out):
         out[s, 2] = azz
         out[s, 3] = bx
         out[s, 4] = bz
+
+
+@jit(parallel=True)
+def family_means(X, family, n_fam, out):
+    """out[i, s] = mean of X[j, s] over the samples j of i's family.
+
+    X (n, m) float64 F-order; family (n,) int64 in [0, n_fam); out (n, m)
+    float64.  Reference: :func:`gwaslmm.scan.designs.family_means_reference`.
+    """
+    n, m = X.shape
+    size = np.zeros(n_fam)
+    for i in range(n):
+        size[family[i]] += 1.0
+    for s in prange(m):
+        acc = np.zeros(n_fam)
+        for i in range(n):
+            acc[family[i]] += X[i, s]
+        for i in range(n):
+            out[i, s] = acc[family[i]] / size[family[i]]

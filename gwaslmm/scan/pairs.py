@@ -1,15 +1,23 @@
-"""Gene-by-environment scans (``assoc --gxe NAME``; GEMMA ``-gxe``).
+"""Per-variant designs with two columns: gene-by-environment (``assoc --gxe
+NAME``; GEMMA ``-gxe``) and within/between-family (``assoc --within-family``).
 
-Per variant: y = W alpha + x beta + (x e) delta + g + eps, with the
-environment e a column of W (its main effect), testing delta by Wald.  The
-exact scanner re-estimates lam = sigma_g^2 / sigma_e^2 per variant by REML
-under this model, as GEMMA ``-gxe -lmm 1`` does (GEMMA puts e and x among
+Per variant the model has two columns u, v beyond the covariates W:
+
+* GxE: u = x (the main effect), v = x e (the interaction; e is a column of W),
+  y = W alpha + x beta + (x e) delta + g + eps, testing delta;
+* within/between: u = x - (family mean of x), v = the family mean, testing
+  the within-family (direct) effect, with the between-family effect and the
+  difference between the two reported too.
+
+The exact scanner re-estimates lam = sigma_g^2 / sigma_e^2 per variant by
+REML under this model, as GEMMA ``-gxe -lmm 1`` does (GEMMA puts e and x among
 the covariates and tests x e; it fits its null lam without e, which only its
-score test uses); the fast scanner fixes lam at the null estimate.  Both
-report the main effect (beta, standard_error) and the interaction
-(beta_gxe, se_gxe, p_gxe, which is also p_value), df = n - c - 2.
+score test uses); the fast scanner fixes lam at the null estimate.  Wald
+tests against F(1, n - c - 2); the design maps the two coefficients, their
+SEs and covariance to output columns (:meth:`GxE.result`,
+:meth:`WithinBetween.result` in :mod:`.designs`).
 
-Kernels in :mod:`gwaslmm.scan.gxe_kernels`; :func:`gxe_reference` is the
+Kernels in :mod:`gwaslmm.scan.pair_kernels`; :func:`pair_reference` is the
 plain-numpy reference (scipy's bounded optimizer on the same likelihood).
 """
 
@@ -19,30 +27,27 @@ import numpy as np
 
 from ..lambda_opt import L_MAX, L_MIN, N_REGION
 from .base import BlockResult, Prepared, column_sumsq
-from .designs import GxE
-from .pvalues import neglog10_f1
 
 GRID_PER_REGION = 8  # grid points per GEMMA lam region (10 regions over [1e-5, 1e5])
 BRENT_TOL = 1e-10
 BRENT_ITER = 200
 
-COLUMNS = {"exact": ("lambda_remle", "logl_h1", "beta_gxe", "se_gxe", "p_gxe"),
-           "fast": ("beta_gxe", "se_gxe", "p_gxe")}
+EXACT_COLUMNS = ("lambda_remle", "logl_h1")  # before the design's own columns
 
 
-def gxe_grid() -> np.ndarray:
+def lambda_grid_u() -> np.ndarray:
     """u = ln lam at the grid points (increasing)."""
     k = N_REGION * GRID_PER_REGION
     return np.log(L_MIN) + np.arange(k + 1) * (np.log(L_MAX / L_MIN) / k)
 
 
-GXE_R2_MAX = 1.0 - 1e-10  # GEMMA -gxe tests every variant; skip only numerical collinearity
+PAIR_R2_MAX = 1.0 - 1e-10  # GEMMA -gxe tests every variant: skip only numerical collinearity
 
 
 def _degenerate(raw_sq: np.ndarray, resid_sq: np.ndarray) -> np.ndarray:
-    """r^2 = 1 - resid/raw above GXE_R2_MAX (or undefined)."""
+    """r^2 = 1 - resid/raw above PAIR_R2_MAX (or undefined)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return ~(1.0 - resid_sq / raw_sq <= GXE_R2_MAX)
+        return ~(1.0 - resid_sq / raw_sq <= PAIR_R2_MAX)
 
 
 def keep_variants(raw_x, raw_z, sx, sz, xz) -> np.ndarray:
@@ -69,26 +74,27 @@ def _logdet0(Xt, Zt) -> np.ndarray:
         return np.log(sx * sz - xz * xz)
 
 
-def gxe_exact_block(model, Xt: np.ndarray, Zt: np.ndarray) -> np.ndarray:
-    """Exact GxE Wald for rotated blocks Xt, Zt (n', m): (m, 9) array of
-    beta_x, se_x, beta_z, se_z, F_z, Q, lam, l_R, where (numba kernel)."""
-    from .gxe_kernels import gxe_remle_scan
+def pair_exact_block(model, Xt: np.ndarray, Zt: np.ndarray) -> np.ndarray:
+    """Exact two-column Wald for rotated blocks Xt, Zt (n', m): (m, 10) array
+    of beta_u, se_u, beta_v, se_v, F_v, Q, lam, l_R, where, cov(beta_u, beta_v)
+    (numba kernel)."""
+    from .pair_kernels import pair_remle_scan
 
-    u = gxe_grid()
+    u = lambda_grid_u()
     lam = np.exp(u)
     d, yt = model.d, model.yt
     w = 1.0 / (lam[:, None] * d[None, :] + 1.0)  # (nk, n')
     wy = w * yt[None, :]
     gs = np.stack([w @ (Xt * Xt), w @ (Xt * Zt), w @ (Zt * Zt), wy @ Xt, wy @ Zt])
-    out = np.empty((Xt.shape[1], 9))
-    gxe_remle_scan(d, yt, np.ascontiguousarray(Xt), np.ascontiguousarray(Zt), u,
+    out = np.empty((Xt.shape[1], 10))
+    pair_remle_scan(d, yt, np.ascontiguousarray(Xt), np.ascontiguousarray(Zt), u,
                    np.ascontiguousarray(gs), w @ (yt * yt), np.log(w).sum(1),
                    _logdet0(Xt, Zt), float(model.n - model.c - 2), BRENT_TOL, BRENT_ITER, out)
     return out
 
 
-def gxe_loglik_reference(model, x: np.ndarray, z: np.ndarray, lam: float) -> float:
-    """Plain-numpy REML log-likelihood of the GxE model at lam (x, z rotated)."""
+def pair_loglik_reference(model, x: np.ndarray, z: np.ndarray, lam: float) -> float:
+    """Plain-numpy REML log-likelihood of the two-column model at lam (x, z rotated)."""
     w = 1.0 / (lam * model.d + 1.0)
     X = np.column_stack([x, z])
     A = X.T @ (w[:, None] * X)
@@ -100,8 +106,8 @@ def gxe_loglik_reference(model, x: np.ndarray, z: np.ndarray, lam: float) -> flo
                  + 0.5 * np.linalg.slogdet(X.T @ X)[1])
 
 
-def gxe_stats_reference(model, x, z, lam: float) -> tuple:
-    """(beta_x, se_x, beta_z, se_z, F_z) at lam, plain numpy."""
+def pair_stats_reference(model, x, z, lam: float) -> tuple:
+    """(beta_u, se_u, beta_v, se_v, F_v, cov) at lam, plain numpy."""
     w = 1.0 / (lam * model.d + 1.0)
     X = np.column_stack([x, z])
     A = X.T @ (w[:, None] * X)
@@ -111,34 +117,34 @@ def gxe_stats_reference(model, x, z, lam: float) -> tuple:
     df = model.n - model.c - 2
     s2 = (np.dot(w, model.yt ** 2) - b @ coef) / df
     se = np.sqrt(np.diag(Ai) * s2)
-    return coef[0], se[0], coef[1], se[1], coef[1] ** 2 / se[1] ** 2
+    return coef[0], se[0], coef[1], se[1], coef[1] ** 2 / se[1] ** 2, Ai[0, 1] * s2
 
 
-def gxe_reference(model, Xt: np.ndarray, Zt: np.ndarray) -> np.ndarray:
-    """Plain-numpy :func:`gxe_exact_block`: a dense grid in ln lam, then
-    scipy's bounded Brent around the best point; (m, 7): beta_x, se_x,
-    beta_z, se_z, F_z, lam, l_R."""
+def pair_reference(model, Xt: np.ndarray, Zt: np.ndarray) -> np.ndarray:
+    """Plain-numpy :func:`pair_exact_block`: a dense grid in ln lam, then
+    scipy's bounded Brent around the best point; (m, 8): beta_u, se_u,
+    beta_v, se_v, F_v, cov, lam, l_R."""
     from scipy.optimize import minimize_scalar
 
-    u = gxe_grid()
-    out = np.empty((Xt.shape[1], 7))
+    u = lambda_grid_u()
+    out = np.empty((Xt.shape[1], 8))
     for s in range(Xt.shape[1]):
         x, z = Xt[:, s], Zt[:, s]
-        ll = np.array([gxe_loglik_reference(model, x, z, np.exp(t)) for t in u])
+        ll = np.array([pair_loglik_reference(model, x, z, np.exp(t)) for t in u])
         k = int(np.argmax(ll))
-        r = minimize_scalar(lambda t: -gxe_loglik_reference(model, x, z, np.exp(t)),
+        r = minimize_scalar(lambda t: -pair_loglik_reference(model, x, z, np.exp(t)),
                             bounds=(u[max(k - 1, 0)], u[min(k + 1, u.size - 1)]),
                             method="bounded", options={"xatol": 1e-10})
         ub, lb = (r.x, -r.fun) if -r.fun > ll[k] else (u[k], ll[k])
-        out[s, :5] = gxe_stats_reference(model, x, z, np.exp(ub))
-        out[s, 5:] = np.exp(ub), lb
+        out[s, :6] = pair_stats_reference(model, x, z, np.exp(ub))
+        out[s, 6:] = np.exp(ub), lb
     return out
 
 
 def stats_from_sums(sums: np.ndarray, q, df: int) -> np.ndarray:
-    """The Wald statistics of :func:`gwaslmm.scan.gxe_kernels.gxe_stats`,
-    vectorized: sums (m, 5) = A's xx, xz, zz and b's x, z; q (scalar or
-    (m,)).  Returns (m, 6): beta_x, se_x, beta_z, se_z, F_z, Q."""
+    """The Wald statistics of :func:`gwaslmm.scan.pair_kernels.pair_stats`,
+    vectorized: sums (m, 5) = A's uu, uv, vv and b's u, v; q (scalar or
+    (m,)).  Returns (m, 7): beta_u, se_u, beta_v, se_v, F_v, Q, cov."""
     axx, axz, azz, bx, bz = sums.T
     with np.errstate(invalid="ignore", divide="ignore"):
         det = axx * azz - axz * axz
@@ -147,31 +153,25 @@ def stats_from_sums(sums: np.ndarray, q, df: int) -> np.ndarray:
         Q = q - bx * cx - bz * cz
         s2 = Q / df
         vz = axx / det * s2
-        return np.column_stack([cx, np.sqrt(azz / det * s2), cz, np.sqrt(vz), cz * cz / vz, Q])
+        return np.column_stack([cx, np.sqrt(azz / det * s2), cz, np.sqrt(vz), cz * cz / vz, Q,
+                                -axz / det * s2])
 
 
-def _result(keep, st: np.ndarray, df: int, exact: bool) -> BlockResult:
-    nl = neglog10_f1(st[:, 4], df)
-    return BlockResult(
-        keep=keep, beta=st[:, 0], se=st[:, 1], t_stat=st[:, 0] / st[:, 1], neglog10_p=nl,
-        neglog10_p_wald=nl, beta_gxe=st[:, 2], se_gxe=st[:, 3], neglog10_p_gxe=nl,
-        lambda_remle=st[:, 6] if exact else None, logl_h1=st[:, 7] if exact else None,
-        n_boundary=int(np.sum(st[:, 8] > 0)) if exact else 0)
+class PairExactScanner:
+    """Exact two-column Wald on the rotated columns of a design
+    (:class:`~gwaslmm.scan.base.Scanner`): the rotation of
+    :class:`gwaslmm.scan.exact.ExactScanner`, two blocks per block."""
 
-
-class GxeExactScanner:
-    """Exact GxE Wald on rotated x and x e (:class:`~gwaslmm.scan.base.Scanner`):
-    the rotation of :class:`gwaslmm.scan.exact.ExactScanner`, two blocks per block."""
-
-    def __init__(self, spectrum, basis, fit, test: str, design: GxE, precision="float64"):
+    def __init__(self, spectrum, basis, fit, test: str, design, precision="float64"):
         from .exact import Rotator, make_model
 
         if test != "wald":
-            raise ValueError("the GxE scan offers the Wald test")
+            raise ValueError("the two-column scans offer the Wald test")
         self._rot = Rotator(basis, precision)
         self.model = make_model(spectrum, fit)
         self.design, self.test_name = design, test
-        self.label, self.columns = "exact gxe wald", COLUMNS["exact"]
+        self.label = f"exact {design.label} wald"
+        self.columns = EXACT_COLUMNS + design.output_columns
         self.stages = {}
         self.reserved_bytes = self._rot.nbytes
 
@@ -183,32 +183,29 @@ class GxeExactScanner:
         return Prepared(Xt=np.stack([Xt[:, keep], Zt[:, keep]]), keep=keep)
 
     def test(self, prep: Prepared) -> BlockResult:
-        st = gxe_exact_block(self.model, prep.Xt[0], prep.Xt[1])
-        return _result(prep.keep, st, self.model.n - self.model.c - 2, True)
+        st = pair_exact_block(self.model, prep.Xt[0], prep.Xt[1])
+        return self.design.result(prep.keep, st, self.model.n - self.model.c - 2, exact=True)
 
 
-class GxeFastScanner:
-    """GxE Wald with lam fixed at the null estimate, on whitened x and x e
-    (the Cholesky whitening of :class:`gwaslmm.scan.fixed.WhitenedScanner`)."""
+class PairFastScanner:
+    """Two-column Wald with lam fixed at the null estimate, on the whitened
+    columns of a design (the Cholesky whitening of
+    :class:`gwaslmm.scan.fixed.WhitenedScanner`)."""
 
-    def __init__(self, spectrum, basis, fit, test: str, design: GxE, precision="float64",
+    def __init__(self, spectrum, basis, fit, test: str, design, precision="float64",
                  kinship=None):
         from .exact import make_model
-        from .fixed import make_whitener
+        from .fixed import Whitening
 
         if test != "wald":
-            raise ValueError("the GxE scan offers the Wald test")
+            raise ValueError("the two-column scans offer the Wald test")
         self.model = make_model(spectrum, fit)
         self.design, self.test_name = design, test
-        self.label, self.columns = "fast gxe wald", COLUMNS["fast"]
-        self.Wq = spectrum.Wq
-        self.whitener = make_whitener(spectrum, basis, self.model, kinship,
-                                      overwrite_k=kinship is not None)
+        self.label, self.columns = f"fast {design.label} wald", design.output_columns
+        self.whitening = Whitening(spectrum, basis, self.model, kinship, precision)
+        self.Wq, self.whitener = self.whitening.Wq, self.whitening.whitener
         self.stages = {"cholesky": self.whitener.seconds}
-        n = spectrum.n
-        self.L32 = (np.asfortranarray(self.whitener.L, dtype=np.float32)
-                    if np.dtype(precision) == np.float32 else None)
-        self.reserved_bytes = 8 * n * n + (4 * n * n if self.L32 is not None else 0)
+        self.reserved_bytes = self.whitening.nbytes
 
     def prepare(self, X: np.ndarray) -> Prepared:
         X, Z = self.design.columns(X)
@@ -218,18 +215,19 @@ class GxeFastScanner:
         keep = keep_variants(rx, rz, rx - column_sumsq(wx), rz - column_sumsq(wz),
                              np.einsum("ij,ij->j", X, Z) - np.einsum("ij,ij->j", wx, wz))
         wh = self.whitener
-        R = [wh.whiten(np.asfortranarray(M[:, keep]), self.L32) for M in (X, Z)]
+        R = [self.whitening.whiten(np.asfortranarray(M[:, keep])) for M in (X, Z)]
         R = [M - wh.Q @ (wh.Q.T @ M) for M in R]  # (I - QQ') L^-1 x
         return Prepared(Xt=np.stack(R), keep=keep)
 
     def test(self, prep: Prepared) -> BlockResult:
-        from .gxe_kernels import gxe_cross_sums
+        from .pair_kernels import pair_cross_sums
 
         Rx, Rz = prep.Xt
         sums = np.empty((Rx.shape[1], 5))
-        gxe_cross_sums(np.ascontiguousarray(Rx), np.ascontiguousarray(Rz), self.whitener.yw,
+        pair_cross_sums(np.ascontiguousarray(Rx), np.ascontiguousarray(Rz), self.whitener.yw,
                        sums)
         df = self.model.n - self.model.c - 2
-        st = np.full((Rx.shape[1], 9), np.nan)
-        st[:, :6] = stats_from_sums(sums, self.whitener.q, df)
-        return _result(prep.keep, st, df, False)
+        st = np.full((Rx.shape[1], 10), np.nan)
+        sv = stats_from_sums(sums, self.whitener.q, df)
+        st[:, :6], st[:, 9] = sv[:, :6], sv[:, 6]
+        return self.design.result(prep.keep, st, df, exact=False)
