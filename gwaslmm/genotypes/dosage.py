@@ -48,6 +48,11 @@ def dosage_block(G: np.ndarray) -> DosageBlock:
     sumsq = np.empty(m)
     constant = np.empty(m, dtype=bool)
     dosage_stats_kernel(G, n_missing, sums, constant, sumsq)
+    return dosage_block_of(G, n_missing, sums, constant, sumsq)
+
+
+def dosage_block_of(G, n_missing, sums, constant, sumsq) -> DosageBlock:
+    """A DosageBlock from G and the counts :func:`dosage_stats_kernel` filled."""
     b = make_block(G, n_missing, sums, constant)
     return DosageBlock(G=G, n_missing=b.n_missing, allele_freq=b.allele_freq,
                        constant=b.constant, info=mach_r2(sums, sumsq, G.shape[0] - n_missing))
