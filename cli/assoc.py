@@ -33,6 +33,9 @@ def _columns():
 @click.option("--gxe", metavar="NAME",
               help="Gene-by-environment: test x*NAME per variant (NAME a quantitative or 0/1 "
                    "covariate, kept as a main effect; GEMMA -gxe). Wald test.")
+@click.option("--gxe-joint", is_flag=True,
+              help="With --gxe: also the 2-df Wald test of main effect and interaction "
+                   "(column p_joint).")
 @click.option("--within-family", is_flag=True,
               help="Split each variant into its within-family deviation and family mean "
                    "(families by FID): the direct effect, the between-family effect and their "

@@ -33,6 +33,8 @@ OPTIONAL_COLUMNS = {
                 "then the main effect x in the same model)",
     "se_gxe": "--gxe: its standard error",
     "p_gxe": "--gxe: Wald p of the interaction, against F(1, n-c-2) (also p_value)",
+    "p_joint": "--gxe-joint: p of the 2-df Wald test of main effect and interaction "
+               "together, against F(2, n-c-2)",
     "beta_between": "--within-family: the between-family effect (of the family mean of x; "
                     "beta and standard_error are then the within-family, direct effect)",
     "se_between": "--within-family: its standard error",

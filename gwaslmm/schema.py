@@ -96,7 +96,7 @@ _FORMAT = {
     "info": lambda b: fmt_float(b.info, ".6g"),
     **{c: _num(c) for c in ("beta_gxe", "se_gxe", "beta_between", "se_between", "beta_diff",
                             "se_diff")},
-    **{c: _p("neglog10_" + c) for c in ("p_gxe", "p_between", "p_diff")},
+    **{c: _p("neglog10_" + c) for c in ("p_gxe", "p_joint", "p_between", "p_diff")},
 }
 
 
@@ -151,7 +151,7 @@ _KINDS = {
     "info": (3, "info"),
     **{c: (2, c) for c in ("beta_gxe", "se_gxe", "beta_between", "se_between", "beta_diff",
                            "se_diff")},
-    **{c: (4, "neglog10_" + c) for c in ("p_gxe", "p_between", "p_diff")},
+    **{c: (4, "neglog10_" + c) for c in ("p_gxe", "p_joint", "p_between", "p_diff")},
 }
 POW10 = np.array([10.0 ** k for k in range(23)])
 

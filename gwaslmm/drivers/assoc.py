@@ -69,6 +69,8 @@ def _check_options(opts) -> None:
     if opts.gxe and opts.test != "wald":
         raise UsageError(f"--gxe tests the interaction by Wald (GEMMA -gxe -lmm 1); --test "
                          f"{opts.test} is not offered with it yet")
+    if opts.gxe_joint and not opts.gxe:
+        raise UsageError("--gxe-joint adds the 2-df test to --gxe NAME; give --gxe")
     if opts.within_family and opts.test != "wald":
         raise UsageError(f"--within-family gives Wald tests; --test {opts.test} is not offered "
                          f"with it yet")
@@ -85,6 +87,7 @@ def run_settings(opts, method, selection: str) -> list:
     (``variant_selection`` hashes the tested variants before chunking)."""
     return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}",
             *([f"gxe={opts.gxe}"] if opts.gxe else []),
+            *(["gxe_joint=True"] if opts.gxe_joint else []),
             *(["within_family=True"] if opts.within_family else []), f"maf={opts.maf!r}",
             f"geno={opts.geno!r}", f"mac={opts.mac!r}",
             f"rotate_dtype={opts.rotate_dtype}",
@@ -140,7 +143,7 @@ def _plot(summary, out: Outputs, title: str, label_top: int, log) -> None:
     log.stage("plot", time.perf_counter() - t0)
 
 
-def gxe_design(name: str, sel, log) -> GxE:
+def gxe_design(name: str, sel, log, joint: bool = False) -> GxE:
     """The GxE design for ``--gxe NAME``: NAME is a quantitative covariate
     of the analysed samples (kept in W as the environment's main effect)."""
     names = list(sel.covar_names)
@@ -156,8 +159,9 @@ def gxe_design(name: str, sel, log) -> GxE:
     log.write(f"GxE: environment '{name}' (mean {env.mean():.6g}, sd {env.std():.6g}, "
               f"{vals.size} distinct values): per variant y ~ covariates + x + x*{name} + g + "
               f"e, Wald test of x*{name}; beta/standard_error are x's main effect in that "
-              f"model, beta_gxe/se_gxe/p_gxe the interaction (p_value = p_gxe)")
-    return GxE(env=env, name=name)
+              f"model, beta_gxe/se_gxe/p_gxe the interaction (p_value = p_gxe)"
+              + ("; p_joint the 2-df test of both (F(2, n-c-2))" if joint else ""))
+    return GxE(env=env, name=name, joint=joint)
 
 
 def family_design(sel, log) -> WithinBetween:
@@ -209,7 +213,7 @@ def run_assoc(opts, log) -> dict:
     kin_idx = model_variants(opts, source, log) if builds_kinship else None
     chromosomes = chromosomes_of(source, tested) if opts.loco else None
 
-    design = (gxe_design(opts.gxe, sel, log) if opts.gxe
+    design = (gxe_design(opts.gxe, sel, log, opts.gxe_joint) if opts.gxe
               else family_design(sel, log) if opts.within_family else ADDITIVE)
 
     def make_scanner(model, kinship):

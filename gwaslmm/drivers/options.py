@@ -124,6 +124,7 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
     make_plot: bool = False
     top: int = 10
     gxe: str | None = None
+    gxe_joint: bool = False
     within_family: bool = False
 
     @property

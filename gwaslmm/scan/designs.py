@@ -33,6 +33,16 @@ def _wald(beta, se, df):
         return neglog10_f1((beta / se) ** 2, df)
 
 
+def joint_wald(b1, b2, s1, s2, cov, df: int) -> np.ndarray:
+    """-log10 p of the 2-df Wald test of (b1, b2) = 0 with covariance
+    [[s1^2, cov], [cov, s2^2]]: F = b' C^-1 b / 2 against F(2, df), whose
+    tail is exactly (1 + 2F/df)^(-df/2)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        det = s1 * s1 * s2 * s2 - cov * cov
+        q = (b1 * b1 * s2 * s2 - 2.0 * b1 * b2 * cov + b2 * b2 * s1 * s1) / det
+        return 0.5 * df * np.log1p(q / df) / np.log(10.0)
+
+
 def _result(keep, st, exact: bool, main: tuple, extra: dict):
     """A BlockResult from the two-column statistics st (m, 10): beta_u, se_u,
     beta_v, se_v, F_v, Q, lam, l_R, where, cov; ``main`` (beta, se, -log10 p)
@@ -57,17 +67,24 @@ class GxE:
 
     env: np.ndarray
     name: str = "e"
+    joint: bool = False  # also the 2-df test of (beta, delta) = 0
     terms: tuple = ("x", "x*e")
     label: str = "gxe"
-    output_columns: tuple = ("beta_gxe", "se_gxe", "p_gxe")
+
+    @property
+    def output_columns(self) -> tuple:
+        return ("beta_gxe", "se_gxe", "p_gxe") + (("p_joint",) if self.joint else ())
 
     def columns(self, X: np.ndarray) -> tuple:
         return X, X * self.env[:, None]
 
     def result(self, keep, st: np.ndarray, df: int, exact: bool):
         nl = _wald(st[:, 2], st[:, 3], df)
-        return _result(keep, st, exact, (st[:, 0], st[:, 1], nl),
-                       {"beta_gxe": st[:, 2], "se_gxe": st[:, 3], "neglog10_p_gxe": nl})
+        extra = {"beta_gxe": st[:, 2], "se_gxe": st[:, 3], "neglog10_p_gxe": nl}
+        if self.joint:
+            extra["neglog10_p_joint"] = joint_wald(st[:, 0], st[:, 2], st[:, 1], st[:, 3],
+                                                   st[:, 9], df)
+        return _result(keep, st, exact, (st[:, 0], st[:, 1], nl), extra)
 
 
 @dataclass(frozen=True, eq=False)
