@@ -8,7 +8,7 @@ import click
 
 from gwaslmm import __version__
 
-from . import assoc, grm, merge, plot, reml
+from . import assoc, grm, merge, plot, predict, reml
 from .options import EXIT_CODES
 
 
@@ -56,6 +56,7 @@ cli.add_command(reml.reml)
 cli.add_command(assoc.assoc)
 cli.add_command(merge.merge)
 cli.add_command(plot.plot)
+cli.add_command(predict.predict)
 
 
 def main():

@@ -63,14 +63,26 @@ class GrmSum:
     reason_counts: dict
     seconds_read: float
     seconds_syrk: float
+    freq: np.ndarray | None = None  # effect-allele frequency used per candidate SNP
+
+
+def _counted(G: np.ndarray):
+    """Counts of the rows G (a copy) of a block, int8 or float32 dosages."""
+    from .genotypes.dosage import dosage_block
+    from .genotypes.int8 import int8_block
+
+    G = np.asfortranarray(G)
+    return int8_block(G) if G.dtype == np.int8 else dosage_block(G)
 
 
 def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, grm_type: str,
             filters: VariantFilters, memory_gb: float, progress=None,
-            block_size: int | None = None, dtype=np.float64) -> GrmSum:
+            block_size: int | None = None, dtype=np.float64, ref_rows=None) -> GrmSum:
     """Stream SNP blocks and accumulate S = sum_j z_j z_j' (lower triangle),
     float64; ``dtype`` is the precision of each block's product (float64 or
-    float32, see the module docstring)."""
+    float32, see the module docstring).  ``ref_rows`` (positions within
+    ``samples``): QC and allele frequencies from those rows only (the
+    training samples of a prediction), every row standardized with them."""
     from scipy.linalg.blas import ssyrk
 
     if grm_type not in GRM_TYPES:
@@ -87,6 +99,7 @@ def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, gr
         block_size = snp_block_size(n, memory_gb, bytes_per_value=dtype.itemsize, copies=4,
                                     reserved_bytes=(12 if single else 8) * n * n)
     passed = np.zeros(snp_idx.size, dtype=bool)
+    freq = np.full(snp_idx.size, np.nan)
     reason_all = np.full(snp_idx.size, -1, dtype=np.int8)
     t_read = t_syrk = 0.0
     blocks = [(a, min(snp_idx.size, a + block_size)) for a in range(0, snp_idx.size, block_size)]
@@ -99,9 +112,11 @@ def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, gr
         # read as int8 and standardized into one reused float64 buffer.
         t0 = time.perf_counter()
         blk = source.read_block(samples, snp_idx[a:b])
-        ok, reason = block_qc(blk, n, filters)
+        ref = blk if ref_rows is None else _counted(blk.G[ref_rows])
+        ok, reason = block_qc(ref, n if ref_rows is None else len(ref_rows), filters)
         cols = np.flatnonzero(ok)
-        p = blk.allele_freq[cols]
+        p = ref.allele_freq[cols]
+        freq[a + cols] = p
         scale = (1.0 / np.sqrt(2.0 * p * (1.0 - p)) if grm_type == "standardized"
                  else np.ones(cols.size))
         Z = blk.fill(cols, buf, center=2.0 * p, scale=scale, missing_value=np.zeros(cols.size))
@@ -119,7 +134,7 @@ def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, gr
             progress(b, snp_idx.size)
     return GrmSum(S=S, m=int(passed.sum()), passed=passed,
                   reason_counts=summarize_reasons(reason_all), seconds_read=t_read,
-                  seconds_syrk=t_syrk)
+                  seconds_syrk=t_syrk, freq=freq)
 
 
 def finish_grm(S: np.ndarray, m: int, inplace: bool = False) -> np.ndarray:

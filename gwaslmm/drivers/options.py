@@ -111,6 +111,11 @@ class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PredictOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
 class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
     test: str = "wald"
     fast: bool = False

@@ -1,0 +1,24 @@
+import click
+
+from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
+from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
+from .options import run_logged
+
+
+@click.command(cls=StrictCommand, epilog=epilog(
+    "Fits the null model on the samples with a phenotype (and covariates), then writes "
+    "OUT.predict.tsv (FID IID in_training phenotype genetic_value pev reliability fitted) for "
+    "every kept sample of the genotype file, OUT.snp_effects.tsv (variant_id effect_allele "
+    "weight center u; for plink2 --score) when the kinship is built from the genotypes, "
+    "OUT.log and OUT.timings.json.", repeats(*NAME_LISTS), EXIT_CODES))
+@input_options
+@pheno_options(multi=False)
+@covar_options
+@kinship_options
+@handle_errors
+def predict(**kw):
+    """Genetic values by BLUP (also of samples without phenotype), SNP effects."""
+    from gwaslmm.drivers.options import PredictOptions
+    from gwaslmm.drivers.predict import run_predict
+
+    run_logged(build_options(PredictOptions, kw), run_predict)

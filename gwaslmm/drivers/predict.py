@@ -1,0 +1,130 @@
+"""``gwaslmm predict``: genetic values by BLUP from a null model fitted on the
+phenotyped samples, for every sample of the genotype file (training or not),
+with prediction error variance and reliability, and SNP effects ready for
+``plink2 --score`` (numerics in :mod:`gwaslmm.predict`).
+
+The kinship covers every kept sample of the genotype file: built from the
+genotypes with QC and allele frequencies of the training samples (so a
+sample without phenotype does not change the training kinship), or read
+from --grm/--kinship (then no SNP effects: the file's definition is not known).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import InputError, UsageError
+from ..ids import positions
+from ..kinship import finish_grm, grm_sum
+from ..kinship_io import read_gcta_grm, read_gemma_kinship
+from ..methods import method_for
+from ..predict import blup, snp_effects
+from ..qc import qc_report_lines
+from ..samples import join_samples
+from ..tables import read_id_lists
+from ..writers import write_tsv
+from .inputs import decompose_for, open_source, select_samples, selected_variants
+
+PREDICT_COLUMNS = ["FID", "IID", "in_training", "phenotype", "genetic_value", "pev",
+                   "reliability", "fitted"]
+SNP_COLUMNS = ["variant_id", "effect_allele", "weight", "center", "u"]
+
+
+def _kinship_all(opts, source, every, train_pos, snp_idx, log):
+    """K over every kept sample, and (grm pieces for SNP effects or None)."""
+    if opts.grm or opts.kinship:
+        if opts.grm and opts.kinship:
+            raise UsageError("give --grm or --kinship, not both")
+        kin = read_gcta_grm(opts.grm) if opts.grm else read_gemma_kinship(
+            opts.kinship, source.samples.fid, source.samples.iid)
+        log.write(f"kinship: {opts.grm or opts.kinship} ({kin.keys.size} samples); no SNP "
+                  f"effects (the file's kinship definition is not known)")
+        return kin.subset(every.fid, every.iid), None
+    t0 = time.perf_counter()
+    gs = grm_sum(source, every.idx, snp_idx, opts.grm_type, opts.filters, opts.memory_gb,
+                 progress=log.progress("kinship: variants", snp_idx.size),
+                 block_size=opts.block_size, dtype=np.float64, ref_rows=train_pos)
+    log.lines(qc_report_lines(gs.reason_counts, opts.filters, snp_idx.size, gs.m))
+    log.write(f"kinship ({opts.grm_type}) over {every.n} samples x {gs.m} SNPs, allele "
+              f"frequencies and QC from the {train_pos.size} training samples, in "
+              f"{time.perf_counter() - t0:.2f}s")
+    return finish_grm(gs.S, gs.m, inplace=True), gs
+
+
+def _snp_effect_rows(opts, source, sel, snp_idx, gs, py, lam):
+    """(variant, allele, weight, center, u) for every SNP of the kinship."""
+    from ..genotypes import snp_block_size
+
+    cand = snp_idx[gs.passed]
+    p = gs.freq[gs.passed]
+    sd = np.sqrt(2.0 * p * (1.0 - p)) if opts.grm_type == "standardized" else np.ones(p.size)
+    bs = opts.block_size or snp_block_size(sel.n, opts.memory_gb)
+    u = np.empty(cand.size)
+    buf = np.empty((sel.n, min(bs, max(1, cand.size))), order="F")
+    for a in range(0, cand.size, bs):
+        b = min(cand.size, a + bs)
+        blk = source.read_block(sel.idx, cand[a:b])
+        Z = blk.fill(np.arange(b - a), buf, center=2.0 * p[a:b], scale=1.0 / sd[a:b],
+                     missing_value=np.zeros(b - a))
+        u[a:b] = snp_effects(Z, py, lam, gs.m)
+    v = source.variants
+    w = u / sd
+    return [[v.id[j], v.effect_allele[j], f"{w[k]:.10g}", f"{2.0 * p[k]:.10g}", f"{u[k]:.10g}"]
+            for k, j in enumerate(cand)]
+
+
+def run_predict(opts, log) -> dict:
+    if opts.eigen or opts.save_eigen:
+        raise UsageError("predict needs the kinship itself (of every predicted sample): drop "
+                         "--eigen/--save-eigen")
+    source = open_source(opts, log)
+    sel = select_samples(opts, source, log, need_phenotype=True)
+    if sel.y.shape[1] != 1:
+        raise UsageError("predict fits one phenotype; pick it with --pheno-name")
+    every = join_samples(source.samples, keep=read_id_lists(opts.keep, "--keep"),
+                         remove=read_id_lists(opts.remove, "--remove"), need_phenotype=False)
+    train_pos = positions(every.keys, sel.keys)
+    if (train_pos < 0).any():
+        raise InputError("a training sample is missing from the genotype samples (internal)")
+    log.write(f"prediction: {sel.n} training samples (phenotype and covariates present), "
+              f"{every.n - sel.n} more samples of the genotype file predicted from their "
+              f"kinship with them (genetic value only: no fitted value without covariates)")
+    snp_idx = selected_variants(opts, source, log)
+    K, gs = _kinship_all(opts, source, every, np.sort(train_pos), snp_idx, log)
+    Ktt = K[np.ix_(train_pos, train_pos)]
+    method = method_for("quantitative", "exact")
+    sp, basis = decompose_for(opts, Ktt, sel, sel.W, log, overwrite_k=True)
+    fit = method.null_model(sp, basis, sel.y[:, 0], sel.pheno_names[0]).fit
+    log.lines(fit.log_lines())
+    t0 = time.perf_counter()
+    res = blup(K, train_pos, sel.W, sel.y[:, 0], fit.lam, fit.sigma_g2)
+    log.stage("blup", time.perf_counter() - t0)
+    fitted = np.full(every.n, np.nan)
+    fitted[train_pos] = sel.W @ res.alpha + res.g[train_pos]
+    pheno = np.full(every.n, np.nan)
+    pheno[train_pos] = sel.y[:, 0]
+    in_train = np.zeros(every.n, bool)
+    in_train[train_pos] = True
+
+    def f(x):
+        return "NA" if not np.isfinite(x) else f"{x:.8g}"
+
+    rows = [[every.fid[i], every.iid[i], str(int(in_train[i])), f(pheno[i]), f(res.g[i]),
+             f(res.pev[i]), f(res.reliability[i]), f(fitted[i])] for i in range(every.n)]
+    path = write_tsv(opts.out + ".predict.tsv", PREDICT_COLUMNS, rows)
+    r_other = res.reliability[~in_train].mean() if (~in_train).any() else float("nan")
+    log.write(f"wrote {path} ({every.n} samples; mean reliability "
+              f"{res.reliability[in_train].mean():.4f} training, {r_other:.4f} others)")
+    out = dict(path=path, lam=fit.lam, h2=fit.h2)
+    if gs is not None:
+        t0 = time.perf_counter()
+        srows = _snp_effect_rows(opts, source, sel, snp_idx, gs, res.py, fit.lam)
+        spath = write_tsv(opts.out + ".snp_effects.tsv", SNP_COLUMNS, srows)
+        log.stage("snp_effects", time.perf_counter() - t0)
+        log.write(f"wrote {spath} ({len(srows)} SNPs): genetic_value = sum of weight x (count "
+                  f"of effect_allele - center); plink2 --score {spath} 1 2 3 header "
+                  f"cols=+scoresums gives the sum of weight x count (the same up to a constant)")
+        out["snp_effects"] = spath
+    return out
