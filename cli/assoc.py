@@ -40,6 +40,9 @@ def _columns():
               help="Split each variant into its within-family deviation and family mean "
                    "(families by FID): the direct effect, the between-family effect and their "
                    "difference. Wald tests.")
+@click.option("--family-col", metavar="NAME",
+              help="With --within-family: families from this column of the --covar file "
+                   "(not a covariate) instead of the FIDs.")
 @click.option("--null", metavar="PREFIX", help="Use a null model saved by reml --save-null.")
 @click.option("--chunk", metavar="K/N", help="Scan only the K-th of N variant chunks.")
 @click.option("--no-gzip", is_flag=True, help="Write plain TSV instead of .tsv.gz.")

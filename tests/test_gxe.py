@@ -419,3 +419,30 @@ def test_joint_test_equals_dense_wald(tmp_path):
     assert "p_joint" in res
     top = int(np.argmax(numeric(res["neg_log_10_p_value"])))
     assert numeric(res["p_joint"])[top] < 1e-20
+
+
+def test_family_col_gives_the_fid_families(tmp_path):
+    """--family-col NAME (a column of the covariate file, left out of the
+    covariates) with the FIDs copied into it gives the FID run's rows."""
+    head, *rows = Path(SIM + ".covar").read_text().splitlines()
+    (tmp_path / "c.covar").write_text("\n".join([head + "\thousehold"] + [
+        r + "\tH" + r.split()[0] for r in rows]) + "\n")
+    base = ["assoc", "--bfile", SIM, "--chr", "8", "--pheno", SIM + ".pheno", "--pheno-name",
+            "trait", "--within-family", "--fast"]
+    r = run_cli([*base, "--covar", SIM + ".covar", "--covar-name", "age,bmi", "--out",
+                 tmp_path / "fid"])
+    assert r.exit_code == 0, r.output
+    r = run_cli([*base, "--covar", tmp_path / "c.covar", "--cat-covar", "batch",
+                 "--family-col", "household", "--out", tmp_path / "col"])
+    assert r.exit_code == 0, r.output
+    log = (tmp_path / "col.log").read_text()
+    assert "column household (--family-col) groups the samples" in log
+    assert "families by column household" in log
+    r = run_cli([*base, "--covar", SIM + ".covar", "--cat-covar", "batch", "--out",
+                 tmp_path / "fid2"])
+    assert r.exit_code == 0, r.output
+    a = gzip.decompress((tmp_path / "fid2.assoc.tsv.gz").read_bytes())
+    assert a == gzip.decompress((tmp_path / "col.assoc.tsv.gz").read_bytes())
+    r = run_cli([*base, "--covar", tmp_path / "c.covar", "--covar-name", "age,household",
+                 "--family-col", "household", "--out", tmp_path / "x"])
+    assert r.exit_code == 2 and "not also a covariate" in r.output

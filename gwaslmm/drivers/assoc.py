@@ -74,6 +74,11 @@ def _check_options(opts) -> None:
     if opts.within_family and opts.test != "wald":
         raise UsageError(f"--within-family gives Wald tests; --test {opts.test} is not offered "
                          f"with it yet")
+    if opts.family_col and not opts.within_family:
+        raise UsageError("--family-col NAME gives the families of --within-family; add "
+                         "--within-family")
+    if opts.family_col and not opts.covar:
+        raise UsageError("--family-col NAME is a column of the covariate file: give --covar FILE")
     if opts.within_family and opts.gxe:
         raise UsageError("--gxe and --within-family are two different per-variant models; "
                          "choose one")
@@ -88,7 +93,8 @@ def run_settings(opts, method, selection: str) -> list:
     return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}",
             *([f"gxe={opts.gxe}"] if opts.gxe else []),
             *(["gxe_joint=True"] if opts.gxe_joint else []),
-            *(["within_family=True"] if opts.within_family else []), f"maf={opts.maf!r}",
+            *(["within_family=True"] if opts.within_family else []),
+            *([f"family_col={opts.family_col}"] if opts.family_col else []), f"maf={opts.maf!r}",
             f"geno={opts.geno!r}", f"mac={opts.mac!r}",
             f"rotate_dtype={opts.rotate_dtype}",
             f"kinship_precision={opts.grm_dtype or method.kinship_precision}",
@@ -164,19 +170,40 @@ def gxe_design(name: str, sel, log, joint: bool = False) -> GxE:
     return GxE(env=env, name=name, joint=joint)
 
 
-def family_design(sel, log) -> WithinBetween:
-    """The within/between-family design, families from the analysed
-    samples' FIDs."""
-    fams, family, size = np.unique(sel.fid, return_inverse=True, return_counts=True)
+def families_of(opts, sel) -> tuple:
+    """(family label per analysed sample, what they are): the FIDs, or the
+    --family-col column of the covariate file."""
+    if not opts.family_col:
+        return sel.fid, "FID"
+    from ..ids import positions, sample_keys
+    from ..tables import read_sample_table
+
+    table = read_sample_table(opts.covar, "covariate", "COVAR")
+    tkeys = table.iid if table.by_iid else sample_keys(table.fid, table.iid)
+    rows = positions(tkeys, sel.iid if table.by_iid else sel.keys)
+    labels = table.columns[opts.family_col][rows]
+    bad = np.isin(np.char.upper(labels.astype(str)), ["", "NA", "NAN", "-9"])
+    if bad.any():
+        raise InputError(f"--family-col {opts.family_col}: {int(bad.sum())} of the {sel.n} "
+                         f"analysed samples have no family (first: {sel.keys[bad][0]}, "
+                         f"'{labels[bad][0]}')")
+    return labels, f"column {opts.family_col} of {opts.covar}"
+
+
+def family_design(sel, log, families=None) -> WithinBetween:
+    """The within/between-family design: families (labels per analysed
+    sample, and what they are; default the FIDs)."""
+    labels, what = families if families is not None else (sel.fid, "FID")
+    fams, family, size = np.unique(labels, return_inverse=True, return_counts=True)
     family = family.reshape(-1).astype(np.int64)
     multi = size >= 2
     if not multi.any():
-        raise InputError(f"--within-family: no family (FID) has 2 or more analysed samples "
+        raise InputError(f"--within-family: no family ({what}) has 2 or more analysed samples "
                          f"({fams.size} families, all of 1 sample among {sel.n} analysed): "
                          f"there is no within-family variation to test")
     sizes, counts = np.unique(size[multi], return_counts=True)
     n_single = int((~multi).sum())
-    log.write(f"within/between-family (families by FID): {fams.size} families among {sel.n} "
+    log.write(f"within/between-family (families by {what}): {fams.size} families among {sel.n} "
               f"analysed samples; {int(multi.sum())} of 2 or more samples ("
               + ", ".join(f"{c} of {s}" for s, c in zip(sizes, counts)) + f"), {n_single} "
               f"singletons (their x equals the family mean: they inform the between-family "
@@ -214,7 +241,8 @@ def run_assoc(opts, log) -> dict:
     chromosomes = chromosomes_of(source, tested) if opts.loco else None
 
     design = (gxe_design(opts.gxe, sel, log, opts.gxe_joint) if opts.gxe
-              else family_design(sel, log) if opts.within_family else ADDITIVE)
+              else family_design(sel, log, families_of(opts, sel)) if opts.within_family
+              else ADDITIVE)
 
     def make_scanner(model, kinship):
         return method.scanner(model, opts.test, design=design, precision=opts.rotate_dtype,

@@ -122,6 +122,18 @@ def select_samples(opts, source, log, need_phenotype: bool,
         log.file_info("covariates", opts.covar)
         covar_names = select_columns(covar_table, list(opts.covar_name) or None, None,
                                      "covariate")
+        group = getattr(opts, "family_col", None)
+        if group is not None:
+            if group not in covar_table.names:
+                raise UsageError(f"--family-col {group}: no such column in {opts.covar} "
+                                 f"(columns: {', '.join(covar_table.names)})")
+            if group in covar_names and opts.covar_name:
+                raise UsageError(f"--family-col {group} groups samples into families; it is "
+                                 f"not also a covariate: drop it from --covar-name")
+            if group in covar_names:
+                covar_names = [c for c in covar_names if c != group]
+                log.write(f"  column {group} (--family-col) groups the samples, it is not a "
+                          f"covariate")
         if pheno_table is not None and _same_file(opts.pheno, opts.covar):
             clash = [c for c in covar_names if c in names]
             if clash and opts.covar_name:

@@ -131,6 +131,7 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
     gxe: str | None = None
     gxe_joint: bool = False
     within_family: bool = False
+    family_col: str | None = None
 
     @property
     def engine(self) -> str:
