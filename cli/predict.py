@@ -15,6 +15,13 @@ from .options import run_logged
 @pheno_options(multi=False)
 @covar_options
 @kinship_options
+@click.option("--cv", type=click.IntRange(min=2), default=None, metavar="K",
+              help="K-fold cross-validation of the predictions (OUT.cv.tsv); folds by family "
+                   "(FID) so relatives never straddle them.")
+@click.option("--cv-by-sample", is_flag=True,
+              help="With --cv: random folds by sample instead of by family.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Random seed of the --cv folds.")
 @handle_errors
 def predict(**kw):
     """Genetic values by BLUP (also of samples without phenotype), SNP effects."""

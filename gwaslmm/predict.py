@@ -89,3 +89,30 @@ def snp_effects(Zt: np.ndarray, py: np.ndarray, lam: float, m: int) -> np.ndarra
     """u = lam Z_t' P y / M for a block of standardized training genotypes
     Zt (n_t, k): (k,) float64."""
     return lam * (Zt.T @ py) / m
+
+
+def cv_folds(groups: np.ndarray, k: int, seed: int = 1) -> np.ndarray:
+    """Fold (0..k-1) per sample, whole groups (families) kept in one fold:
+    groups in a random order (``seed``), each to the fold with the fewest
+    samples so far (folds of near-equal size).  groups (n,) labels; with
+    one label per sample this is a random split by sample."""
+    labels, inv, size = np.unique(groups, return_inverse=True, return_counts=True)
+    order = np.random.default_rng(seed).permutation(labels.size)
+    fold_of_group = np.empty(labels.size, np.int64)
+    filled = np.zeros(k)
+    for g in order[np.argsort(-size[order], kind="stable")]:  # large families first
+        f = int(np.argmin(filled))
+        fold_of_group[g] = f
+        filled[f] += size[g]
+    return fold_of_group[inv.reshape(-1)]
+
+
+def accuracy(y: np.ndarray, pred: np.ndarray) -> tuple:
+    """(correlation, R^2 = correlation^2, slope of y on pred) over finite pairs."""
+    ok = np.isfinite(y) & np.isfinite(pred)
+    y, p = y[ok], pred[ok]
+    if y.size < 3 or np.var(p) == 0:
+        return float("nan"), float("nan"), float("nan")
+    r = float(np.corrcoef(y, p)[0, 1])
+    slope = float(np.cov(y, p)[0, 1] / np.var(p, ddof=1))
+    return r, r * r, slope

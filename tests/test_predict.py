@@ -132,3 +132,38 @@ def test_plink2_score_reproduces_the_genetic_values(tmp_path):
     g = numeric(pred["genetic_value"])[train]
     s = np.array([score[k] for k in zip(pred["FID"][train], pred["IID"][train])])
     assert np.corrcoef(g, s)[0, 1] > 0.9999
+
+
+def test_cv_folds_keep_families_together():
+    from gwaslmm.predict import cv_folds
+
+    rng = np.random.default_rng(3)
+    fam = np.repeat(np.arange(60), rng.integers(1, 5, 60))
+    fold = cv_folds(fam, 5, seed=2)
+    for f in np.unique(fam):
+        assert np.unique(fold[fam == f]).size == 1
+    sizes = np.bincount(fold, minlength=5)
+    assert sizes.max() - sizes.min() <= 4  # the largest family
+    assert (cv_folds(fam, 5, seed=2) == fold).all()
+
+
+def test_cross_validation_table(tmp_path):
+    """--cv 4 by family on the bundled example (h2 about 0.4): every fold
+    refitted, held-out predictions correlate with the phenotype, the pooled
+    row covers every training sample, and the same seed gives the same table."""
+    args = ["predict", "--bfile", SIM, "--pheno", SIM + ".pheno", "--pheno-name", "trait",
+            "--covar", SIM + ".covar", "--covar-name", "age,bmi", "--cv", "4"]
+    for tag in ("a", "b"):
+        r = run_cli([*args, "--out", tmp_path / tag])
+        assert r.exit_code == 0, r.output
+    assert (tmp_path / "a.cv.tsv").read_text() == (tmp_path / "b.cv.tsv").read_text()
+    cv = read_columns(str(tmp_path / "a.cv.tsv"))
+    assert cv["fold"].tolist() == ["1", "2", "3", "4", "all"]
+    n_test = numeric(cv["n_test"])
+    assert n_test[:4].sum() == n_test[4] == 988
+    r_all, slope = numeric(cv["r"])[4], numeric(cv["slope"])[4]
+    assert 0.2 < r_all < 0.9 and 0.5 < slope < 1.5, (r_all, slope)
+    assert "relatives stay in one fold" in (tmp_path / "a.log").read_text()
+    r = run_cli(["predict", "--bfile", SIM, "--pheno", SIM + ".pheno", "--pheno-name", "trait",
+                 "--cv-by-sample", "--out", tmp_path / "x"])
+    assert r.exit_code == 2 and "--cv-by-sample goes with --cv K" in r.output

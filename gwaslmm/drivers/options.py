@@ -112,7 +112,9 @@ class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
 
 @dataclass(frozen=True, kw_only=True)
 class PredictOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
-    pass
+    cv: int | None = None
+    cv_by_sample: bool = False
+    seed: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 
+from ..eigen import decompose
 from ..errors import InputError, UsageError
 from ..ids import positions
 from ..kinship import finish_grm, grm_sum
 from ..kinship_io import read_gcta_grm, read_gemma_kinship
 from ..methods import method_for
-from ..predict import blup, snp_effects
+from ..predict import accuracy, blup, cv_folds, snp_effects
 from ..qc import qc_report_lines
 from ..samples import join_samples
 from ..tables import read_id_lists
@@ -30,6 +31,7 @@ from .inputs import decompose_for, open_source, select_samples, selected_variant
 PREDICT_COLUMNS = ["FID", "IID", "in_training", "phenotype", "genetic_value", "pev",
                    "reliability", "fitted"]
 SNP_COLUMNS = ["variant_id", "effect_allele", "weight", "center", "u"]
+CV_COLUMNS = ["fold", "n_train", "n_test", "h2", "lambda", "r", "r2", "slope", "r_genetic"]
 
 
 def _kinship_all(opts, source, every, train_pos, snp_idx, log):
@@ -75,7 +77,56 @@ def _snp_effect_rows(opts, source, sel, snp_idx, gs, py, lam):
             for k, j in enumerate(cand)]
 
 
+def _cross_validate(opts, K, train_pos, sel, log, method) -> list:
+    """K-fold cross-validation over the training samples: per fold the null
+    model refitted on the other folds, the held-out samples predicted
+    (fitted = W alpha + g); rows of CV_COLUMNS, the last 'all' (pooled)."""
+    k = opts.cv
+    by_family = not opts.cv_by_sample
+    fold = cv_folds(sel.fid if by_family else sel.keys, k, opts.seed)
+    how = "by family (FID): relatives stay in one fold" if by_family else "by sample"
+    sizes = ", ".join(str(int((fold == f).sum())) for f in range(k))
+    log.write(f"cross-validation: {k} folds {how} (seed {opts.seed}); fold sizes {sizes}")
+    y, W = sel.y[:, 0], sel.W
+    pred = np.full(sel.n, np.nan)
+    gen = np.full(sel.n, np.nan)
+    resid = np.full(sel.n, np.nan)
+    rows = []
+    for f in range(k):
+        tr, te = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        if tr.size < 10 or te.size == 0:
+            raise InputError(f"--cv {k}: fold {f + 1} leaves {tr.size} training and {te.size} "
+                             f"held-out samples; use fewer folds")
+        both = np.concatenate([tr, te])
+        Kf = K[np.ix_(train_pos[both], train_pos[both])]
+        sp, basis = decompose(np.ascontiguousarray(Kf[:tr.size, :tr.size]), W[tr],
+                              vectors=True, overwrite_k=True)
+        fit = method.null_model(sp, basis, y[tr], sel.pheno_names[0]).fit
+        res = blup(Kf, np.arange(tr.size), W[tr], y[tr], fit.lam, fit.sigma_g2)
+        g = res.g[tr.size:]
+        pred[te] = W[te] @ res.alpha + g
+        gen[te] = g
+        resid[te] = y[te] - W[te] @ res.alpha
+        r, r2, slope = accuracy(y[te], pred[te])
+        rg = accuracy(resid[te], g)[0]
+        rows.append([str(f + 1), str(tr.size), str(te.size), f"{fit.h2:.6g}", f"{fit.lam:.6g}",
+                     f"{r:.6g}", f"{r2:.6g}", f"{slope:.6g}", f"{rg:.6g}"])
+        log.write(f"  fold {f + 1}: {tr.size} training, {te.size} held out; h2 {fit.h2:.4g}; "
+                  f"r(y, fitted) {r:.4f}, slope {slope:.4f}; r(y - W alpha, g) {rg:.4f}")
+    r, r2, slope = accuracy(y, pred)
+    rg = accuracy(resid, gen)[0]
+    rows.append(["all", str(sel.n), str(sel.n), "NA", "NA", f"{r:.6g}", f"{r2:.6g}",
+                 f"{slope:.6g}", f"{rg:.6g}"])
+    log.write(f"  all folds pooled: r(y, fitted) {r:.4f} (R2 {r2:.4f}), slope {slope:.4f}; "
+              f"r(y - W alpha, g) {rg:.4f}")
+    return rows
+
+
 def run_predict(opts, log) -> dict:
+    if opts.cv is not None and opts.cv < 2:
+        raise UsageError(f"--cv {opts.cv}: give 2 or more folds")
+    if opts.cv_by_sample and opts.cv is None:
+        raise UsageError("--cv-by-sample goes with --cv K")
     if opts.eigen or opts.save_eigen:
         raise UsageError("predict needs the kinship itself (of every predicted sample): drop "
                          "--eigen/--save-eigen")
@@ -127,4 +178,11 @@ def run_predict(opts, log) -> dict:
                   f"of effect_allele - center); plink2 --score {spath} 1 2 3 header "
                   f"cols=+scoresums gives the sum of weight x count (the same up to a constant)")
         out["snp_effects"] = spath
+    if opts.cv:
+        t0 = time.perf_counter()
+        rows = _cross_validate(opts, K, train_pos, sel, log, method)
+        cpath = write_tsv(opts.out + ".cv.tsv", CV_COLUMNS, rows)
+        log.stage("cv", time.perf_counter() - t0)
+        log.write(f"wrote {cpath}")
+        out["cv"] = cpath
     return out
