@@ -167,3 +167,31 @@ def test_cross_validation_table(tmp_path):
     r = run_cli(["predict", "--bfile", SIM, "--pheno", SIM + ".pheno", "--pheno-name", "trait",
                  "--cv-by-sample", "--out", tmp_path / "x"])
     assert r.exit_code == 2 and "--cv-by-sample goes with --cv K" in r.output
+
+
+def test_reliability_grows_with_phenotyped_relatives(tmp_path):
+    """Samples predicted from their kinship alone: the more relatives with a
+    phenotype in the training set, the higher the reliability (the bundled
+    simulation's trios and sib pairs; every related sample's own phenotype
+    removed)."""
+    fam = [ln.split() for ln in Path(SIM + ".fam").read_text().splitlines()]
+    fids = np.array([r[0] for r in fam])
+    counts = {f: c for f, c in zip(*np.unique(fids, return_counts=True))}
+    related = [i for i, f in enumerate(fids) if counts[f] >= 2]
+    drop = {tuple(fam[i][:2]) for i in related[::3]}  # one in three of them
+    head, *rows = Path(SIM + ".pheno").read_text().splitlines()
+    (tmp_path / "t.pheno").write_text("\n".join([head] + [
+        r for r in rows if tuple(r.split()[:2]) not in drop]) + "\n")
+    r = run_cli(["predict", "--bfile", SIM, "--pheno", tmp_path / "t.pheno", "--pheno-name",
+                 "trait", "--out", tmp_path / "p"])
+    assert r.exit_code == 0, r.output
+    pred = read_columns(str(tmp_path / "p.predict.tsv"))
+    train = pred["in_training"] == "1"
+    trained_fids = pred["FID"][train]
+    n_rel = np.array([int((trained_fids == f).sum()) for f in pred["FID"]])
+    rel = numeric(pred["reliability"])
+    out = ~train
+    means = [rel[out & (n_rel == k)].mean() for k in (0, 1, 2) if (out & (n_rel == k)).any()]
+    assert len(means) == 3 and means[0] < means[1] < means[2], means
+    print("mean reliability by phenotyped relatives 0/1/2:", np.round(means, 3))
+    assert rel[train].mean() > means[2]
