@@ -23,7 +23,8 @@ TESTS = ("wald", "lrt", "score", "all")
 
 @dataclass(frozen=True)
 class Prepared:
-    """A block in the scanner's space: Xt (n', k) float64, the k variants kept;
+    """A block in the scanner's space: Xt (n', k) float64, the k variants kept (a
+    two-column design: a pair of such arrays);
     keep (m,) bool over the block's variants (False: collinear, not tested)."""
 
     Xt: np.ndarray

@@ -87,7 +87,8 @@ def pair_exact_block(model, Xt: np.ndarray, Zt: np.ndarray) -> np.ndarray:
     wy = w * yt[None, :]
     gs = np.stack([w @ (Xt * Xt), w @ (Xt * Zt), w @ (Zt * Zt), wy @ Xt, wy @ Zt])
     out = np.empty((Xt.shape[1], 10))
-    pair_remle_scan(d, yt, np.ascontiguousarray(Xt), np.ascontiguousarray(Zt), u,
+    # column-major: the kernel runs down each variant's column
+    pair_remle_scan(d, yt, np.asfortranarray(Xt), np.asfortranarray(Zt), u,
                    np.ascontiguousarray(gs), w @ (yt * yt), np.log(w).sum(1),
                    _logdet0(Xt, Zt), float(model.n - model.c - 2), BRENT_TOL, BRENT_ITER, out)
     return out
@@ -177,10 +178,14 @@ class PairExactScanner:
 
     def prepare(self, X: np.ndarray) -> Prepared:
         X, Z = self.design.columns(X)
-        Xt = np.array(self._rot.rotate(X))  # a copy: rotate() reuses its buffer
-        Zt = self._rot.rotate(Z)
+        m = X.shape[1]
+        R = self._rot.rotate(np.hstack([X, Z]))  # one product for both (n', 2m)
+        Xt, Zt = R[:, :m], R[:, m:]
         keep = _keep(X, Z, Xt, Zt)
-        return Prepared(Xt=np.stack([Xt[:, keep], Zt[:, keep]]), keep=keep)
+        if not keep.all():
+            Xt, Zt = Xt[:, keep], Zt[:, keep]
+        # views of the rotator's buffer, used by test() before the next block
+        return Prepared(Xt=(Xt, Zt), keep=keep)
 
     def test(self, prep: Prepared) -> BlockResult:
         st = pair_exact_block(self.model, prep.Xt[0], prep.Xt[1])
@@ -217,14 +222,14 @@ class PairFastScanner:
         wh = self.whitener
         R = [self.whitening.whiten(np.asfortranarray(M[:, keep])) for M in (X, Z)]
         R = [M - wh.Q @ (wh.Q.T @ M) for M in R]  # (I - QQ') L^-1 x
-        return Prepared(Xt=np.stack(R), keep=keep)
+        return Prepared(Xt=tuple(R), keep=keep)
 
     def test(self, prep: Prepared) -> BlockResult:
         from .pair_kernels import pair_cross_sums
 
         Rx, Rz = prep.Xt
         sums = np.empty((Rx.shape[1], 5))
-        pair_cross_sums(np.ascontiguousarray(Rx), np.ascontiguousarray(Rz), self.whitener.yw,
+        pair_cross_sums(np.asfortranarray(Rx), np.asfortranarray(Rz), self.whitener.yw,
                        sums)
         df = self.model.n - self.model.c - 2
         st = np.full((Rx.shape[1], 10), np.nan)
