@@ -21,6 +21,7 @@ from ..ids import positions
 from ..kinship import finish_grm, grm_sum
 from ..kinship_io import read_gcta_grm, read_gemma_kinship
 from ..methods import method_for
+from ..paths import Outputs
 from ..predict import accuracy, blup, cv_folds, snp_effects
 from ..qc import qc_report_lines
 from ..samples import join_samples
@@ -164,7 +165,8 @@ def run_predict(opts, log) -> dict:
 
     rows = [[every.fid[i], every.iid[i], str(int(in_train[i])), f(pheno[i]), f(res.g[i]),
              f(res.pev[i]), f(res.reliability[i]), f(fitted[i])] for i in range(every.n)]
-    path = write_tsv(opts.out + ".predict.tsv", PREDICT_COLUMNS, rows)
+    files = Outputs(opts.out)
+    path = write_tsv(files.predict, PREDICT_COLUMNS, rows)
     r_other = res.reliability[~in_train].mean() if (~in_train).any() else float("nan")
     log.write(f"wrote {path} ({every.n} samples; mean reliability "
               f"{res.reliability[in_train].mean():.4f} training, {r_other:.4f} others)")
@@ -172,7 +174,7 @@ def run_predict(opts, log) -> dict:
     if gs is not None:
         t0 = time.perf_counter()
         srows = _snp_effect_rows(opts, source, sel, snp_idx, gs, res.py, fit.lam)
-        spath = write_tsv(opts.out + ".snp_effects.tsv", SNP_COLUMNS, srows)
+        spath = write_tsv(files.snp_effects, SNP_COLUMNS, srows)
         log.stage("snp_effects", time.perf_counter() - t0)
         log.write(f"wrote {spath} ({len(srows)} SNPs): genetic_value = sum of weight x (count "
                   f"of effect_allele - center); plink2 --score {spath} 1 2 3 header "
@@ -181,7 +183,7 @@ def run_predict(opts, log) -> dict:
     if opts.cv:
         t0 = time.perf_counter()
         rows = _cross_validate(opts, K, train_pos, sel, log, method)
-        cpath = write_tsv(opts.out + ".cv.tsv", CV_COLUMNS, rows)
+        cpath = write_tsv(files.cv, CV_COLUMNS, rows)
         log.stage("cv", time.perf_counter() - t0)
         log.write(f"wrote {cpath}")
         out["cv"] = cpath

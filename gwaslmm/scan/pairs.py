@@ -220,9 +220,10 @@ class PairFastScanner:
         keep = keep_variants(rx, rz, rx - column_sumsq(wx), rz - column_sumsq(wz),
                              np.einsum("ij,ij->j", X, Z) - np.einsum("ij,ij->j", wx, wz))
         wh = self.whitener
-        R = [self.whitening.whiten(np.asfortranarray(M[:, keep])) for M in (X, Z)]
-        R = [M - wh.Q @ (wh.Q.T @ M) for M in R]  # (I - QQ') L^-1 x
-        return Prepared(Xt=tuple(R), keep=keep)
+        k = int(keep.sum())
+        R = self.whitening.whiten(np.asfortranarray(np.hstack([X[:, keep], Z[:, keep]])))
+        R -= wh.Q @ (wh.Q.T @ R)  # (I - QQ') L^-1 [x, z], one solve for both
+        return Prepared(Xt=(R[:, :k], R[:, k:]), keep=keep)
 
     def test(self, prep: Prepared) -> BlockResult:
         from .pair_kernels import pair_cross_sums
