@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from speed import gwaslmm_exe, simulate, timed  # noqa: E402
+from speed import gwaslmm_exe, simulate, timed, write_report  # noqa: E402
 
 
 def main() -> int:
@@ -63,11 +63,7 @@ def main() -> int:
              "The two-column designs rotate (exact) or whiten (fast) two columns per variant, "
              "twice the additive scan's n^2 m product; the exact GxE/within scan also searches "
              "lambda per variant on a grid of 81 points and by Brent's method.", ""]
-    path = os.path.join(HERE, "results", f"{a.date}.md")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"wrote {path}")
+    write_report(a.date, lines)
     return 0
 
 

@@ -47,7 +47,7 @@ sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
 
-from speed import alternate, best_of, gwaslmm_exe, med, simulate  # noqa: E402
+from speed import alternate, best_of, gwaslmm_exe, med, simulate, write_report  # noqa: E402
 
 N, M = 2000, 50_000
 
@@ -171,11 +171,7 @@ def main() -> int:
              "`gwaslmm assoc --fast` (kinship built from the same file: two passes) against "
              "`plink2 --glm allow-no-covars` (no kinship; the I/O floor of a scan).", "",
              "| file | gwaslmm s | plink2 --glm s | ratio |", "|---|---:|---:|---:|", *e2e, ""]
-    path = os.path.join(HERE, "results", f"{a.date}.md")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"wrote {path}")
+    write_report(a.date, lines)
     return 0
 
 

@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from speed import gwaslmm_exe, simulate, timed  # noqa: E402
+from speed import gwaslmm_exe, simulate, timed, write_report  # noqa: E402
 
 
 def main() -> int:
@@ -59,11 +59,7 @@ def main() -> int:
         lines.append(f"| `{tag}` | {t:.1f} | {stages} |")
         print(lines[-1], flush=True)
     lines.append("")
-    path = os.path.join(HERE, "results", f"{a.date}.md")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"wrote {path}")
+    write_report(a.date, lines)
     return 0
 
 

@@ -330,6 +330,16 @@ def section_help(lines: list) -> None:
               f"an argument error (`gwaslmm assoc --bfile`): median {med(bad):.3f} s.", ""]
 
 
+def write_report(date: str, lines: list) -> str:
+    """benchmarks/results/<date>.md from the report's lines; echoed."""
+    path = os.path.join(HERE, "results", f"{date}.md")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {path}")
+    return path
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -356,11 +366,7 @@ def main() -> int:
         section_help(lines)
     if "inputs" in only:
         section_inputs(a.data_dir, a.repeats, lines)
-    path = os.path.join(HERE, "results", f"{a.date}.md")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"wrote {path}")
+    write_report(a.date, lines)
     return 0
 
 

@@ -82,7 +82,8 @@ def scan_variants(scanner: Scanner, source: GenotypeSource, samples: np.ndarray,
     """Test ``variant_idx`` (indices into the source's variants) on the
     analysed ``samples`` with ``scanner``, writing rows through ``writer``."""
     n = samples.size
-    bs = block_size or snp_block_size(n, memory_gb, copies=4,
+    copies = getattr(scanner, "copies_per_variant", 4)  # float64 columns held per variant
+    bs = block_size or snp_block_size(n, memory_gb, copies=copies,
                                       reserved_bytes=scanner.reserved_bytes, max_block=4096)
     variants = source.variants
     text = summary.text_tables(variants)

@@ -163,6 +163,8 @@ class PairExactScanner:
     (:class:`~gwaslmm.scan.base.Scanner`): the rotation of
     :class:`gwaslmm.scan.exact.ExactScanner`, two blocks per block."""
 
+    copies_per_variant = 8  # x, z, [x z], its rotation (2), and the kernel's copies
+
     def __init__(self, spectrum, basis, fit, test: str, design, precision="float64"):
         from .exact import Rotator, make_model
 
@@ -196,6 +198,8 @@ class PairFastScanner:
     """Two-column Wald with lam fixed at the null estimate, on the whitened
     columns of a design (the Cholesky whitening of
     :class:`gwaslmm.scan.fixed.WhitenedScanner`)."""
+
+    copies_per_variant = 8  # x, z, their covariate products, [x z] whitened, projections
 
     def __init__(self, spectrum, basis, fit, test: str, design, precision="float64",
                  kinship=None):
