@@ -16,7 +16,7 @@ from .options import handle_errors, input_options, repeats, run_logged
 @grm_dtype_option()
 @handle_errors
 def grm(**kw):
-    """Build a kinship matrix (GRM) from PLINK genotypes."""
+    """Build a kinship matrix (GRM) from genotypes (.bed, .pgen, BGEN)."""
     from gwaslmm.drivers.grm import run_grm
     from gwaslmm.drivers.options import GrmOptions
 
