@@ -467,3 +467,49 @@ def test_count_other_allele_flips_the_effect(tmp_path, source):
                                1 - numeric(a["effect_allele_frequency"]), atol=2e-6)
     assert (tmp_path / "a.grm.bin").read_bytes() == (tmp_path / "o.grm.bin").read_bytes()
     assert "--count-other-allele" in (tmp_path / "o.log").read_text()
+
+
+def test_sample_file_faults(tmp_path):
+    """A .sample listing an ID twice, or with no samples, is one error line."""
+    rows = Path(ref("sim8.b12.sample")).read_text().splitlines()
+    rows[3] = rows[2]
+    (tmp_path / "dup.sample").write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match=r"lists 1 sample ID\(s\) more than once \(first: "
+                                         r"P0T0 P0T0_fa\)"):
+        BgenFile(ref("sim8.b12.bgen"), sample_path=str(tmp_path / "dup.sample"))
+    (tmp_path / "none.sample").write_text("ID_1 ID_2 missing\n0 0 0\n")
+    with pytest.raises(InputError, match="two header lines but no samples"):
+        BgenFile(ref("sim8.b12.bgen"), sample_path=str(tmp_path / "none.sample"))
+    path = str(tmp_path / "dupid.bgen")
+    write_bgen(path, np.full((1, 3, 2), 0.3), ids=["a", "b", "a"])
+    with pytest.raises(InputError, match="more than once"):
+        BgenFile(path)
+
+
+@pytest.mark.parametrize("fault,pattern", [
+    ("ploidy", "a ploidy other than 1 or 2"),
+    ("bits", "bits per probability outside 1-32"),
+    ("phased", "a phased flag other than 0 or 1"),
+    ("count", "the probability block.s sample count differs from the header.s"),
+])
+def test_probability_block_faults_name_the_variant(tmp_path, fault, pattern):
+    """A layout-2 block the decoder cannot read names the variant (uncompressed
+    files, edited in place)."""
+    n = 4
+    path = str(tmp_path / "f.bgen")
+    write_bgen(path, np.full((2, n, 2), 0.25), comp=0, ids=[f"s{i}" for i in range(n)])
+    src = BgenFile(path)
+    data = bytearray(Path(path).read_bytes())
+    p = int(src._off[1])  # variant 2's block: N, K, pmin, pmax, ploidy x n, phased, bits
+    if fault == "ploidy":
+        data[p + 8] = 3
+        data[p + 6], data[p + 7] = 2, 3
+    elif fault == "bits":
+        data[p + 9 + n] = 0
+    elif fault == "phased":
+        data[p + 8 + n] = 2
+    else:
+        struct.pack_into("<I", data, p, n + 1)
+    Path(path).write_bytes(bytes(data))
+    with pytest.raises(InputError, match=f"variant rsv1 cannot be read: {pattern}"):
+        BgenFile(path).read_block(None, slice(None))

@@ -73,10 +73,23 @@ def read_oxford_sample(path: str) -> SampleInfo:
                          f"and {' '.join(types[:4])!r})")
     line0 = 2
     cols = split_table(lines[2], path, ".sample", len(names), line0=line0)
+    if not cols or cols[0].size == 0:
+        raise InputError(f"{path}: an Oxford .sample with its two header lines but no samples")
     phen = tuple(cols[k] for k, t in enumerate(types)
                  if k >= 3 and t.upper() in SAMPLE_PHENOTYPE_TYPES)
     fid = cols[1] if (cols[0] == "0").all() else cols[0]  # no FIDs: as a '#IID' .psam
-    return SampleInfo(fid=fid, iid=cols[1], phenotypes=phen, source=path)
+    return _unique(SampleInfo(fid=fid, iid=cols[1], phenotypes=phen, source=path))
+
+
+def _unique(info: SampleInfo) -> SampleInfo:
+    """The samples, refused when an ID (FID IID) appears twice."""
+    from ..ids import duplicated, sample_keys
+
+    dup = duplicated(sample_keys(info.fid, info.iid))
+    if dup.size:
+        raise InputError(f"{info.source} lists {dup.size} sample ID(s) more than once (first: "
+                         f"{dup[0]}); each sample must appear once")
+    return info
 
 
 def _text_column(buf, spans, col, rows) -> np.ndarray:
@@ -162,7 +175,7 @@ class BgenFile:
         if ids is None:
             raise InputError(f"{self.path} stores no sample IDs: give them with --sample "
                              f"FILE.sample (Oxford format)")
-        return SampleInfo(fid=ids, iid=ids, phenotypes=(), source=self.path)
+        return _unique(SampleInfo(fid=ids, iid=ids, phenotypes=(), source=self.path))
 
     # -- variant index ---------------------------------------------------
     def _index(self, raw, start, m, path):
