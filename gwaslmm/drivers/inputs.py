@@ -109,8 +109,9 @@ def select_samples(opts, source, log, need_phenotype: bool,
                                    "phenotype")
             if not multi_pheno and len(names) > 1:
                 if opts.pheno_name:
-                    raise UsageError("assoc analyses one phenotype per run; give a single "
-                                     "--pheno-name (run reml for many)")
+                    cmd = (opts.command_line.split() + ["", ""])[1] or "this command"
+                    raise UsageError(f"{cmd} analyses one phenotype per run; give a single "
+                                     f"--pheno-name (run reml for many)")
                 names = names[:1]
                 log.write(f"  using the first phenotype column '{names[0]}' "
                           f"(--pheno-name picks another)")
