@@ -74,7 +74,27 @@ def test_snp_effects_reproduce_the_genetic_values(run):
     g = (X - center) @ w
     np.testing.assert_allclose(g, numeric(pred["genetic_value"]), rtol=1e-7, atol=1e-9)
     assert (pred["in_training"] == "0").sum() >= 100  # and any with a missing covariate
-    assert np.isnan(numeric(pred["fitted"])[pred["in_training"] == "0"]).all()
+
+
+def test_fitted_values_of_predicted_samples(run):
+    """A predicted sample with every covariate gets W alpha + g with the
+    training fixed effects (recovered here from the training rows); one
+    without gets NA."""
+    d, _ = run
+    pred = read_columns(str(d / "p.predict.tsv"))
+    cov = {}
+    for ln in Path(SIM + ".covar").read_text().splitlines()[1:]:
+        f = ln.split()
+        cov[(f[0], f[1])] = [1.0, float(f[2].replace("NA", "nan")),
+                             float(f[3].replace("NA", "nan"))]
+    W = np.array([cov[k] for k in zip(pred["FID"], pred["IID"])])
+    fixed = numeric(pred["fitted"]) - numeric(pred["genetic_value"])
+    train = pred["in_training"] == "1"
+    alpha = np.linalg.lstsq(W[train], fixed[train], rcond=None)[0]
+    others = ~train & np.isfinite(W).all(axis=1)
+    assert others.sum() >= 100
+    np.testing.assert_allclose(fixed[others], W[others] @ alpha, rtol=1e-6, atol=1e-8)
+    assert np.isnan(numeric(pred["fitted"])[~train & ~np.isfinite(W).all(axis=1)]).all()
 
 
 def test_command_equals_dense_formulas(run, tmp_path):

@@ -123,6 +123,42 @@ def _cross_validate(opts, K, train_pos, sel, log, method) -> list:
     return rows
 
 
+class _Quiet:
+    """A log that keeps nothing (a second sample join, not worth repeating)."""
+
+    def write(self, *a, **k):
+        pass
+
+    lines = file_info = write
+
+
+def _covariates_of_others(opts, source, every, in_train, sel, log):
+    """W (every.n, c) for the samples outside training whose covariates are
+    all present (NaN rows otherwise), from the same --covar columns; None
+    when there are none or their categories differ from the training ones."""
+    import dataclasses
+
+    if not opts.covar or in_train.all():
+        return None
+    o = dataclasses.replace(opts, pheno=None, pheno_name=(), pheno_col=None)
+    try:
+        cov = select_samples(o, source, _Quiet(), need_phenotype=False)
+    except (InputError, UsageError) as exc:
+        log.write(f"  covariates of the predicted samples could not be read ({exc}): their "
+                  f"fitted values are NA")
+        return None
+    if list(cov.covar_names) != list(sel.covar_names):
+        log.write(f"  the predicted samples' covariates code other columns "
+                  f"({', '.join(cov.covar_names)}) than the training ones "
+                  f"({', '.join(sel.covar_names)}; categories differ): their fitted values "
+                  f"are NA")
+        return None
+    W = np.full((every.n, sel.W.shape[1]), np.nan)
+    at = positions(every.keys, cov.keys)
+    W[at] = cov.W
+    return W
+
+
 def run_predict(opts, log) -> dict:
     if opts.cv is not None and opts.cv < 2:
         raise UsageError(f"--cv {opts.cv}: give 2 or more folds")
@@ -142,7 +178,7 @@ def run_predict(opts, log) -> dict:
         raise InputError("a training sample is missing from the genotype samples (internal)")
     log.write(f"prediction: {sel.n} training samples (phenotype and covariates present), "
               f"{every.n - sel.n} more samples of the genotype file predicted from their "
-              f"kinship with them (genetic value only: no fitted value without covariates)")
+              f"kinship with them")
     snp_idx = selected_variants(opts, source, log)
     K, gs = _kinship_all(opts, source, every, np.sort(train_pos), snp_idx, log)
     Ktt = K[np.ix_(train_pos, train_pos)]
@@ -155,6 +191,18 @@ def run_predict(opts, log) -> dict:
     log.stage("blup", time.perf_counter() - t0)
     fitted = np.full(every.n, np.nan)
     fitted[train_pos] = sel.W @ res.alpha + res.g[train_pos]
+    in_train0 = np.zeros(every.n, bool)
+    in_train0[train_pos] = True
+    W_all = _covariates_of_others(opts, source, every, in_train0, sel, log)
+    if W_all is not None:
+        others = ~in_train0 & np.isfinite(W_all).all(axis=1)
+        fitted[others] = W_all[others] @ res.alpha + res.g[others]
+        log.write(f"  fitted values (covariates x fixed effects + genetic value) for "
+                  f"{int(others.sum())} of the {int((~in_train0).sum())} predicted samples "
+                  f"(those with every covariate); the others have the genetic value alone")
+    elif (~in_train0).any():
+        log.write("  the predicted samples have the genetic value alone (fitted NA): no "
+                  "covariates for them")
     pheno = np.full(every.n, np.nan)
     pheno[train_pos] = sel.y[:, 0]
     in_train = np.zeros(every.n, bool)
