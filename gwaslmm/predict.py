@@ -107,6 +107,18 @@ def cv_folds(groups: np.ndarray, k: int, seed: int = 1) -> np.ndarray:
     return fold_of_group[inv.reshape(-1)]
 
 
+def expected_accuracy(kii: np.ndarray, reliability: np.ndarray, sigma_g2: float,
+                      sigma_e2: float) -> float:
+    """The model's expected correlation of y - W alpha with g_hat over
+    predicted samples i: under the model cov(y_i, g_hat_i) = var(g_hat_i) =
+    sigma_g^2 K_ii R_i (R_i the reliability) and var(y_i) = sigma_g^2 K_ii +
+    sigma_e^2, so pooled over the samples (relatives among them ignored)
+    r = sqrt(sum a_i R_i / sum (a_i + sigma_e^2)), a_i = sigma_g^2 K_ii
+    (for one sample, h_i sqrt(R_i))."""
+    a = sigma_g2 * kii
+    return float(np.sqrt(np.sum(a * reliability) / np.sum(a + sigma_e2)))
+
+
 def accuracy(y: np.ndarray, pred: np.ndarray) -> tuple:
     """(correlation, R^2 = correlation^2, slope of y on pred) over finite pairs."""
     ok = np.isfinite(y) & np.isfinite(pred)

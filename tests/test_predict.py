@@ -183,6 +183,8 @@ def test_cross_validation_table(tmp_path):
     assert n_test[:4].sum() == n_test[4] == 988
     r_all, slope = numeric(cv["r"])[4], numeric(cv["slope"])[4]
     assert 0.2 < r_all < 0.9 and 0.5 < slope < 1.5, (r_all, slope)
+    # the model's expectation of r_genetic, pooled (about 2 SE of 988 samples)
+    assert abs(numeric(cv["r_genetic"])[4] - numeric(cv["r_expected"])[4]) < 0.06
     assert "relatives stay in one fold" in (tmp_path / "a.log").read_text()
     r = run_cli(["predict", "--bfile", SIM, "--pheno", SIM + ".pheno", "--pheno-name", "trait",
                  "--cv-by-sample", "--out", tmp_path / "x"])
@@ -215,3 +217,32 @@ def test_reliability_grows_with_phenotyped_relatives(tmp_path):
     assert len(means) == 3 and means[0] < means[1] < means[2], means
     print("mean reliability by phenotyped relatives 0/1/2:", np.round(means, 3))
     assert rel[train].mean() > means[2]
+
+
+def test_expected_accuracy_matches_simulation():
+    """Simulated truth: phenotypes drawn from the model itself (K from
+    related-looking genotypes), the held-out samples predicted by BLUP at the
+    true variances: the mean correlation of y - W alpha with g_hat over 300
+    replicates equals expected_accuracy (sqrt(sum a_i R_i / sum(a_i +
+    sigma_e^2)), a_i = sigma_g^2 K_ii) to 0.02."""
+    from gwaslmm.predict import expected_accuracy
+
+    rng = np.random.default_rng(11)
+    N, n_t, m = 240, 180, 400
+    fam = np.repeat(np.arange(N // 4), 4)
+    Z = rng.normal(size=(N // 4, m))[fam] * 0.7 + rng.normal(size=(N, m)) * 0.7
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    K = Z @ Z.T / m
+    train = np.sort(rng.choice(N, n_t, replace=False))
+    test = np.setdiff1d(np.arange(N), train)
+    W = np.ones((N, 1))
+    sg2, se2 = 0.6, 0.4
+    L = np.linalg.cholesky(sg2 * K + 1e-9 * np.eye(N))
+    rs = []
+    for _ in range(300):
+        g = L @ rng.normal(size=N)
+        y = 1.0 + g + np.sqrt(se2) * rng.normal(size=N)
+        res = blup(K, train, W[train], y[train], sg2 / se2, sg2)
+        rs.append(np.corrcoef(y[test] - res.alpha[0], res.g[test])[0, 1])
+    want = expected_accuracy(np.diag(K)[test], res.reliability[test], sg2, se2)
+    assert abs(np.mean(rs) - want) < 0.02, (np.mean(rs), want)

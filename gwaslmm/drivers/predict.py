@@ -22,7 +22,7 @@ from ..kinship import finish_grm, grm_sum
 from ..kinship_io import read_gcta_grm, read_gemma_kinship
 from ..methods import method_for
 from ..paths import Outputs
-from ..predict import accuracy, blup, cv_folds, snp_effects
+from ..predict import accuracy, blup, cv_folds, expected_accuracy, snp_effects
 from ..qc import qc_report_lines
 from ..samples import join_samples
 from ..tables import read_id_lists
@@ -32,7 +32,8 @@ from .inputs import decompose_for, open_source, select_samples, selected_variant
 PREDICT_COLUMNS = ["FID", "IID", "in_training", "phenotype", "genetic_value", "pev",
                    "reliability", "fitted"]
 SNP_COLUMNS = ["variant_id", "effect_allele", "weight", "center", "u"]
-CV_COLUMNS = ["fold", "n_train", "n_test", "h2", "lambda", "r", "r2", "slope", "r_genetic"]
+CV_COLUMNS = ["fold", "n_train", "n_test", "h2", "lambda", "r", "r2", "slope", "r_genetic",
+              "r_expected"]
 
 
 def _kinship_all(opts, source, every, train_pos, snp_idx, log):
@@ -92,6 +93,7 @@ def _cross_validate(opts, K, train_pos, sel, log, method) -> list:
     pred = np.full(sel.n, np.nan)
     gen = np.full(sel.n, np.nan)
     resid = np.full(sel.n, np.nan)
+    a_rel = np.zeros((sel.n, 3))  # per held-out sample: sigma_g2 K_ii, reliability, sigma_e2
     rows = []
     for f in range(k):
         tr, te = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
@@ -110,16 +112,22 @@ def _cross_validate(opts, K, train_pos, sel, log, method) -> list:
         resid[te] = y[te] - W[te] @ res.alpha
         r, r2, slope = accuracy(y[te], pred[te])
         rg = accuracy(resid[te], g)[0]
+        kii = np.diag(Kf)[tr.size:]
+        a_rel[te] = np.column_stack([fit.sigma_g2 * kii, res.reliability[tr.size:],
+                                     np.full(te.size, fit.sigma_e2)])
+        rx = expected_accuracy(kii, res.reliability[tr.size:], fit.sigma_g2, fit.sigma_e2)
         rows.append([str(f + 1), str(tr.size), str(te.size), f"{fit.h2:.6g}", f"{fit.lam:.6g}",
-                     f"{r:.6g}", f"{r2:.6g}", f"{slope:.6g}", f"{rg:.6g}"])
+                     f"{r:.6g}", f"{r2:.6g}", f"{slope:.6g}", f"{rg:.6g}", f"{rx:.6g}"])
         log.write(f"  fold {f + 1}: {tr.size} training, {te.size} held out; h2 {fit.h2:.4g}; "
-                  f"r(y, fitted) {r:.4f}, slope {slope:.4f}; r(y - W alpha, g) {rg:.4f}")
+                  f"r(y, fitted) {r:.4f}, slope {slope:.4f}; r(y - W alpha, g) {rg:.4f} "
+                  f"(expected {rx:.4f})")
     r, r2, slope = accuracy(y, pred)
     rg = accuracy(resid, gen)[0]
+    rx = float(np.sqrt(np.sum(a_rel[:, 0] * a_rel[:, 1]) / np.sum(a_rel[:, 0] + a_rel[:, 2])))
     rows.append(["all", str(sel.n), str(sel.n), "NA", "NA", f"{r:.6g}", f"{r2:.6g}",
-                 f"{slope:.6g}", f"{rg:.6g}"])
+                 f"{slope:.6g}", f"{rg:.6g}", f"{rx:.6g}"])
     log.write(f"  all folds pooled: r(y, fitted) {r:.4f} (R2 {r2:.4f}), slope {slope:.4f}; "
-              f"r(y - W alpha, g) {rg:.4f}")
+              f"r(y - W alpha, g) {rg:.4f}, expected under the fitted model {rx:.4f}")
     return rows
 
 
