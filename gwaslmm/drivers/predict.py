@@ -79,14 +79,29 @@ def _snp_effect_rows(opts, source, sel, snp_idx, gs, py, lam):
             for k, j in enumerate(cand)]
 
 
-def _cross_validate(opts, K, train_pos, sel, log, method) -> list:
-    """K-fold cross-validation over the training samples: per fold the null
-    model refitted on the other folds, the held-out samples predicted
-    (fitted = W alpha + g); rows of CV_COLUMNS, the last 'all' (pooled)."""
+def _folds(opts, sel) -> np.ndarray:
+    """The --cv fold of every training sample, checked before any work: each
+    fold must hold samples, and the others at least 10."""
     k = opts.cv
-    by_family = not opts.cv_by_sample
-    fold = cv_folds(sel.fid if by_family else sel.keys, k, opts.seed)
-    how = "by family (FID): relatives stay in one fold" if by_family else "by sample"
+    fold = cv_folds(sel.keys if opts.cv_by_sample else sel.fid, k, opts.seed)
+    sizes = np.bincount(fold, minlength=k)
+    bad = np.flatnonzero((sizes == 0) | (sel.n - sizes < 10))
+    if bad.size:
+        f = int(bad[0])
+        raise InputError(f"--cv {k}: fold {f + 1} would hold {int(sizes[f])} of the {sel.n} "
+                         f"training samples ({'samples' if opts.cv_by_sample else 'families'}: "
+                         f"{np.unique(sel.keys if opts.cv_by_sample else sel.fid).size}); use "
+                         f"fewer folds")
+    return fold
+
+
+def _cross_validate(opts, K, train_pos, sel, fold, log, method) -> list:
+    """K-fold cross-validation over the training samples (``fold`` from
+    :func:`_folds`): per fold the null model refitted on the other folds, the
+    held-out samples predicted (fitted = W alpha + g); rows of CV_COLUMNS,
+    the last 'all' (pooled)."""
+    k = opts.cv
+    how = "by sample" if opts.cv_by_sample else "by family (FID): relatives stay in one fold"
     sizes = ", ".join(str(int((fold == f).sum())) for f in range(k))
     log.write(f"cross-validation: {k} folds {how} (seed {opts.seed}); fold sizes {sizes}")
     y, W = sel.y[:, 0], sel.W
@@ -97,9 +112,6 @@ def _cross_validate(opts, K, train_pos, sel, log, method) -> list:
     rows = []
     for f in range(k):
         tr, te = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        if tr.size < 10 or te.size == 0:
-            raise InputError(f"--cv {k}: fold {f + 1} leaves {tr.size} training and {te.size} "
-                             f"held-out samples; use fewer folds")
         both = np.concatenate([tr, te])
         Kf = K[np.ix_(train_pos[both], train_pos[both])]
         sp, basis = decompose(np.ascontiguousarray(Kf[:tr.size, :tr.size]), W[tr],
@@ -181,6 +193,7 @@ def run_predict(opts, log) -> dict:
         raise UsageError("predict fits one phenotype; pick it with --pheno-name")
     every = join_samples(source.samples, keep=read_id_lists(opts.keep, "--keep"),
                          remove=read_id_lists(opts.remove, "--remove"), need_phenotype=False)
+    folds = _folds(opts, sel) if opts.cv else None
     train_pos = positions(every.keys, sel.keys)
     if (train_pos < 0).any():
         raise InputError("a training sample is missing from the genotype samples (internal)")
@@ -197,50 +210,52 @@ def run_predict(opts, log) -> dict:
     t0 = time.perf_counter()
     res = blup(K, train_pos, sel.W, sel.y[:, 0], fit.lam, fit.sigma_g2)
     log.stage("blup", time.perf_counter() - t0)
+    in_train = np.zeros(every.n, bool)
+    in_train[train_pos] = True
     fitted = np.full(every.n, np.nan)
     fitted[train_pos] = sel.W @ res.alpha + res.g[train_pos]
-    in_train0 = np.zeros(every.n, bool)
-    in_train0[train_pos] = True
-    W_all = _covariates_of_others(opts, source, every, in_train0, sel, log)
+    W_all = _covariates_of_others(opts, source, every, in_train, sel, log)
     if W_all is not None:
-        others = ~in_train0 & np.isfinite(W_all).all(axis=1)
+        others = ~in_train & np.isfinite(W_all).all(axis=1)
         fitted[others] = W_all[others] @ res.alpha + res.g[others]
         log.write(f"  fitted values (covariates x fixed effects + genetic value) for "
-                  f"{int(others.sum())} of the {int((~in_train0).sum())} predicted samples "
+                  f"{int(others.sum())} of the {int((~in_train).sum())} predicted samples "
                   f"(those with every covariate); the others have the genetic value alone")
-    elif (~in_train0).any():
+    elif (~in_train).any():
         log.write("  the predicted samples have the genetic value alone (fitted NA): no "
                   "covariates for them")
     pheno = np.full(every.n, np.nan)
     pheno[train_pos] = sel.y[:, 0]
-    in_train = np.zeros(every.n, bool)
-    in_train[train_pos] = True
 
     def f(x):
         return "NA" if not np.isfinite(x) else f"{x:.8g}"
 
     rows = [[every.fid[i], every.iid[i], str(int(in_train[i])), f(pheno[i]), f(res.g[i]),
              f(res.pev[i]), f(res.reliability[i]), f(fitted[i])] for i in range(every.n)]
+    srows = cv_rows = None
+    if gs is not None:
+        t0 = time.perf_counter()
+        srows = _snp_effect_rows(opts, source, sel, snp_idx, gs, res.py, fit.lam)
+        log.stage("snp_effects", time.perf_counter() - t0)
+    if opts.cv:
+        t0 = time.perf_counter()
+        cv_rows = _cross_validate(opts, K, train_pos, sel, folds, log, method)
+        log.stage("cv", time.perf_counter() - t0)
+    # every output written only once everything has been computed: a failure
+    # above (a fold's fit, say) leaves none of them behind
     files = Outputs(opts.out)
     path = write_tsv(files.predict, PREDICT_COLUMNS, rows)
     r_other = res.reliability[~in_train].mean() if (~in_train).any() else float("nan")
     log.write(f"wrote {path} ({every.n} samples; mean reliability "
               f"{res.reliability[in_train].mean():.4f} training, {r_other:.4f} others)")
     out = dict(path=path, lam=fit.lam, h2=fit.h2)
-    if gs is not None:
-        t0 = time.perf_counter()
-        srows = _snp_effect_rows(opts, source, sel, snp_idx, gs, res.py, fit.lam)
+    if srows is not None:
         spath = write_tsv(files.snp_effects, SNP_COLUMNS, srows)
-        log.stage("snp_effects", time.perf_counter() - t0)
         log.write(f"wrote {spath} ({len(srows)} SNPs): genetic_value = sum of weight x (count "
                   f"of effect_allele - center); plink2 --score {spath} 1 2 3 header "
                   f"cols=+scoresums gives the sum of weight x count (the same up to a constant)")
         out["snp_effects"] = spath
-    if opts.cv:
-        t0 = time.perf_counter()
-        rows = _cross_validate(opts, K, train_pos, sel, log, method)
-        cpath = write_tsv(files.cv, CV_COLUMNS, rows)
-        log.stage("cv", time.perf_counter() - t0)
-        log.write(f"wrote {cpath}")
-        out["cv"] = cpath
+    if cv_rows is not None:
+        out["cv"] = write_tsv(files.cv, CV_COLUMNS, cv_rows)
+        log.write(f"wrote {out['cv']}")
     return out
