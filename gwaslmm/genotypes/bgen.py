@@ -2,13 +2,14 @@
 1-32 bits per probability): effect-allele dosages, read by gwaslmm's own
 decoder.
 
-Why our own decoder and not a library: measured on files plink2 writes
-(400 samples x 350,000 variants, 16-bit, one core), decoding every variant
-to dosages took 2.2 s here against 3.2 s with ``bgen`` 1.10.3 (the fastest
-of the PyPI readers tried; ``cbgen`` 1.0.6 was 2-3x slower than ``bgen`` at
-1,000 x 10,000, and ``pybgen`` 0.7.1 needs a .bgi index and does not read
-zstd without an extra install), and the variant index is one numba pass
-over the headers into arrays rather than one Python object per variant.
+Why our own decoder and not a library (benchmarks/bgen_readers.py, one
+thread, every variant to dosages): on plink2's 400 x 350,000 16-bit file
+3.06 s here against 3.71 s with ``bgen`` 1.10.3 and 8.42 s with ``cbgen``;
+on 2,000 x 50,000 ``bgen`` is faster for zlib (1.85 against 2.85 s: its
+inflate), equal for zstd (1.68 / 1.76).  Ours also decompresses in threads,
+keeps the variant index as arrays (one numba pass over the headers, not one
+Python object per variant) and counts QC and INFO in the decode pass, with
+no compiled dependency.
 Decompression is Python's zlib and the ``zstandard`` package (already a
 dependency, for .pvar.zst).  See :mod:`gwaslmm.genotypes.bgen_kernels`.
 
@@ -133,8 +134,8 @@ class BgenFile:
         self.format_note = (f"BGEN layout {layout} ({'1.1' if layout == 1 else '1.2/1.3'}), "
                             f"{COMPRESSION[comp]}")
         self.samples = self._samples(sample_path, raw, lh, n, bool(flags >> 31), offset)
-        self._index(raw, 4 + offset, m, path)
         self.count_first = not ref_first
+        self._index(raw, 4 + offset, m, path)
         counted = "first" if self.count_first else "second"
         self.hard_calls = hard_calls
         why = ("--ref-last, the default: plink2 --export bgen writes ALT first"
@@ -212,20 +213,13 @@ class BgenFile:
         chromosome = np.array([normalize_chromosome(c) for c in codes],
                               dtype=str)[inv.reshape(-1)]
         a1, a2 = cat["a1"][keep], cat["a2"][keep]
-        self._alleles = (a1, a2)
         self.notes = ((f"{self.n_multiallelic} variant(s) with other than two alleles skipped "
                        f"(gwaslmm tests one allele per variant: split them first, e.g. "
                        f"'plink2 --bgen F ref-last --make-pgen multiallelics=-')",)
                       if self.n_multiallelic else ())
-        self._raw_variants = (chromosome, cat["pos"][keep], ids)
-
-    @property
-    def variants(self) -> VariantInfo:
-        chromosome, pos, ids = self._raw_variants
-        a1, a2 = self._alleles
         eff, oth = (a1, a2) if self.count_first else (a2, a1)
-        return VariantInfo(chromosome=chromosome, position=pos, id=ids, effect_allele=eff,
-                           other_allele=oth, source=self.path)
+        self.variants = VariantInfo(chromosome=chromosome, position=cat["pos"][keep], id=ids,
+                                    effect_allele=eff, other_allele=oth, source=self.path)
 
     # -- reading ---------------------------------------------------------
     def _blocks(self, fidx: np.ndarray, threads: int):
