@@ -115,17 +115,23 @@ def open_source(args: list):
     return open_genotypes(**{kw[args[k]]: args[k + 1] for k in range(0, len(args), 2)})
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def setup(doc: str, suffix: str):
+    """(arguments, plink2, sources) of a benchmark on these files: --repeats,
+    --date (default today-<suffix>), --data-dir."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--date", default=time.strftime("%Y-%m-%d") + "-formats")
+    ap.add_argument("--date", default=time.strftime("%Y-%m-%d") + "-" + suffix)
     ap.add_argument("--data-dir", default=os.path.join(HERE, "data", "formats"))
     a = ap.parse_args()
     plink2 = shutil.which("plink2")
     if not plink2:
         raise SystemExit("plink2 is needed (Debian package plink2)")
     os.makedirs(a.data_dir, exist_ok=True)
-    sources = make_data(a.data_dir, plink2)
+    return a, plink2, make_data(a.data_dir, plink2)
+
+
+def main() -> int:
+    a, plink2, sources = setup(__doc__, "formats")
     pheno = os.path.join(a.data_dir, "sim.pheno")
     n_geno = N * M
     rows, e2e = [], []

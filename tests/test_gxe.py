@@ -210,6 +210,12 @@ def test_planted_interaction_found_and_null_calibrated(tmp_path):
         assert r.exit_code == 0, r.output
         nl = numeric(read_columns(str(tmp_path / f"{trait}.assoc.tsv"))["neg_log_10_p_value"])
         assert nl.size > 9000 and 0.93 < lambda_gc(nl) < 1.07, (trait, lambda_gc(nl))
+    # and the inflation the README states with the planted interaction (2.47)
+    r = run_cli(["assoc", *genome, "--pheno", os.path.join(GXE, "gxe.pheno"), "--pheno-name",
+                 "gxe_trait", "--out", tmp_path / "gw"])
+    assert r.exit_code == 0, r.output
+    nl = numeric(read_columns(str(tmp_path / "gw.assoc.tsv"))["neg_log_10_p_value"])
+    assert 2.2 < lambda_gc(nl) < 2.7, lambda_gc(nl)
 
 
 @pytest.mark.parametrize("args,pattern", [
@@ -319,6 +325,9 @@ def test_within_family_estimate_is_unbiased_where_additive_is_not(tmp_path):
     assert abs(bw.mean() - 0.15) < 2 * se_w, (bw.mean(), se_w)
     assert ba.mean() - 0.15 > 4 * se_a, (ba.mean(), se_a)
     assert numeric(w["beta_between"]).mean() > 0.15 + 4 * se_w
+    # the README's figures: within 0.172, additive 0.285, between 0.363
+    assert abs(bw.mean() - 0.172) < 0.003 and abs(ba.mean() - 0.285) < 0.003
+    assert abs(numeric(w["beta_between"]).mean() - 0.363) < 0.003
     assert "300 families among 900 analysed samples; 300 of 2 or more samples (300 of 3), " \
            "0 singletons" in (tmp_path / "w.log").read_text()
 

@@ -152,6 +152,10 @@ def test_plink2_score_reproduces_the_genetic_values(tmp_path):
     g = numeric(pred["genetic_value"])[train]
     s = np.array([score[k] for k in zip(pred["FID"][train], pred["IID"][train])])
     assert np.corrcoef(g, s)[0, 1] > 0.9999
+    # the README's figures for this run: mean reliability 0.42 (training), 0.12 (the 12 others)
+    rel = numeric(pred["reliability"])
+    assert (~train).sum() == 12
+    assert abs(rel[train].mean() - 0.424) < 0.005 and abs(rel[~train].mean() - 0.118) < 0.005
 
 
 def test_cv_folds_keep_families_together():
@@ -185,6 +189,10 @@ def test_cross_validation_table(tmp_path):
     assert 0.2 < r_all < 0.9 and 0.5 < slope < 1.5, (r_all, slope)
     # the model's expectation of r_genetic, pooled (about 2 SE of 988 samples)
     assert abs(numeric(cv["r_genetic"])[4] - numeric(cv["r_expected"])[4]) < 0.06
+    # the README's figures: pooled r 0.31, slope 0.98, r_genetic 0.187, r_expected 0.181
+    assert abs(r_all - 0.308) < 0.01 and abs(slope - 0.98) < 0.02
+    assert abs(numeric(cv["r_genetic"])[4] - 0.187) < 0.01
+    assert abs(numeric(cv["r_expected"])[4] - 0.181) < 0.01
     assert "relatives stay in one fold" in (tmp_path / "a.log").read_text()
     r = run_cli(["predict", "--bfile", SIM, "--pheno", SIM + ".pheno", "--pheno-name", "trait",
                  "--cv-by-sample", "--out", tmp_path / "x"])
