@@ -1,7 +1,10 @@
 """Prediction time (issue 18): ``gwaslmm predict`` on N samples x M SNPs of the
 project's simulation, of which the last ``--new`` samples have no phenotype
 (predicted from their kinship alone), with SNP effects and without
-``--cv``; then the same with ``--cv 5``.
+``--cv``; then the same with ``--cv 5``; then with the new samples in a
+fileset of their own (``--bfile-new``), fitted afresh and from a null model
+saved by ``reml --save-null`` (``--null``, no eigendecomposition), checking
+that every run gives the same predictions.
 
     .venv/bin/python benchmarks/predict_bench.py --n 5000 --m 50000 --new 1000 \\
         --date 2026-11-27-predict
@@ -18,10 +21,37 @@ import os
 import sys
 import time
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from speed import gwaslmm_exe, simulate, timed, write_report  # noqa: E402
+
+
+def split_fileset(sim: str, d: str, n_train: int) -> tuple:
+    """The first n_train samples of ``sim`` as d/train, the others as d/new."""
+    from bed_reader import open_bed, to_bed
+
+    train, new = os.path.join(d, "train"), os.path.join(d, "new")
+    if os.path.exists(new + ".bed"):
+        return train, new
+    with open_bed(sim + ".bed") as bed:
+        G = bed.read(dtype="int8")
+        props = dict(fid=bed.fid, iid=bed.iid, sid=bed.sid, chromosome=bed.chromosome,
+                     bp_position=bed.bp_position, cm_position=bed.cm_position,
+                     allele_1=bed.allele_1, allele_2=bed.allele_2)
+    for path, rows in ((train, slice(0, n_train)), (new, slice(n_train, None))):
+        pr = {k: (v[rows] if k in ("fid", "iid") else v) for k, v in props.items()}
+        to_bed(path + ".bed", np.ascontiguousarray(G[rows]), properties=pr)
+    return train, new
+
+
+def read_predictions(path: str) -> dict:
+    with open(path) as fh:
+        head = fh.readline().rstrip("\n").split("\t")
+        g = head.index("genetic_value")
+        return {tuple(f[:2]): float(f[g]) for f in (ln.rstrip("\n").split("\t") for ln in fh)}
 
 
 def main() -> int:
@@ -49,14 +79,34 @@ def main() -> int:
              f"samples have no phenotype and are predicted from their kinship alone. "
              f"{os.cpu_count()} cores, one run each.", "",
              "| run | s | stages (s) |", "|---|---:|---|"]
-    for tag, extra in (("predict", []), ("predict --cv 5", ["--cv", "5"])):
-        out = os.path.join(d, "pred" + ("cv" if extra else ""))
-        t = timed([*base, *extra, "--out", out])
+    train, new = split_fileset(sim, d, a.n - a.new)
+    two = [gwaslmm_exe(), "predict", "--bfile", train, "--bfile-new", new]
+    cov = ["--covar", sim + ".covar", "--covar-name", "age,bmi"]
+    runs = (("predict", [*base], "pred"),
+            ("predict --cv 5", [*base, "--cv", "5"], "predcv"),
+            ("predict --bfile-new", [*two, "--pheno", pheno, "--pheno-name", "trait", *cov],
+             "prednew"),
+            ("reml --save-null (training file)", [gwaslmm_exe(), "reml", "--bfile", train,
+                                                  "--pheno", pheno, "--pheno-name", "trait",
+                                                  *cov, "--save-null",
+                                                  os.path.join(d, "null")], "reml"),
+            ("predict --bfile-new --null", [*two, "--null", os.path.join(d, "null"), *cov],
+             "prednull"))
+    for tag, cmd, name in runs:
+        out = os.path.join(d, name)
+        t = timed([*cmd, "--out", out])
         with open(out + ".timings.json") as fh:
             st = json.load(fh)
         stages = ", ".join(f"{k} {v:.1f}" for k, v in st.items() if isinstance(v, (int, float))
                            and v >= 0.05)
         lines.append(f"| `{tag}` | {t:.1f} | {stages} |")
+        print(lines[-1], flush=True)
+    ref = read_predictions(os.path.join(d, "pred.predict.tsv"))
+    for name in ("prednew", "prednull"):
+        got = read_predictions(os.path.join(d, name + ".predict.tsv"))
+        diff = max(abs(got[k] - v) / max(abs(v), 1e-12) for k, v in ref.items())
+        lines.append(f"\n`{name}` genetic values against the one-file `predict`: largest "
+                     f"relative difference {diff:.2g}")
         print(lines[-1], flush=True)
     lines.append("")
     write_report(a.date, lines)

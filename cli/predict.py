@@ -15,6 +15,17 @@ from .options import run_logged
 @pheno_options(multi=False)
 @covar_options
 @kinship_options
+@click.option("--null", metavar="PREFIX",
+              help="Use the null model saved by reml --save-null PREFIX (its training samples, "
+                   "phenotype, covariates and variance components; no refit); the kinship is "
+                   "rebuilt from the genotypes and checked against it.")
+@click.option("--bfile-new", metavar="PREFIX",
+              help="Also predict the samples of this PLINK 1 fileset (no phenotype needed), "
+                   "from the variants it shares with the training file (matched by ID and "
+                   "alleles).")
+@click.option("--pfile-new", metavar="PREFIX",
+              help="As --bfile-new for a PLINK 2 fileset (dosages, or hard calls with "
+                   "--hard-calls).")
 @click.option("--cv", type=click.IntRange(min=2), default=None, metavar="K",
               help="K-fold cross-validation of the predictions (OUT.cv.tsv); folds by family "
                    "(FID) so relatives never straddle them.")

@@ -89,10 +89,12 @@ class Outputs:
     qq = _run_file(".qq.png", "the QQ plot")
     reml = _model_file(".reml.tsv", "reml: one row per phenotype")
     reml_fixed = _model_file(".reml.fixed.tsv", "reml: the fixed effects")
+    vc = _model_file(".vc.tsv", "reml with several variance components: one row per component")
     reml_loco = _model_file(".reml.loco.tsv", "reml --loco: one row per left-out chromosome")
     predict = _model_file(".predict.tsv", "predict: one row per sample")
     snp_effects = _model_file(".snp_effects.tsv", "predict: SNP effects for plink2 --score")
     cv = _model_file(".cv.tsv", "predict --cv: accuracy per fold")
+    shared = _model_file(".shared.snplist", "predict --bfile-new: the variants both files share")
 
     @property
     def assoc(self) -> str:

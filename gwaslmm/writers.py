@@ -193,6 +193,13 @@ def write_tsv(path: str, columns: list, rows: list) -> str:
     return path
 
 
+def write_lines(path: str, lines: list) -> str:
+    """One item per line (a variant list for --extract), atomically."""
+    with atomic_text(path) as fh:
+        fh.write("".join(f"{x}\n" for x in lines))
+    return path
+
+
 def write_npz(path: str, arrays: dict) -> str:
     """np.savez of plain arrays (no pickle), atomically."""
     with atomic_file(path) as fh:

@@ -254,3 +254,216 @@ def test_expected_accuracy_matches_simulation():
         rs.append(np.corrcoef(y[test] - res.alpha[0], res.g[test])[0, 1])
     want = expected_accuracy(np.diag(K)[test], res.reliability[test], sg2, se2)
     assert abs(np.mean(rs) - want) < 0.02, (np.mean(rs), want)
+
+
+def test_fastlmm_predictions_of_held_out_samples(tmp_path):
+    """FaST-LMM 0.6.13's FastLMM fit/predict on the same kinship and covariates
+    (testdata/reference/predict/make_fastlmm_reference.sh: 400 samples, every
+    4th held out): the held-out samples' predicted phenotypes (W alpha + g)
+    and lambda equal gwaslmm's to 1e-4 relative (measured: 1.2e-6, 2e-6)."""
+    r = run_cli(["predict", "--bfile", SIM, "--keep", Path(PRED, "fl.keep.txt"), "--grm",
+                 Path(PRED, "fl"), "--pheno", Path(PRED, "fl.train.pheno"), "--pheno-name",
+                 "trait", "--covar", SIM + ".covar", "--covar-name", "age,bmi", "--out",
+                 tmp_path / "p"])
+    assert r.exit_code == 0, r.output
+    lines = Path(PRED, "fastlmm.tsv").read_text().splitlines()
+    lam_ref = float(lines[0].split("on its rescaled kernel) ")[1].split(";")[0])
+    ref = {(f[0], f[1]): float(f[2]) for f in (ln.split("\t") for ln in lines[2:])}
+    pred = read_columns(str(tmp_path / "p.predict.tsv"))
+    held = pred["in_training"] == "0"
+    assert held.sum() == len(ref) == 100
+    want = np.array([ref[k] for k in zip(pred["FID"][held], pred["IID"][held])])
+    np.testing.assert_allclose(numeric(pred["fitted"])[held], want, rtol=1e-4)
+    log = (tmp_path / "p.log").read_text()
+    lam = float(log.split("lambda (REML) = ")[1].split()[0])
+    assert abs(lam / lam_ref - 1) < 1e-4
+
+
+def _swap_alleles(G):
+    return np.where(G >= 0, 2 - G, G).astype(np.int8)
+
+
+@pytest.fixture(scope="module")
+def split_files(tmp_path_factory):
+    """400 samples of the bundled simulation as two filesets: 'train' (300)
+    and 'new' (100), the new one with 40 variants' alleles swapped (counts
+    flipped), 30 variants missing and 10 with other alleles; and the IDs of
+    the 40 variants not shared."""
+    from bed_reader import open_bed, to_bed
+
+    d = tmp_path_factory.mktemp("split")
+    rng = np.random.default_rng(5)
+    with open_bed(SIM + ".bed") as bed:
+        G = bed.read(dtype="int8", index=np.s_[:400, :])
+        props = dict(fid=bed.fid[:400], iid=bed.iid[:400], sid=bed.sid,
+                     chromosome=bed.chromosome, bp_position=bed.bp_position,
+                     cm_position=bed.cm_position, allele_1=bed.allele_1.copy(),
+                     allele_2=bed.allele_2.copy())
+    m = G.shape[1]
+    pick = rng.choice(m, 80, replace=False)
+    swap, drop, other = pick[:40], pick[40:70], pick[70:]
+    tr = {k: (v[:300] if k in ("fid", "iid") else v) for k, v in props.items()}
+    to_bed(str(d / "train.bed"), np.ascontiguousarray(G[:300]), properties=tr)
+    Gn = G[300:].copy()
+    Gn[:, swap] = _swap_alleles(Gn[:, swap])
+    nw = {k: (v[300:] if k in ("fid", "iid") else v.copy()) for k, v in props.items()}
+    nw["allele_1"][swap], nw["allele_2"][swap] = props["allele_2"][swap], props["allele_1"][swap]
+    nw["allele_1"][other] = "Z"
+    keep_cols = np.setdiff1d(np.arange(m), drop)
+    nw = {k: (v if k in ("fid", "iid") else v[keep_cols]) for k, v in nw.items()}
+    to_bed(str(d / "new.bed"), np.ascontiguousarray(Gn[:, keep_cols]), properties=nw)
+    (d / "all.txt").write_text("".join(f"{a} {b}\n" for a, b in zip(props["fid"],
+                                                                     props["iid"])))
+    (d / "unshared.txt").write_text("\n".join(props["sid"][np.concatenate([drop, other])]) + "\n")
+    new = {(a, b) for a, b in zip(props["fid"][300:], props["iid"][300:])}
+    head, *rows = Path(SIM + ".pheno").read_text().splitlines()
+    (d / "train.pheno").write_text("\n".join([head] + [r for r in rows if tuple(r.split()[:2])
+                                                       not in new]) + "\n")
+    return d
+
+
+PRED_ARGS = ["--pheno-name", "trait", "--covar", SIM + ".covar", "--covar-name", "age,bmi"]
+
+
+def _two_file_run(d) -> str:
+    """predict --bfile train --bfile-new new (once per module): its log."""
+    if not (d / "a.predict.tsv").exists():
+        r = run_cli(["predict", "--bfile", d / "train", "--bfile-new", d / "new", "--pheno",
+                     d / "train.pheno", *PRED_ARGS, "--out", d / "a"])
+        assert r.exit_code == 0, r.output
+    return (d / "a.log").read_text()
+
+
+def test_new_genotype_file_equals_one_file(split_files):
+    """predict --bfile train --bfile-new new equals predict on one fileset
+    holding both sets of samples restricted to the shared variants: allele
+    swaps flipped, absent and other-allele variants left out (all columns
+    and the SNP effects identical)."""
+    d = split_files
+    log = _two_file_run(d)
+    assert ("9960 of the 10000 of " in log and "(40 of them with the alleles swapped" in log
+            and "not in the new file 30, other alleles 10" in log), log
+    r = run_cli(["predict", "--bfile", SIM, "--keep", d / "all.txt", "--exclude",
+                 d / "unshared.txt", "--pheno", d / "train.pheno", *PRED_ARGS, "--out", d / "b"])
+    assert r.exit_code == 0, r.output
+    a, b = read_columns(str(d / "a.predict.tsv")), read_columns(str(d / "b.predict.tsv"))
+    for col in ("FID", "IID", "in_training"):
+        assert list(a[col]) == list(b[col]), col
+    for col in ("genetic_value", "pev", "reliability", "fitted"):
+        np.testing.assert_allclose(numeric(a[col]), numeric(b[col]), rtol=1e-10, atol=1e-12,
+                                   err_msg=col)
+    assert (d / "a.snp_effects.tsv").read_text() == (d / "b.snp_effects.tsv").read_text()
+
+
+def test_pfile_new_equals_bfile_new(split_files):
+    """The new samples as a .pgen (read as dosages, mixed with the training
+    file's hard calls in float32 blocks) give the same predictions."""
+    pytest.importorskip("pgenlib")
+    from test_pgen import write_pgen
+
+    d = split_files
+    _two_file_run(d)
+    write_pgen(str(d / "new"), str(d / "newp"))
+    r = run_cli(["predict", "--bfile", d / "train", "--pfile-new", d / "newp", "--pheno",
+                 d / "train.pheno", *PRED_ARGS, "--out", d / "pg"])
+    assert r.exit_code == 0, r.output
+    a, b = read_columns(str(d / "a.predict.tsv")), read_columns(str(d / "pg.predict.tsv"))
+    for col in ("genetic_value", "pev", "reliability", "fitted"):
+        np.testing.assert_allclose(numeric(a[col]), numeric(b[col]), rtol=1e-10, atol=1e-12,
+                                   err_msg=col)
+
+
+def test_null_model_reused(split_files):
+    """predict --null PREFIX (reml --save-null on the training file) equals a
+    fresh fit (the null fitted on the variants both files share); a kinship
+    other than the saved model's (all variants, or another --maf) is a
+    one-line error naming the difference."""
+    d = split_files
+    r = run_cli(["reml", "--bfile", d / "train", "--pheno", d / "train.pheno", *PRED_ARGS,
+                 "--save-null", d / "all", "--out", d / "r"])
+    assert r.exit_code == 0, r.output
+    r = run_cli(["predict", "--bfile", d / "train", "--bfile-new", d / "new", "--null",
+                 d / "all", "--out", d / "e"])
+    assert r.exit_code == 1 and "9960 of its 10000 variants" in r.output, r.output
+    assert f"--extract {d / 'e.shared.snplist'}" in r.output
+    r = run_cli(["reml", "--bfile", d / "train", "--pheno", d / "train.pheno", *PRED_ARGS,
+                 "--extract", d / "e.shared.snplist", "--save-null", d / "nul", "--out",
+                 d / "r"])
+    assert r.exit_code == 0, r.output
+    r = run_cli(["predict", "--bfile", d / "train", "--bfile-new", d / "new", "--pheno",
+                 d / "train.pheno", *PRED_ARGS, "--out", d / "fresh"])
+    assert r.exit_code == 0, r.output
+    r = run_cli(["predict", "--bfile", d / "train", "--bfile-new", d / "new", "--null",
+                 d / "nul", "--covar", SIM + ".covar", "--covar-name", "age,bmi", "--out",
+                 d / "c"])
+    assert r.exit_code == 0, r.output
+    assert "eigendecomposition" not in (d / "c.log").read_text()
+    a, b = read_columns(str(d / "fresh.predict.tsv")), read_columns(str(d / "c.predict.tsv"))
+    for col in ("genetic_value", "pev", "reliability", "fitted"):
+        np.testing.assert_allclose(numeric(a[col]), numeric(b[col]), rtol=1e-9, err_msg=col)
+    r = run_cli(["predict", "--bfile", d / "train", "--null", d / "nul", "--exclude",
+                 d / "unshared.txt", "--maf", "0.2", "--out", d / "e"])
+    assert r.exit_code == 1 and "differs from the one the null model" in r.output, r.output
+    assert not (d / "e.predict.tsv").exists()
+    r = run_cli(["predict", "--bfile", d / "train", "--null", d / "nul", "--pheno",
+                 d / "train.pheno", "--out", d / "e"])
+    assert r.exit_code != 0 and "drop --pheno" in r.output, r.output
+
+
+def test_new_genotype_file_errors(split_files, tmp_path):
+    d = split_files
+    r = run_cli(["predict", "--bfile", d / "train", "--bfile-new", d / "train", "--pheno",
+                 d / "train.pheno", *PRED_ARGS, "--out", tmp_path / "e"])
+    assert r.exit_code == 1 and "300 sample(s) are in both" in r.output, r.output
+    r = run_cli(["predict", "--bfile", d / "train", "--bfile-new", d / "new", "--grm",
+                 Path(PRED, "fl"), "--pheno", d / "train.pheno", *PRED_ARGS, "--out",
+                 tmp_path / "e"])
+    assert r.exit_code != 0 and "drop --grm" in r.output, r.output
+    (tmp_path / "one.txt").write_text(Path(d / "unshared.txt").read_text().split()[0] + "\n")
+    r = run_cli(["predict", "--bfile", d / "train", "--bfile-new", d / "new", "--extract",
+                 tmp_path / "one.txt", "--pheno", d / "train.pheno", *PRED_ARGS, "--out",
+                 tmp_path / "e"])
+    assert r.exit_code == 1 and "no selected variant" in r.output, r.output
+
+
+class _Fake:
+    """A genotype source over a fixed matrix (int8 with -127, or float32 NaN)."""
+
+    def __init__(self, G, ids, variants):
+        from gwaslmm.genotypes.base import SampleInfo
+
+        self.G = G
+        self.samples = SampleInfo(fid=ids, iid=ids, phenotypes=(), source="fake")
+        self.variants = variants
+        self.path, self.effect_allele_note, self.info_kind = "fake", "A1", None
+
+    def read_block(self, sample_idx, variant_idx, threads=None):
+        from gwaslmm.genotypes.dosage import dosage_block
+        from gwaslmm.genotypes.int8 import int8_block
+
+        G = np.asfortranarray(self.G[np.ix_(sample_idx, variant_idx)])
+        return int8_block(G) if G.dtype == np.int8 else dosage_block(G)
+
+
+def test_stacked_source_mixes_hard_calls_and_dosages():
+    """Rows from either file in sample order, swapped alleles flipped, int8
+    hard calls with float32 dosages as float32 (missing NaN)."""
+    from gwaslmm.genotypes.base import VariantInfo
+    from gwaslmm.genotypes.stacked import StackedSource
+
+    def vi(ids, a1, a2):
+        k = len(ids)
+        return VariantInfo(chromosome=np.array(["1"] * k), position=np.arange(k),
+                           id=np.array(ids), effect_allele=np.array(list(a1)),
+                           other_allele=np.array(list(a2)), source="v")
+
+    G1 = np.array([[0, 1, 2], [2, -127, 1]], dtype=np.int8)
+    G2 = np.array([[0.5, 1.25], [np.nan, 2.0]], dtype=np.float32)  # variants v3, v1
+    s = StackedSource(_Fake(G1, np.array(["a", "b"]), vi(["v1", "v2", "v3"], "AAA", "CCC")),
+                      _Fake(G2, np.array(["c", "d"]), vi(["v3", "v1"], "CA", "AC")))
+    assert list(s.shared) == [True, False, True] and list(s.match.flip) == [False, False, True]
+    blk = s.read_block(np.array([0, 1, 2, 3]), np.array([0, 2]))
+    want = np.array([[0, 2], [2, 1], [1.25, 1.5], [2.0, np.nan]], dtype=np.float32)
+    np.testing.assert_array_equal(blk.G, want)
+    assert blk.G.dtype == np.float32 and list(blk.n_missing) == [0, 1]
+    np.testing.assert_allclose(blk.allele_freq, [5.25 / 8, 4.5 / 6])

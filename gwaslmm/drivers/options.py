@@ -108,10 +108,18 @@ class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
     all_pheno: bool = False
     loco: bool = False
     save_null: str | None = None
+    random: tuple = ()
+    random_slope: tuple = ()
+    slope_cov: bool = False
+    mgrm: str | None = None
+    no_kinship: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
 class PredictOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
+    bfile_new: str | None = None
+    pfile_new: str | None = None
+    null: str | None = None
     cv: int | None = None
     cv_by_sample: bool = False
     seed: int = 1

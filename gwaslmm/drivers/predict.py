@@ -179,6 +179,90 @@ def _covariates_of_others(opts, source, every, in_train, sel, log):
     return W
 
 
+def _load_null(opts, source, log):
+    """``--null PREFIX``: training samples, phenotype, covariates and variance
+    components of a saved null model (``reml --save-null``)."""
+    from ..paths import null_path
+    from ..store import load_null
+
+    given = [flag for flag, v in (("--pheno", opts.pheno), ("--grm", opts.grm),
+                                  ("--kinship", opts.kinship)) if v]
+    if given:
+        raise UsageError(f"--null already fixes the training samples, phenotype and variance "
+                         f"components, and the kinship is rebuilt from the genotypes; drop "
+                         f"{', '.join(given)}")
+    stored = load_null(opts.null, source)
+    sel, fit = stored.selection, stored.model.fit
+    log.write(f"null model: loaded {null_path(opts.null)} ({sel.n} training samples, phenotype "
+              f"'{fit.name}', covariates {', '.join(sel.covar_names)}); no refit"
+              f"{'; --covar gives the covariates of the other samples' if opts.covar else ''}")
+    return stored
+
+
+def _check_kinship(Ktt: np.ndarray, stored, prefix: str, log, hint: str = "",
+                   tol: float = 1e-5) -> None:
+    """The kinship rebuilt here must be the one the saved null model was fitted
+    on: its decomposition (P Kc P = B diag(d) B') checked on random vectors
+    x = B u, whose P K x equals B (d u) for the same kinship (O(n^2) each)."""
+    sp, B = stored.model.spectrum, stored.model.basis.matrix()
+    Wq = sp.Wq
+    u = np.random.default_rng(0).normal(size=(B.shape[1], 3))
+    x = B @ u
+    kx = Ktt @ x
+    kx -= Wq @ (Wq.T @ kx)
+    want = B @ (sp.d[:, None] * u)
+    rel = float(np.linalg.norm(kx - want) / np.linalg.norm(want))
+    if not rel <= tol:
+        raise InputError(f"the kinship built here differs from the one the null model {prefix} "
+                         f"was fitted on (relative difference {rel:.3g} on random vectors, "
+                         f"tolerance {tol:g}): give the genotypes, variant selection and QC "
+                         f"options of the reml run{hint}")
+    log.write(f"  kinship checked against the saved null model's decomposition (relative "
+              f"difference {rel:.2g})")
+
+
+def _shared_hint(allsrc, source) -> str:
+    if allsrc is source or allsrc.shared.all():
+        return ""
+    return (f"; with --bfile-new/--pfile-new the kinship uses only the variants both files "
+            f"share ({int(allsrc.shared.sum())} of its {source.variants.m} variants): fit the "
+            f"null model with --extract {allsrc.shared_list}")
+
+
+def _with_new_samples(opts, source, log):
+    """The genotype source of every sample to predict: ``source`` itself, or
+    with --bfile-new/--pfile-new a :class:`StackedSource` of both files."""
+    if not (opts.bfile_new or opts.pfile_new):
+        return source
+    from ..genotypes import open_genotypes
+    from ..genotypes.stacked import StackedSource
+
+    if opts.bfile_new and opts.pfile_new:
+        raise UsageError("give --bfile-new or --pfile-new, not both")
+    if opts.grm or opts.kinship:
+        raise UsageError("--bfile-new/--pfile-new: the kinship of the new samples is built from "
+                         "the genotypes; drop --grm/--kinship")
+    new = open_genotypes(opts.bfile_new, threads=opts.threads, pfile=opts.pfile_new,
+                         hard_calls=opts.hard_calls)
+    log.file_info("genotypes of samples to predict", new.path)
+    log.write(f"  {new.samples.n} samples, {new.variants.m} variants; effect allele: "
+              f"{new.effect_allele_note}")
+    both = StackedSource(source, new)
+    mt = both.match
+    flips = int(mt.flip.sum())
+    log.write(f"  variants matched by ID: {int(mt.shared.sum())} of the {source.variants.m} of "
+              f"{source.variants.source} are in both files ({flips} of them with the alleles "
+              f"swapped, their counts flipped); not in the new file {mt.absent}, other alleles "
+              f"{mt.allele_mismatch}, ID listed more than once there {mt.duplicated}")
+    if not mt.shared.all():
+        from ..writers import write_lines
+
+        both.shared_list = write_lines(Outputs(opts.out).shared,
+                                       source.variants.id[mt.shared].tolist())
+        log.write(f"  wrote {both.shared_list} (the shared variants' IDs, for --extract)")
+    return both
+
+
 def run_predict(opts, log) -> dict:
     if opts.cv is not None and opts.cv < 2:
         raise UsageError(f"--cv {opts.cv}: give 2 or more folds")
@@ -188,24 +272,45 @@ def run_predict(opts, log) -> dict:
         raise UsageError("predict needs the kinship itself (of every predicted sample): drop "
                          "--eigen/--save-eigen")
     source = open_source(opts, log)
-    sel = select_samples(opts, source, log, need_phenotype=True)
+    stored = None
+    if opts.null:
+        stored = _load_null(opts, source, log)
+        sel = stored.selection
+    else:
+        sel = select_samples(opts, source, log, need_phenotype=True)
     if sel.y.shape[1] != 1:
         raise UsageError("predict fits one phenotype; pick it with --pheno-name")
-    every = join_samples(source.samples, keep=read_id_lists(opts.keep, "--keep"),
+    allsrc = _with_new_samples(opts, source, log)
+    every = join_samples(allsrc.samples, keep=read_id_lists(opts.keep, "--keep"),
                          remove=read_id_lists(opts.remove, "--remove"), need_phenotype=False)
     folds = _folds(opts, sel) if opts.cv else None
     train_pos = positions(every.keys, sel.keys)
     if (train_pos < 0).any():
-        raise InputError("a training sample is missing from the genotype samples (internal)")
+        raise InputError(f"training sample {sel.keys[train_pos < 0][0]} is not among the samples "
+                         f"kept (--keep/--remove drop it)")
     log.write(f"prediction: {sel.n} training samples (phenotype and covariates present), "
               f"{every.n - sel.n} more samples of the genotype file predicted from their "
               f"kinship with them")
     snp_idx = selected_variants(opts, source, log)
-    K, gs = _kinship_all(opts, source, every, np.sort(train_pos), snp_idx, log)
+    if allsrc is not source:
+        keep = allsrc.shared[snp_idx]
+        log.write(f"  {int(keep.sum())} of the {snp_idx.size} selected variants are in both "
+                  f"genotype files; the kinship (training samples included) is built from "
+                  f"those")
+        snp_idx = snp_idx[keep]
+        if snp_idx.size == 0:
+            raise InputError(f"no selected variant of {source.variants.source} is in "
+                             f"{allsrc.second.variants.source} with the same alleles")
+    K, gs = _kinship_all(opts, allsrc, every, np.sort(train_pos), snp_idx, log)
     Ktt = K[np.ix_(train_pos, train_pos)]
     method = method_for("quantitative", "exact")
-    sp, basis = decompose_for(opts, Ktt, sel, sel.W, log, overwrite_k=True)
-    fit = method.null_model(sp, basis, sel.y[:, 0], sel.pheno_names[0]).fit
+    if stored is not None:
+        _check_kinship(Ktt, stored, opts.null, log, _shared_hint(allsrc, source))
+        fit = stored.model.fit
+    else:
+        sp, basis = decompose_for(opts, Ktt, sel, sel.W, log, overwrite_k=True)
+        fit = method.null_model(sp, basis, sel.y[:, 0], sel.pheno_names[0]).fit
+    del Ktt
     log.lines(fit.log_lines())
     t0 = time.perf_counter()
     res = blup(K, train_pos, sel.W, sel.y[:, 0], fit.lam, fit.sigma_g2)
@@ -214,7 +319,7 @@ def run_predict(opts, log) -> dict:
     in_train[train_pos] = True
     fitted = np.full(every.n, np.nan)
     fitted[train_pos] = sel.W @ res.alpha + res.g[train_pos]
-    W_all = _covariates_of_others(opts, source, every, in_train, sel, log)
+    W_all = _covariates_of_others(opts, allsrc, every, in_train, sel, log)
     if W_all is not None:
         others = ~in_train & np.isfinite(W_all).all(axis=1)
         fitted[others] = W_all[others] @ res.alpha + res.g[others]
