@@ -83,6 +83,21 @@ def _fam_columns(opts, source, log, multi_pheno: bool) -> tuple:
     return (0,)
 
 
+def grouping_columns(opts) -> list:
+    """(flag, column) of the covariate-file columns that group samples
+    (--family-col, --random, the groups of --random-slope): never covariates."""
+    out = []
+    if getattr(opts, "family_col", None):
+        out.append(("--family-col", opts.family_col))
+    for name in getattr(opts, "random", ()):
+        out.append(("--random", name))
+    for spec in getattr(opts, "random_slope", ()):
+        group = spec.partition(":")[2]
+        if group and group not in getattr(opts, "random", ()):
+            out.append(("--random-slope", group))
+    return out
+
+
 def select_samples(opts, source, log, need_phenotype: bool,
                    multi_pheno: bool = False) -> SampleSelection:
     """The sample join for a command's options (``grm`` has no phenotype or
@@ -123,17 +138,16 @@ def select_samples(opts, source, log, need_phenotype: bool,
         log.file_info("covariates", opts.covar)
         covar_names = select_columns(covar_table, list(opts.covar_name) or None, None,
                                      "covariate")
-        group = getattr(opts, "family_col", None)
-        if group is not None:
+        for flag, group in grouping_columns(opts):
             if group not in covar_table.names:
-                raise UsageError(f"--family-col {group}: no such column in {opts.covar} "
+                raise UsageError(f"{flag} {group}: no such column in {opts.covar} "
                                  f"(columns: {', '.join(covar_table.names)})")
             if group in covar_names and opts.covar_name:
-                raise UsageError(f"--family-col {group} groups samples into families; it is "
-                                 f"not also a covariate: drop it from --covar-name")
+                raise UsageError(f"{flag} {group} groups samples; it is not also a covariate: "
+                                 f"drop it from --covar-name")
             if group in covar_names:
                 covar_names = [c for c in covar_names if c != group]
-                log.write(f"  column {group} (--family-col) groups the samples, it is not a "
+                log.write(f"  column {group} ({flag}) groups the samples, it is not a "
                           f"covariate")
         if pheno_table is not None and _same_file(opts.pheno, opts.covar):
             clash = [c for c in covar_names if c in names]

@@ -27,6 +27,7 @@ from .inputs import (
     write_samples,
 )
 from .models import chromosomes_of, null_models
+from .vc import run_reml_components, wants_components
 
 
 def run_reml(opts, log) -> dict:
@@ -37,6 +38,8 @@ def run_reml(opts, log) -> dict:
     sel = select_samples(opts, source, log, need_phenotype=True, multi_pheno=multi)
     snp_idx = selected_variants(opts, source, log)
     out = Outputs(opts.out)
+    if wants_components(opts):
+        return run_reml_components(opts, source, sel, snp_idx, log, out)
     if opts.loco:
         res = _reml_loco(opts, source, sel, snp_idx, log, out)
         log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")

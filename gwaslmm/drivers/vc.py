@@ -1,0 +1,272 @@
+"""``gwaslmm reml`` with several variance components: kinships (the one built
+or given, or several with --mgrm), random intercepts of groups (--random),
+random slopes (--random-slope NAME:GROUP) and their covariance with the
+group's intercept (--slope-cov); fitted by AI-REML
+(:mod:`gwaslmm.nullmodel.vc_reml`).
+
+Writes OUT.vc.tsv (one row per component, then Vp and the REML
+log-likelihood), OUT.reml.fixed.tsv and OUT.samples.tsv.  Each component is
+tested against zero by a likelihood-ratio test with the model refitted
+without it (boundary-corrected mixture p-values).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import chi2
+
+from ..errors import InputError, NumericalError, UsageError
+from ..columns import FIXED_COLUMNS
+from ..ids import positions, sample_keys
+from ..kinship_io import read_gcta_grm
+from ..nullmodel.vc_reml import Term, VcFit, ai_reml
+from ..paths import Outputs
+from ..tables import parse_numeric, read_sample_table
+from ..writers import write_tsv
+from .inputs import kinship_for, write_samples
+
+VC_COLUMNS = ["phenotype", "component", "type", "estimate", "se", "share", "share_se", "lrt",
+              "p_lrt", "boundary"]
+
+
+def wants_components(opts) -> bool:
+    """Whether the options ask for more than the one-kinship model."""
+    return bool(opts.random or opts.random_slope or opts.mgrm or opts.no_kinship)
+
+
+@dataclass
+class Component:
+    """One covariance parameter with its matrix (None: the identity)."""
+
+    term: Term
+    matrix: np.ndarray | None
+    drops: tuple = ()  # names of the terms that go with it when it is tested against 0
+
+
+def _column(opts, sel, name: str, flag: str) -> np.ndarray:
+    """The covariate-file column ``name`` for the analysed samples, as text."""
+    table = read_sample_table(opts.covar, "covariate", "COVAR")
+    if name not in table.names:
+        raise UsageError(f"{flag}: no column {name} in {opts.covar} (columns: "
+                         f"{', '.join(table.names)})")
+    tkeys = table.iid if table.by_iid else sample_keys(table.fid, table.iid)
+    rows = positions(tkeys, sel.iid if table.by_iid else sel.keys)
+    if (rows < 0).any():
+        raise InputError(f"{flag} {name}: {int((rows < 0).sum())} analysed samples have no row "
+                         f"in {opts.covar}")
+    return table.columns[name][rows].astype(str)
+
+
+def _groups(opts, sel, name: str, flag: str) -> np.ndarray:
+    labels = _column(opts, sel, name, flag)
+    bad = np.isin(np.char.upper(labels), ["", "NA", "NAN", "-9"] + [
+        c.upper() for c in opts.missing_code])
+    if bad.any():
+        raise InputError(f"{flag} {name}: {int(bad.sum())} of the {sel.n} analysed samples have "
+                         f"no group (first: {sel.keys[bad][0]}, '{labels[bad][0]}')")
+    return np.unique(labels, return_inverse=True)[1].reshape(-1)
+
+
+def _same_group(code: np.ndarray) -> np.ndarray:
+    return (code[:, None] == code[None, :]).astype(np.float64)
+
+
+def _kinships(opts, source, sel, snp_idx, log) -> list:
+    """(name, K) of every kinship component."""
+    if opts.no_kinship:
+        if opts.mgrm or opts.grm or opts.kinship:
+            raise UsageError("--no-kinship fits group effects only; drop --grm/--kinship/--mgrm")
+        log.write("kinship: none (--no-kinship): group random effects only")
+        return []
+    if opts.mgrm:
+        if opts.grm or opts.kinship:
+            raise UsageError("give --mgrm or --grm/--kinship, not both")
+        base = os.path.dirname(opts.mgrm)
+        try:
+            with open(opts.mgrm) as fh:
+                prefixes = [ln.strip() for ln in fh if ln.strip()]
+        except OSError as exc:
+            raise InputError(f"--mgrm {opts.mgrm}: {exc.strerror}") from None
+        if not prefixes:
+            raise InputError(f"--mgrm {opts.mgrm} lists no GRM")
+        out = []
+        for k, pre in enumerate(prefixes):
+            path = pre if os.path.isabs(pre) or os.path.exists(pre + ".grm.id") else \
+                os.path.join(base, pre)
+            kin = read_gcta_grm(path)
+            out.append((f"G{k + 1}", kin.subset(sel.fid, sel.iid)))
+            log.write(f"kinship G{k + 1}: GCTA GRM {path} ({kin.keys.size} samples)")
+        return out
+    return [("G1", kinship_for(opts, source, sel, snp_idx, log, "float64"))]
+
+
+def build_components(opts, source, sel, snp_idx, log) -> list:
+    """The model's covariance parameters, residual last."""
+    if (opts.random or opts.random_slope) and not opts.covar:
+        raise UsageError("--random/--random-slope name columns of --covar FILE")
+    comps = [Component(Term(name, "variance"), K) for name, K in
+             _kinships(opts, source, sel, snp_idx, log)]
+    codes = {}
+    for name in opts.random:
+        codes[name] = _groups(opts, sel, name, "--random")
+        comps.append(Component(Term(name, "variance"), _same_group(codes[name])))
+        log.write(f"random intercept {name}: {int(codes[name].max()) + 1} groups")
+    for spec in opts.random_slope:
+        var, _, group = spec.partition(":")
+        if not var or not group:
+            raise UsageError(f"--random-slope {spec}: give NAME:GROUP (a covariate and the "
+                             f"column grouping the samples)")
+        code = codes.get(group)
+        if code is None:
+            code = _groups(opts, sel, group, "--random-slope")
+        x = parse_numeric(_column(opts, sel, var, "--random-slope"), tuple(opts.missing_code),
+                          opts.covar, var, "covariate")
+        if np.isnan(x).any():
+            raise InputError(f"--random-slope {spec}: {int(np.isnan(x).sum())} analysed samples "
+                             f"have no value of {var}")
+        same = _same_group(code)
+        name = f"{group}:{var}"
+        comps.append(Component(Term(name, "variance"), same * np.outer(x, x)))
+        log.write(f"random slope of {var} by {group}: {int(code.max()) + 1} groups"
+                  + ("" if var in sel.covar_names else f" (note: {var} is not a fixed "
+                                                      f"covariate; its mean slope is then 0)"))
+        if opts.slope_cov:
+            if group not in codes:
+                raise UsageError(f"--slope-cov: the slope {spec} has no intercept of {group} to "
+                                 f"co-vary with; add --random {group}")
+            a = next(i for i, c in enumerate(comps) if c.term.name == group)
+            b = len(comps) - 1
+            comps.append(Component(Term(f"{group}:cov({var})", "covariance", (a, b)),
+                                   same * np.add.outer(x, x)))
+            comps[a].drops += (comps[-1].term.name,)
+            comps[b].drops += (comps[-1].term.name,)
+    if opts.slope_cov and not opts.random_slope:
+        raise UsageError("--slope-cov goes with --random-slope NAME:GROUP")
+    if not comps:
+        raise UsageError("no variance component besides the residual")
+    comps.append(Component(Term("residual", "residual"), None))
+    return comps
+
+
+def _fit(y, W, comps, keep=None, start=None) -> VcFit:
+    use = [c for c in comps if keep is None or c.term.name in keep]
+    idx = {c.term.name: i for i, c in enumerate(use)}
+    terms = tuple(Term(c.term.name, c.term.kind,
+                       None if c.term.pair is None else
+                       (idx[comps[c.term.pair[0]].term.name], idx[comps[c.term.pair[1]].term.name]))
+                  for c in use)
+    return ai_reml(y, W, [c.matrix for c in use], terms, start=start)
+
+
+def _lrt(full: VcFit, y, W, comps, log) -> list:
+    """(lrt, p) per component: the model refitted without it (and the
+    covariances that go with it); variances on the boundary: the mixture
+    1/2 chi2(d-1) + 1/2 chi2(d), d the parameters dropped; covariances chi2(1)."""
+    out = []
+    for c in comps:
+        if c.term.kind == "residual":
+            out.append((np.nan, np.nan))
+            continue
+        dropped = {c.term.name, *c.drops}
+        keep = [d.term.name for d in comps if d.term.name not in dropped]
+        # start from the full fit, the dropped variances moved to the residual
+        start = np.array([full.theta[i] for i, d in enumerate(comps) if d.term.name in keep])
+        gone = sum(full.theta[i] for i, d in enumerate(comps)
+                   if d.term.name in dropped and d.term.kind == "variance")
+        start[-1] += gone
+        try:
+            l0 = _fit(y, W, comps, keep=keep, start=start).logl
+        except NumericalError as exc:
+            log.write(f"  note: the model without {c.term.name} did not fit ({exc}); no LRT")
+            out.append((np.nan, np.nan))
+            continue
+        lrt = max(0.0, 2.0 * (full.logl - l0))
+        d = len(dropped)
+        if c.term.kind == "covariance":
+            p = float(chi2.sf(lrt, 1))
+        elif lrt <= 0:
+            p = 1.0
+        else:
+            p = float(0.5 * chi2.sf(lrt, d) + (0.5 * chi2.sf(lrt, d - 1) if d > 1 else 0.0))
+        out.append((lrt, p))
+    return out
+
+
+def _shares(fit: VcFit, comps) -> tuple:
+    """share = theta_k / Vp for kinships and random intercepts (Vp: their sum
+    with the residual; NA for slopes and covariances), SE by the delta method."""
+    is_int = np.array([c.term.kind == "residual" or (c.term.kind == "variance" and
+                                                    ":" not in c.term.name) for c in comps])
+    vp = float(fit.theta[is_int].sum())
+    share = np.where(is_int, fit.theta / vp, np.nan)
+    se = np.full(len(comps), np.nan)
+    C = fit.cov
+    for k in np.flatnonzero(is_int):
+        g = np.where(is_int, -fit.theta[k] / vp ** 2, 0.0)
+        g[k] += 1.0 / vp
+        sub = C[np.ix_(is_int, is_int)]
+        gi = g[is_int]
+        nz = gi != 0
+        if np.isfinite(sub[np.ix_(nz, nz)]).all():
+            se[k] = float(np.sqrt(max(gi[nz] @ sub[np.ix_(nz, nz)] @ gi[nz], 0.0)))
+    return vp, share, se, is_int
+
+
+def run_reml_components(opts, source, sel, snp_idx, log, out: Outputs) -> dict:
+    if opts.loco or opts.save_null or opts.eigen or opts.save_eigen:
+        raise UsageError("several variance components: --loco, --save-null and --eigen are not "
+                         "offered yet")
+    if sel.y.shape[1] != 1:
+        raise UsageError("several variance components: one phenotype per run; pick it with "
+                         "--pheno-name")
+    comps = build_components(opts, source, sel, snp_idx, log)
+    y = sel.y[:, 0]
+    present = ~np.isnan(y)
+    if not present.all():
+        raise InputError("internal: a sample without phenotype in the analysis")
+    W = sel.W
+    log.write(f"variance components ({len(comps)}): "
+              + ", ".join(f"{c.term.name} ({c.term.kind})" for c in comps))
+    t0 = time.perf_counter()
+    fit = _fit(y, W, comps)
+    t_fit = time.perf_counter() - t0
+    log.write(f"AI-REML: {sel.n} samples, {fit.iterations} iterations, {t_fit:.2f}s "
+              f"({t_fit / max(1, len(fit.history) - 1):.3f}s per likelihood evaluation)")
+    for it, ll, th, note in fit.history:
+        log.write(f"  iteration {it}: REML logL {ll:.10g}; " + ", ".join(
+            f"{c.term.name} {v:.6g}" for c, v in zip(comps, th)) + f"  [{note}]")
+    t1 = time.perf_counter()
+    tests = _lrt(fit, y, W, comps, log)
+    log.stage("vc_fit", t_fit)
+    log.stage("vc_lrt", time.perf_counter() - t1)
+    vp, share, share_se, _ = _shares(fit, comps)
+
+    def f(x):
+        return "NA" if not np.isfinite(x) else f"{x:.8g}"
+
+    name = sel.pheno_names[0]
+    rows = []
+    for k, c in enumerate(comps):
+        lrt, p = tests[k]
+        rows.append([name, c.term.name, c.term.kind, f(fit.theta[k]), f(fit.se[k]), f(share[k]),
+                     f(share_se[k]), f(lrt), f(p), "lower" if fit.boundary[k] else "none"])
+        extra = "" if not np.isfinite(share[k]) else f", share {share[k]:.4g} (se {f(share_se[k])})"
+        test = "" if not np.isfinite(lrt) else f"; LRT against 0: {lrt:.4g}, p = {p:.4g}"
+        log.write(f"  {c.term.name}: {fit.theta[k]:.6g} (se {f(fit.se[k])}){extra}{test}"
+                  + (" [at the boundary 0: no SE]" if fit.boundary[k] else ""))
+    rows.append([name, "Vp", "total", f(vp)] + ["NA"] * 5 + ["none"])
+    rows.append([name, "logL", "reml_loglik", f"{fit.logl:.10g}"] + ["NA"] * 5 + ["none"])
+    log.write(f"  Vp (kinships, intercepts and residual) {vp:.6g}; REML logL {fit.logl:.10g} "
+              f"(lme4's convention: -1/2[(n-p) log 2pi + log|V| + log|X'V^-1X| + y'Py])")
+    p1 = write_tsv(out.vc, VC_COLUMNS, rows)
+    frows = [[name, nm, f"{b:.8g}", f"{s:.8g}"] for nm, b, s in
+             zip(sel.covar_names, fit.beta, fit.beta_se)]
+    p2 = write_tsv(out.reml_fixed, FIXED_COLUMNS, frows)
+    log.write(f"wrote {p1}")
+    log.write(f"wrote {p2}")
+    log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
+    return dict(fit=fit, components=[c.term for c in comps])

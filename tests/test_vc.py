@@ -1,0 +1,193 @@
+"""Several variance components (issue 17): AI-REML against scipy.optimize on
+the dense REML likelihood, and the reml command with --random/--random-slope/
+--mgrm (lme4 and GEMMA references in testdata/reference/vc_*)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from conftest import SIM, run_cli
+from gwaslmm.results import numeric, read_columns
+
+from gwaslmm.errors import NumericalError
+from gwaslmm.nullmodel.vc_reml import Term, ai_reml, reml_loglik
+
+
+def _groups(rng, n, g):
+    code = rng.integers(0, g, n)
+    return code, (code[:, None] == code[None, :]).astype(float)
+
+
+def _brute(y, X, mats, to_theta, z0):
+    """scipy.optimize (BFGS, central-difference gradients) on the dense REML
+    log-likelihood, from a start away from the estimate."""
+    def obj(z):
+        return -reml_loglik(y, X, mats, to_theta(z))
+
+    def grad(z):
+        h = 1e-6
+        return np.array([(obj(z + h * u) - obj(z - h * u)) / (2 * h) for u in np.eye(len(z))])
+
+    r = minimize(obj, z0, jac=grad, method="BFGS", options=dict(gtol=1e-9, maxiter=500))
+    return np.asarray(to_theta(r.x)), -r.fun
+
+
+def test_two_kinships_equal_brute_force():
+    """Two kinships and a covariate, n = 120: theta and the REML logL equal the
+    dense optimum to 1e-6."""
+    rng = np.random.default_rng(17)
+    n = 120
+    Z1, Z2 = rng.normal(size=(n, 400)), rng.normal(size=(n, 300))
+    K1, K2 = Z1 @ Z1.T / 400, Z2 @ Z2.T / 300
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    L1, L2 = np.linalg.cholesky(K1 + 1e-9 * np.eye(n)), np.linalg.cholesky(K2 + 1e-9 * np.eye(n))
+    y = X @ [1.0, 0.3] + L1 @ rng.normal(0, 0.8, n) + L2 @ rng.normal(0, 0.6, n) + rng.normal(
+        0, 0.6, n)
+    mats = [K1, K2, None]
+    terms = (Term("G1", "variance"), Term("G2", "variance"), Term("residual", "residual"))
+    fit = ai_reml(y, X, mats, terms)
+    theta, logl = _brute(y, X, mats, np.exp, np.log(fit.theta * 1.2))
+    assert not fit.boundary.any()
+    np.testing.assert_allclose(fit.theta, theta, rtol=1e-6)
+    assert abs(fit.logl - logl) < 1e-9 * abs(logl)
+    assert fit.logl == pytest.approx(reml_loglik(y, X, mats, fit.theta), rel=1e-12)
+
+
+def test_cross_classified_and_slope_with_covariance_equal_brute_force():
+    """(1|a) + (1|b) cross-classified, and (1 + e | g) with the intercept-slope
+    covariance (parameterized by a Cholesky factor in the brute force)."""
+    rng = np.random.default_rng(4)
+    n = 160
+    a, Aa = _groups(rng, n, 30)
+    b, Ab = _groups(rng, n, 12)
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = X @ [1.0, 0.5] + rng.normal(0, 0.7, 30)[a] + rng.normal(0, 0.8, 12)[b] + rng.normal(size=n)
+    terms = (Term("a", "variance"), Term("b", "variance"), Term("residual", "residual"))
+    fit = ai_reml(y, X, [Aa, Ab, None], terms)
+    assert not fit.boundary.any()
+    theta, logl = _brute(y, X, [Aa, Ab, None], np.exp, np.log(fit.theta * 0.8))
+    np.testing.assert_allclose(fit.theta, theta, rtol=1e-6)
+    assert abs(fit.logl - logl) < 1e-9 * abs(logl)
+
+    g, Ag = _groups(rng, n, 25)
+    e = rng.normal(size=n)
+    ab = rng.multivariate_normal([0, 0], [[0.6, 0.2], [0.2, 0.3]], 25)
+    y = 1 + 0.5 * e + ab[g, 0] + ab[g, 1] * e + rng.normal(size=n)
+    X = np.column_stack([np.ones(n), e])
+    mats = [Ag, Ag * np.outer(e, e), Ag * np.add.outer(e, e), None]
+    terms = (Term("g", "variance"), Term("g:e", "variance"), Term("g:cov(e)", "covariance", (0, 1)),
+             Term("residual", "residual"))
+    fit = ai_reml(y, X, mats, terms)
+
+    def chol(z):
+        L = np.array([[np.exp(z[0]), 0.0], [z[1], np.exp(z[2])]])
+        G = L @ L.T
+        return [G[0, 0], G[1, 1], G[0, 1], np.exp(z[3])]
+
+    t = fit.theta
+    l11 = np.sqrt(t[0])
+    z0 = [np.log(l11), t[2] / l11 * 1.1, np.log(np.sqrt(t[1] - (t[2] / l11) ** 2)), np.log(t[3])]
+    theta, logl = _brute(y, X, mats, chol, z0)
+    np.testing.assert_allclose(fit.theta, theta, rtol=1e-6)
+    assert abs(fit.logl - logl) < 1e-9 * abs(logl)
+    assert np.isfinite(fit.se).all()
+
+
+def test_boundary_component_is_reported():
+    """A group factor without variance in the data: its estimate sits at 0,
+    flagged, without SE; the others equal the fit without that factor."""
+    rng = np.random.default_rng(8)
+    n = 200
+    a, Aa = _groups(rng, n, 40)
+    b, Ab = _groups(rng, n, 50)
+    X = np.ones((n, 1))
+    y = rng.normal(0, 0.9, 40)[a] + rng.normal(size=n)
+    # remove every trace of b: y's group-b means made equal to the overall mean
+    means = np.bincount(b, y, 50) / np.maximum(np.bincount(b, minlength=50), 1)
+    y = y - means[b] + y.mean()
+    terms = (Term("a", "variance"), Term("b", "variance"), Term("residual", "residual"))
+    fit = ai_reml(y, X, [Aa, Ab, None], terms)
+    assert fit.boundary[1] and fit.theta[1] == 0.0 and np.isnan(fit.se[1])
+    sub = ai_reml(y, X, [Aa, None], (terms[0], terms[2]))
+    np.testing.assert_allclose(fit.theta[[0, 2]], sub.theta, rtol=1e-7)
+    assert fit.logl == pytest.approx(sub.logl, rel=1e-12)
+
+
+def test_collinear_components_are_an_error():
+    """Two identical group factors cannot be told apart: a NumericalError
+    with the numbers, not a silent split."""
+    rng = np.random.default_rng(2)
+    n = 100
+    a, Aa = _groups(rng, n, 20)
+    y = rng.normal(size=20)[a] + rng.normal(size=n)
+    terms = (Term("a", "variance"), Term("a2", "variance"), Term("residual", "residual"))
+    with pytest.raises(NumericalError, match="singular|converge"):
+        ai_reml(y, np.ones((n, 1)), [Aa, Aa.copy(), None], terms)
+
+
+LME4 = os.path.join(os.path.dirname(SIM), "reference", "vc_lme4")
+LME4_MODELS = {
+    # model: (phenotype, fixed covariate, reml options, {our component: lme4 term})
+    "M1": ("y_cross", "x", ["--random", "household,clinic"],
+           {"household": "household", "clinic": "clinic", "residual": "Residual"}),
+    "M2": ("y_slope", "e", ["--random", "group", "--random-slope", "e:group", "--slope-cov"],
+           {"group": "group:(Intercept)", "group:e": "group:e", "group:cov(e)": "group:cov",
+            "residual": "Residual"}),
+    "M3": ("y_slope", "e", ["--random", "group"], {"group": "group", "residual": "Residual"}),
+    "M4": ("y_cross", "x", ["--random", "household"],
+           {"household": "household", "residual": "Residual"}),
+}
+
+
+@pytest.mark.parametrize("model", sorted(LME4_MODELS))
+def test_group_effects_equal_lme4(model, tmp_path):
+    """reml --no-kinship with group random intercepts (cross-classified),
+    and a random slope with its intercept covariance, equal lme4 1.1.31's
+    REML fits (testdata/reference/vc_lme4, fit_lme4.R) on the project's
+    simulated groups: variance components and covariance to 1e-6, the REML
+    log-likelihood and fixed effects to 1e-8 (issue: 1e-4)."""
+    pheno, cov, extra, names = LME4_MODELS[model]
+    ref = {}
+    for ln in Path(LME4, "lme4_fits.tsv").read_text().splitlines()[1:]:
+        m, kind, term, value = ln.split("\t")
+        if m == model:
+            ref[(kind, term)] = float(value)
+    r = run_cli(["reml", "--bfile", SIM, "--pheno", Path(LME4, "groups.pheno"), "--pheno-name",
+                 pheno, "--covar", Path(LME4, "groups.covar"), "--covar-name", cov,
+                 "--no-kinship", *extra, "--out", tmp_path / "r"])
+    assert r.exit_code == 0, r.output
+    vc = read_columns(str(tmp_path / "r.vc.tsv"))
+    got = dict(zip(vc["component"], numeric(vc["estimate"])))
+    for ours, theirs in names.items():
+        want = next(v for (k, t), v in ref.items() if t == theirs and k != "fixed")
+        assert got[ours] == pytest.approx(want, rel=1e-6), ours
+    assert got["logL"] == pytest.approx(ref[("loglik", "REML")], rel=1e-8)
+    fixed = read_columns(str(tmp_path / "r.reml.fixed.tsv"))
+    beta = dict(zip(fixed["covariate"], numeric(fixed["beta"])))
+    assert beta["intercept"] == pytest.approx(ref[("fixed", "(Intercept)")], rel=1e-6)
+    assert beta[cov] == pytest.approx(ref[("fixed", cov)], rel=1e-6)
+    assert (tmp_path / "r.samples.tsv").read_text().count("\n") - 1 == ref[("n", "obs")]
+    assert set(vc["boundary"]) == {"none"}
+    assert (numeric(vc["p_lrt"])[:-3] < 1e-3).all()  # every simulated component is detected
+
+
+def test_component_options_errors(tmp_path):
+    common = ["reml", "--bfile", SIM, "--pheno", Path(LME4, "groups.pheno"), "--pheno-name",
+              "y_cross", "--out", tmp_path / "e"]
+    r = run_cli([*common, "--random", "household", "--no-kinship"])
+    assert r.exit_code == 2 and "--covar FILE" in r.output, r.output
+    cov = ["--covar", Path(LME4, "groups.covar"), "--covar-name", "x"]
+    r = run_cli([*common, *cov, "--random", "nosuch", "--no-kinship"])
+    assert r.exit_code == 2 and "no such column" in r.output, r.output
+    r = run_cli([*common, *cov, "--random-slope", "e:group", "--slope-cov", "--no-kinship"])
+    assert r.exit_code == 2 and "add --random group" in r.output, r.output
+    r = run_cli([*common, *cov, "--random-slope", "e", "--no-kinship"])
+    assert r.exit_code == 2 and "NAME:GROUP" in r.output, r.output
+    r = run_cli([*common, *cov, "--random", "household", "--no-kinship", "--loco"])
+    assert r.exit_code == 2 and "not offered yet" in r.output, r.output
+    assert not (tmp_path / "e.vc.tsv").exists()
