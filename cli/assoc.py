@@ -2,7 +2,7 @@ import click
 
 from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
 from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
-from .options import run_logged
+from .options import component_options, run_logged
 
 
 def _columns():
@@ -55,6 +55,7 @@ def _columns():
 @click.option("--plot", "make_plot", is_flag=True,
               help="Also write OUT.manhattan.png and OUT.qq.png (a plot failure is logged and "
                    "never fails the scan).")
+@component_options
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
               help="Top hits in the summary.")
 @handle_errors

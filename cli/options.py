@@ -234,6 +234,37 @@ def kinship_options(f):
     return f
 
 
+def _names(ctx, param, value) -> tuple:
+    """NAME[,NAME...] given once or repeated: one tuple of names."""
+    return tuple(x for item in value for x in item.split(",") if x)
+
+
+def component_options(f):
+    """Variance components besides the kinship (reml, assoc)."""
+    opts = [
+        click.option("--random", metavar="NAME[,NAME...]", multiple=True, callback=_names,
+                     help="Random intercepts for these categorical columns of --covar "
+                          "(households, clinics; two or more: cross-classified); several "
+                          "variance components by AI-REML."),
+        click.option("--random-slope", metavar="NAME:GROUP", multiple=True,
+                     help="A random slope: covariate NAME's effect varies by the groups of "
+                          "column GROUP; repeatable."),
+        click.option("--slope-cov", is_flag=True,
+                     help="Estimate the covariance of each random slope with its group's "
+                          "intercept (--random GROUP); the 2x2 matrix kept positive "
+                          "semi-definite."),
+        click.option("--mgrm", metavar="FILE",
+                     help="Several kinships: FILE lists GCTA GRM prefixes, one per line "
+                          "(GCTA's convention; relative to FILE's folder), one variance "
+                          "component each."),
+        click.option("--no-kinship", is_flag=True,
+                     help="No genetic component: group random effects only (with --random)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
 RENAME = {"chr_": "chr"}
 
 

@@ -2,7 +2,7 @@ import click
 
 from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
 from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
-from .options import run_logged
+from .options import component_options, run_logged
 
 
 def _columns():
@@ -28,22 +28,7 @@ def _columns():
               help="One null model per left-out chromosome (OUT.reml.loco.tsv; with "
                    "--save-null, PREFIX.chr<c>.null.npz for assoc --null --loco).")
 @click.option("--save-null", metavar="PREFIX", help="Store the fitted null model for assoc --null.")
-@click.option("--random", metavar="NAME[,NAME...]", multiple=True, callback=lambda c, p, v: tuple(
-    x for item in v for x in item.split(",") if x),
-              help="Random intercepts for these categorical columns of --covar (households, "
-                   "clinics; two or more: cross-classified); several variance components by "
-                   "AI-REML (OUT.vc.tsv).")
-@click.option("--random-slope", metavar="NAME:GROUP", multiple=True,
-              help="A random slope: covariate NAME's effect varies by the groups of column "
-                   "GROUP; repeatable.")
-@click.option("--slope-cov", is_flag=True,
-              help="Estimate the covariance of each random slope with its group's intercept "
-                   "(--random GROUP); the 2x2 matrix kept positive semi-definite.")
-@click.option("--mgrm", metavar="FILE",
-              help="Several kinships: FILE lists GCTA GRM prefixes, one per line (GCTA's "
-                   "convention; relative to FILE's folder), one variance component each.")
-@click.option("--no-kinship", is_flag=True,
-              help="No genetic component: group random effects only (with --random).")
+@component_options
 @handle_errors
 def reml(**kw):
     """Null model: REML/ML variance components, h2 with its standard error."""

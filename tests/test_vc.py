@@ -176,6 +176,19 @@ def test_group_effects_equal_lme4(model, tmp_path):
     assert (numeric(vc["p_lrt"])[:-3] < 1e-3).all()  # every simulated component is detected
 
 
+def test_grouping_column_alone_leaves_the_intercept(tmp_path):
+    """A covariate file whose only column is the grouping column: intercept
+    only (the column was once coded as a categorical covariate too, which
+    made its random effect unidentifiable)."""
+    rows = [ln.split("\t") for ln in Path(LME4, "groups.covar").read_text().splitlines()]
+    (tmp_path / "h.covar").write_text("".join(f"{r[0]}\t{r[1]}\t{r[4]}\n" for r in rows))
+    r = run_cli(["reml", "--bfile", SIM, "--pheno", Path(LME4, "groups.pheno"), "--pheno-name",
+                 "y_cross", "--covar", tmp_path / "h.covar", "--random", "household",
+                 "--no-kinship", "--out", tmp_path / "r"])
+    assert r.exit_code == 0, r.output
+    assert "covariates (1 columns): intercept" in (tmp_path / "r.log").read_text()
+
+
 def test_component_options_errors(tmp_path):
     common = ["reml", "--bfile", SIM, "--pheno", Path(LME4, "groups.pheno"), "--pheno-name",
               "y_cross", "--out", tmp_path / "e"]
@@ -224,3 +237,70 @@ def test_two_kinships_equal_gemma_vc2(tmp_path):
     dense = Path(GEMMA_VC, "dense_check.txt").read_text()
     logl = float(dense.split("REML logL                 =")[1].split()[0])
     assert est[list(vc["component"]).index("logL")] == pytest.approx(logl, rel=1e-9)
+
+
+def test_assoc_with_components_equals_dense_gls(tmp_path):
+    """assoc with a kinship, two group factors and a random slope: per SNP,
+    beta, SE and p equal dense GLS at reml's estimates (V = sum theta_k A_k +
+    sigma_e^2 I, the scale re-estimated per SNP as GCTA --mlma) to 1e-6."""
+    from scipy.stats import f as fdist
+
+    from gwaslmm.genotypes.plink1 import BedFile
+
+    opts = ["--bfile", SIM, "--pheno", Path(LME4, "groups.pheno"), "--pheno-name", "y_slope",
+            "--covar", Path(LME4, "groups.covar"), "--covar-name", "x,e", "--random",
+            "household,clinic", "--random-slope", "e:clinic"]
+    r = run_cli(["reml", *opts, "--out", tmp_path / "r"])  # the kinship of every variant
+    assert r.exit_code == 0, r.output
+    r = run_cli(["assoc", *opts, "--chr", "3", "--no-gzip", "--out", tmp_path / "a"])
+    assert r.exit_code == 0, r.output
+    vc = read_columns(str(tmp_path / "r.vc.tsv"))
+    theta = dict(zip(vc["component"], numeric(vc["estimate"])))
+    res = read_columns(str(tmp_path / "a.assoc.tsv"))
+    keys = [ln.split()[:2] for ln in (tmp_path / "a.samples.tsv").read_text().splitlines()[1:]]
+    bed = BedFile(SIM)
+    at = {k: i for i, k in enumerate(zip(bed.samples.fid, bed.samples.iid))}
+    rows = np.array([at[tuple(k)] for k in keys])
+    cov = {}
+    for ln in Path(LME4, "groups.covar").read_text().splitlines()[1:]:
+        f = ln.split("\t")
+        cov[(f[0], f[1])] = f
+    ph = {tuple(ln.split("\t")[:2]): ln.split("\t")[3]
+          for ln in Path(LME4, "groups.pheno").read_text().splitlines()[1:]}
+    c = [cov[tuple(k)] for k in keys]
+    x_, e = np.array([float(f[2]) for f in c]), np.array([float(f[3]) for f in c])
+    same = [np.equal.outer(np.array([f[j] for f in c]), np.array([f[j] for f in c])).astype(float)
+            for j in (4, 5)]
+    y = np.array([float(ph[tuple(k)]) for k in keys])
+    W = np.column_stack([np.ones(len(keys)), x_, e])
+    kin = run_cli(["grm", "--bfile", SIM, "--keep", tmp_path / "a.samples.tsv", "--out",
+                   tmp_path / "k"])
+    assert kin.exit_code == 0
+    from gwaslmm.kinship_io import read_gcta_grm
+
+    K = read_gcta_grm(str(tmp_path / "k")).subset(np.array([k[0] for k in keys]),
+                                                   np.array([k[1] for k in keys]))
+    V = (theta["G1"] * K + theta["household"] * same[0] + theta["clinic"] * same[1]
+         + theta["clinic:e"] * same[1] * np.outer(e, e) + theta["residual"] * np.eye(len(y)))
+    H = V / theta["residual"]
+    Hi = np.linalg.inv(H)
+    ids = {v: j for j, v in enumerate(bed.variants.id)}
+    pick = np.linspace(0, len(res["variant_id"]) - 1, 25).astype(int)
+    cols = np.array([ids[res["variant_id"][i]] for i in pick])
+    G = bed.read_block(np.sort(rows), cols).G.astype(float)[np.argsort(np.argsort(rows))]
+    n, p = W.shape
+    for j, i in enumerate(pick):
+        g = G[:, j]
+        g = np.where(g < 0, g[g >= 0].mean(), g)
+        X = np.column_stack([W, g])
+        A = X.T @ Hi @ X
+        b = np.linalg.solve(A, X.T @ Hi @ y)
+        r_ = y - X @ b
+        s2 = r_ @ Hi @ r_ / (n - p - 1)
+        se = np.sqrt(s2 * np.linalg.inv(A)[-1, -1])
+        pv = fdist.sf((b[-1] / se) ** 2, 1, n - p - 1)
+        assert float(res["beta"][i]) == pytest.approx(b[-1], rel=1e-6, abs=1e-9)
+        assert float(res["standard_error"][i]) == pytest.approx(se, rel=1e-6)
+        assert float(res["p_value"][i]) == pytest.approx(pv, rel=1e-5)
+    log = (tmp_path / "a.log").read_text()
+    assert "variance components fixed at the null REML estimates" in log

@@ -28,6 +28,7 @@ from ..writers import TableWriter, write_meta_yaml
 from .inputs import model_variants, open_source, select_samples, selected_variants, write_samples
 from .models import chromosomes_of, load_selection, loco_fingerprint, null_models
 from .scan_loop import ScanSummary, scan_variants
+from .vc import component_models, wants_components
 
 
 def parse_chunk_spec(spec: str | None):
@@ -56,6 +57,14 @@ def outputs_of(opts) -> Outputs:
 
 
 def _check_options(opts) -> None:
+    if wants_components(opts):
+        given = [flag for flag, v in (("--null", opts.null), ("--loco", opts.loco),
+                                      ("--gxe", opts.gxe), ("--within-family", opts.within_family),
+                                      ("--eigen", opts.eigen), ("--save-eigen", opts.save_eigen))
+                 if v]
+        if given:
+            raise UsageError(f"several variance components: {', '.join(given)} not offered "
+                             f"with them yet")
     if opts.null:
         given = [flag for flag, v in (("--pheno", opts.pheno), ("--covar", opts.covar),
                                       ("--grm", opts.grm), ("--kinship", opts.kinship),
@@ -90,7 +99,12 @@ def _check_options(opts) -> None:
 def run_settings(opts, method, selection: str) -> list:
     """Every setting that shapes a chunk's rows, for merge to compare
     (``variant_selection`` hashes the tested variants before chunking)."""
-    return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}",
+    comps = ([f"random={','.join(opts.random)}"] if opts.random else []) + (
+        [f"random_slope={','.join(opts.random_slope)}"] if opts.random_slope else []) + (
+        ["slope_cov=True"] if opts.slope_cov else []) + (
+        [f"mgrm={opts.mgrm}"] if opts.mgrm else []) + (["no_kinship=True"] if opts.no_kinship
+                                                       else [])
+    return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}", *comps,
             *([f"gxe={opts.gxe}"] if opts.gxe else []),
             *(["gxe_joint=True"] if opts.gxe_joint else []),
             *(["within_family=True"] if opts.within_family else []),
@@ -216,7 +230,8 @@ def family_design(sel, log, families=None) -> WithinBetween:
 
 def run_assoc(opts, log) -> dict:
     import_in_background("scipy.special")  # needed for p-values, after the inputs are read
-    method = method_for("quantitative", opts.engine)
+    components = wants_components(opts)
+    method = method_for("quantitative", "fast" if components else opts.engine)
     method.check_test(opts.test)
     _check_options(opts)
     out = outputs_of(opts)
@@ -259,8 +274,11 @@ def run_assoc(opts, log) -> dict:
     fits, fps = [], []
     chroms = source.variants.chromosome
     try:
-        for item in null_models(opts, source, sel, chromosomes, kin_idx, log, method,
-                                make_scanner):
+        models = (component_models(opts, source, sel, kin_idx, log, opts.test,
+                                   opts.rotate_dtype) if components else
+                  null_models(opts, source, sel, chromosomes, kin_idx, log, method,
+                              make_scanner))
+        for item in models:
             if item.scope is None:
                 log.lines(item.fit.log_lines())
             for stage, secs in item.scanner.stages.items():

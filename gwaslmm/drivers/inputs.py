@@ -158,9 +158,9 @@ def select_samples(opts, source, log, need_phenotype: bool,
                 covar_names = [c for c in covar_names if c not in clash]
                 log.write(f"  the covariate file is the phenotype file: phenotype column(s) "
                           f"{', '.join(clash)} left out of the covariates")
-            if not covar_names:
-                log.write("  no covariate column is left: intercept only")
-                covar_table = None
+        if not covar_names:
+            log.write("  no covariate column is left: intercept only")
+            covar_table = None
     elif opts.covar_name or opts.cat_covar:
         raise UsageError("--covar-name/--cat-covar need --covar FILE")
     sel = join_samples(source.samples, pheno_table=pheno_table, pheno_names=names,

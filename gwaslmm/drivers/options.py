@@ -104,15 +104,21 @@ class GrmOptions(GenotypeOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
-    all_pheno: bool = False
-    loco: bool = False
-    save_null: str | None = None
+class ComponentOptions:
+    """Variance components besides the kinship (reml, assoc)."""
+
     random: tuple = ()
     random_slope: tuple = ()
     slope_cov: bool = False
     mgrm: str | None = None
     no_kinship: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentOptions):
+    all_pheno: bool = False
+    loco: bool = False
+    save_null: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,7 +132,7 @@ class PredictOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
+class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentOptions):
     test: str = "wald"
     fast: bool = False
     loco: bool = False

@@ -216,6 +216,91 @@ def _shares(fit: VcFit, comps) -> tuple:
     return vp, share, se, is_int
 
 
+@dataclass(frozen=True)
+class VcEstimates:
+    """A several-component fit as the scan and its summary see it: h2 the
+    kinships' share of Vp (NaN without a kinship; its SE with one kinship)."""
+
+    name: str
+    n: int
+    fit: VcFit
+    names: tuple
+    h2: float
+    h2_se: float
+
+    @property
+    def beta(self):
+        return self.fit.beta
+
+    @property
+    def beta_se(self):
+        return self.fit.beta_se
+
+    def log_lines(self, label: str = "") -> list:
+        return [f"null model{label} '{self.name}': n = {self.n}, " + ", ".join(
+            f"{nm} {v:.6g}" for nm, v in zip(self.names, self.fit.theta))
+            + f"; REML logL {self.fit.logl:.10g}"]
+
+
+def fit_components(opts, sel, comps, log) -> VcEstimates:
+    """AI-REML of the analysed phenotype with these components, logged."""
+    y, W = sel.y[:, 0], sel.W
+    log.write(f"variance components ({len(comps)}): "
+              + ", ".join(f"{c.term.name} ({c.term.kind})" for c in comps))
+    t0 = time.perf_counter()
+    fit = _fit(y, W, comps)
+    t_fit = time.perf_counter() - t0
+    log.stage("vc_fit", t_fit)
+    log.write(f"AI-REML: {sel.n} samples, {fit.iterations} iterations, {t_fit:.2f}s "
+              f"({t_fit / max(1, len(fit.history) - 1):.3f}s per likelihood evaluation)")
+    for it, ll, th, note in fit.history:
+        log.write(f"  iteration {it}: REML logL {ll:.10g}; " + ", ".join(
+            f"{c.term.name} {v:.6g}" for c, v in zip(comps, th)) + f"  [{note}]")
+    vp, share, share_se, _ = _shares(fit, comps)
+    kin = [k for k, c in enumerate(comps) if c.matrix is not None and c.term.kind == "variance"
+           and ":" not in c.term.name and c.term.name.startswith("G")
+           and c.term.name[1:].isdigit()]
+    h2 = float(share[kin].sum()) if kin else float("nan")
+    h2_se = float(share_se[kin[0]]) if len(kin) == 1 else float("nan")
+    return VcEstimates(name=sel.pheno_names[0], n=sel.n, fit=fit,
+                       names=tuple(c.term.name for c in comps), h2=h2, h2_se=h2_se)
+
+
+def covariance_ratio(comps, fit: VcFit) -> np.ndarray:
+    """H = V / sigma_e^2 (n, n) float64 at the fitted components."""
+    theta = fit.theta
+    res = theta[-1]
+    n = fit.n
+    H = np.eye(n)
+    for t, c in zip(theta[:-1], comps[:-1]):
+        if t != 0.0:
+            H += (t / res) * c.matrix
+    return H
+
+
+def component_models(opts, source, sel, kin_idx, log, test: str, precision: str):
+    """assoc with several variance components: one null model (no LOCO yet)
+    and its fixed-variance scanner, as :func:`gwaslmm.drivers.models.null_models`
+    yields them."""
+    import hashlib
+
+    from ..scan.fixed import CovarianceScanner
+    from .models import Fitted
+
+    comps = build_components(opts, source, sel, kin_idx, log)
+    est = fit_components(opts, sel, comps, log)
+    H = covariance_ratio(comps, est.fit)
+    del comps
+    scanner = CovarianceScanner(H, sel.W, sel.y[:, 0], test, precision)
+    fp = hashlib.sha256(np.ascontiguousarray(est.fit.theta).tobytes()
+                        + "".join(sel.keys.tolist()).encode()
+                        + np.ascontiguousarray(sel.W).tobytes()).hexdigest()[:16]
+    log.write("scan: variance components fixed at the null REML estimates, the scale "
+              "re-estimated per SNP (GCTA --mlma; as --fast), by whitening with the Cholesky "
+              "factor of V")
+    yield Fitted(scope=None, fit=est, fingerprint=fp, scanner=scanner)
+
+
 def run_reml_components(opts, source, sel, snp_idx, log, out: Outputs) -> dict:
     if opts.loco or opts.save_null or opts.eigen or opts.save_eigen:
         raise UsageError("several variance components: --loco, --save-null and --eigen are not "
@@ -224,24 +309,11 @@ def run_reml_components(opts, source, sel, snp_idx, log, out: Outputs) -> dict:
         raise UsageError("several variance components: one phenotype per run; pick it with "
                          "--pheno-name")
     comps = build_components(opts, source, sel, snp_idx, log)
-    y = sel.y[:, 0]
-    present = ~np.isnan(y)
-    if not present.all():
-        raise InputError("internal: a sample without phenotype in the analysis")
-    W = sel.W
-    log.write(f"variance components ({len(comps)}): "
-              + ", ".join(f"{c.term.name} ({c.term.kind})" for c in comps))
-    t0 = time.perf_counter()
-    fit = _fit(y, W, comps)
-    t_fit = time.perf_counter() - t0
-    log.write(f"AI-REML: {sel.n} samples, {fit.iterations} iterations, {t_fit:.2f}s "
-              f"({t_fit / max(1, len(fit.history) - 1):.3f}s per likelihood evaluation)")
-    for it, ll, th, note in fit.history:
-        log.write(f"  iteration {it}: REML logL {ll:.10g}; " + ", ".join(
-            f"{c.term.name} {v:.6g}" for c, v in zip(comps, th)) + f"  [{note}]")
+    y, W = sel.y[:, 0], sel.W
+    est = fit_components(opts, sel, comps, log)
+    fit = est.fit
     t1 = time.perf_counter()
     tests = _lrt(fit, y, W, comps, log)
-    log.stage("vc_fit", t_fit)
     log.stage("vc_lrt", time.perf_counter() - t1)
     vp, share, share_se, _ = _shares(fit, comps)
 

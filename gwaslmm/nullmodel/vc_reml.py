@@ -223,7 +223,10 @@ def ai_reml(y: np.ndarray, X: np.ndarray, mats: list, terms: tuple, tol: float =
             obs = _observed_information(ev.P, mats, AI)
             if np.all(np.linalg.eigvalsh(obs[np.ix_(~active, ~active)]) > 0):
                 AI = obs
-        # a variance held at 0 is released when its score points up
+        # a variance held at 0 is released when its score points up; a step
+        # that would take a variance below 0 is shortened to end where the
+        # first one reaches 0, which is then held there (projected Newton
+        # with an active set: the direction stays the AI ascent direction)
         active &= ~(score > 0)
         free = ~active
         step = np.zeros(q)
@@ -233,16 +236,20 @@ def ai_reml(y: np.ndarray, X: np.ndarray, mats: list, terms: tuple, tol: float =
             raise NumericalError(f"the average-information matrix is singular at theta = "
                                  f"{np.array2string(theta, precision=6)} (components that "
                                  f"cannot be told apart?)") from None
-        new = theta + step
-        hit = is_var & ~resid & (new < 0)
-        new[hit] = 0.0
-        step = new - theta
-        if resid.any() and (new[resid] <= 0).any():
-            step[resid] = np.maximum(step[resid], -0.5 * theta[resid])
-        # halve until PSD and the likelihood does not decrease
+        down = free & is_var & (step < 0)
+        reach = np.full(q, np.inf)
+        reach[down] = theta[down] / -step[down]
+        reach[resid & down] *= 0.5  # the residual stays positive
+        s_max = min(1.0, float(reach.min()))
+        hits = ~resid & down & (reach <= s_max)
+        direction = s_max * step
+        if s_max < 1.0:
+            target = theta + direction
+            target[hits] = 0.0
+            direction = target - theta
+        s_len = 1.0
         for halving in range(40):
-            cand = theta + step
-            cand[hit] = 0.0
+            cand = theta + s_len * direction
             if _psd_ok(cand, terms):
                 try:
                     ev_new = _evaluate(y, X, mats, cand)
@@ -250,13 +257,15 @@ def ai_reml(y: np.ndarray, X: np.ndarray, mats: list, terms: tuple, tol: float =
                     ev_new = None
                 if ev_new is not None and ev_new.logl >= ev.logl - 1e-12 * abs(ev.logl):
                     break
-            step *= 0.5
-            hit = hit & False
+            s_len *= 0.5
         else:
             raise NumericalError(f"AI-REML step {it}: no step along the AI direction raises "
                                  f"the REML log-likelihood ({ev.logl:.10g}) at theta = "
-                                 f"{np.array2string(theta, precision=6)}")
-        active |= hit
+                                 f"{np.array2string(theta, precision=6)} (is a component "
+                                 f"confounded with the fixed effects, e.g. a grouping column "
+                                 f"also coded as covariates?)")
+        if not halving:
+            active |= hits & (cand == 0.0)
         change = float(np.max(np.abs(cand - theta)))
         dl = ev_new.logl - ev.logl
         theta, ev = cand, ev_new

@@ -178,15 +178,20 @@ def whitened_block(model: ScanModel, wh: Whitener, Xw: np.ndarray) -> dict:
 
 
 def _fixed_lambda_stats(model: ScanModel, w, a, b) -> dict:
-    q = float(np.dot(w, model.yt * model.yt))
-    df = model.df
+    return fixed_variance_stats(float(np.dot(w, model.yt * model.yt)), model.df, model.n, a, b)
+
+
+def fixed_variance_stats(q: float, df: int, n: int, a: np.ndarray, b: np.ndarray) -> dict:
+    """Wald and score statistics with the variance ratios fixed and the scale
+    re-estimated per SNP, from q = y'Py and per SNP a = x'Px, b = x'Py
+    (each (m,) float64; P REML's projection of the null covariance H)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         Q1 = q - b * b / a
         tau = df / Q1
         beta = b / a
         se = np.sqrt(1.0 / (tau * a))
         F = beta * beta / (se * se)
-        score = model.n * b * b / (q * a)
+        score = n * b * b / (q * a)
     return dict(beta=beta, se=se, F_wald=F, F_score=score)
 
 
@@ -243,11 +248,85 @@ class WhitenedScanner:
 
     def test(self, prep: Prepared) -> BlockResult:
         st = whitened_block(self.model, self.whitener, prep.Xt)
-        nl_wald = neglog10_f1(st["F_wald"], self.model.df)
-        score = self.test_name == "score"
-        nl_score = neglog10_f1(st["F_score"], self.model.df) if score else None
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = st["beta"] / st["se"]
-        return BlockResult(keep=prep.keep, beta=st["beta"], se=st["se"], t_stat=t,
-                           neglog10_p=nl_score if score else nl_wald, neglog10_p_wald=nl_wald,
-                           neglog10_p_score=nl_score, f_score=st["F_score"] if score else None)
+        return block_result(prep, st, self.model.df, self.test_name)
+
+
+def block_result(prep: Prepared, st: dict, df: int, test_name: str) -> BlockResult:
+    """The BlockResult of fixed-variance statistics (:func:`fixed_variance_stats`)."""
+    nl_wald = neglog10_f1(st["F_wald"], df)
+    score = test_name == "score"
+    nl_score = neglog10_f1(st["F_score"], df) if score else None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = st["beta"] / st["se"]
+    return BlockResult(keep=prep.keep, beta=st["beta"], se=st["se"], t_stat=t,
+                       neglog10_p=nl_score if score else nl_wald, neglog10_p_wald=nl_wald,
+                       neglog10_p_score=nl_score, f_score=st["F_score"] if score else None)
+
+
+def whitener_of(H: np.ndarray, W: np.ndarray, y: np.ndarray, overwrite: bool = False) -> Whitener:
+    """The :class:`Whitener` of any null covariance H (n, n) float64 (up to
+    scale; several variance components: H = V / sigma_e^2), covariates W
+    (n, c) and phenotype y (n,): L = chol(H), Q = an orthonormal basis of
+    L^-1 W, yw = (I - QQ') L^-1 y, q = |yw|^2 = y'Py."""
+    import time
+
+    from scipy.linalg import qr
+    from scipy.linalg.blas import dtrsm
+    from scipy.linalg.lapack import dpotrf
+
+    from ..errors import NumericalError
+
+    t0 = time.perf_counter()
+    L, info = dpotrf(np.asfortranarray(H), lower=1, clean=1, overwrite_a=int(overwrite))
+    if info != 0:
+        raise NumericalError(f"the null covariance is not positive definite (Cholesky: LAPACK "
+                             f"info {info})")
+    Q = np.asfortranarray(qr(dtrsm(1.0, L, np.asfortranarray(W, dtype=np.float64), lower=1),
+                             mode="economic")[0])
+    ly = dtrsm(1.0, L, np.asfortranarray(y, dtype=np.float64).reshape(-1, 1), lower=1)[:, 0]
+    yw = ly - Q @ (Q.T @ ly)
+    return Whitener(L=L, Q=Q, yw=yw, q=float(yw @ yw), seconds=time.perf_counter() - t0)
+
+
+class CovarianceScanner:
+    """Fixed-variance tests against any fitted null covariance (several
+    variance components: V = sum_k theta_k A_k + sigma_e^2 I, the ratios
+    fixed at the null REML estimates, the scale re-estimated per SNP as
+    GCTA --mlma does), by whitening with the Cholesky factor of H = V /
+    sigma_e^2 (:class:`~gwaslmm.scan.base.Scanner`; additive design only).
+
+    H (n, n) float64 (overwritten), W (n, c) the covariates, y (n,)."""
+
+    def __init__(self, H: np.ndarray, W: np.ndarray, y: np.ndarray, test: str,
+                 precision: str = "float64"):
+        from scipy.linalg import qr
+
+        self.test_name, self.design = test, ADDITIVE
+        self.label, self.columns = f"fast {test}", COLUMNS[test]
+        self.n, self.c = W.shape
+        self.df = self.n - self.c - 1
+        self.Wq = qr(W, mode="economic")[0]
+        self.whitener = whitener_of(H, W, y, overwrite=True)
+        self.L32 = (np.asfortranarray(self.whitener.L, dtype=np.float32)
+                    if np.dtype(precision) == np.float32 else None)
+        self.stages = {"cholesky": self.whitener.seconds}
+        self.reserved_bytes = 8 * self.n * self.n + (4 * self.n * self.n if self.L32 is not None
+                                                     else 0)
+
+    def prepare(self, X: np.ndarray) -> Prepared:
+        (X,) = self.design.columns(X)
+        raw = column_sumsq(X)
+        sxx = raw - column_sumsq(self.Wq.T @ X)
+        Xt = self.whitener.whiten(X, self.L32)
+        keep = ~collinear(raw, sxx)
+        return Prepared(Xt=Xt[:, keep] if not keep.all() else Xt, keep=keep)
+
+    def test(self, prep: Prepared) -> BlockResult:
+        from .kernels import whitened_sums
+
+        Xw = np.asarray(prep.Xt, dtype=np.float64)
+        a = np.empty(Xw.shape[1])
+        b = np.empty(Xw.shape[1])
+        whitened_sums(self.whitener.Q, self.whitener.yw, Xw, a, b)
+        st = fixed_variance_stats(self.whitener.q, self.df, self.n, a, b)
+        return block_result(prep, st, self.df, self.test_name)
