@@ -259,6 +259,10 @@ def component_options(f):
                           "component each."),
         click.option("--no-kinship", is_flag=True,
                      help="No genetic component: group random effects only (with --random)."),
+        click.option("--gxe-vc", metavar="NAME",
+                     help="A GxE variance component: the genetic effect's slope on covariate "
+                          "NAME, covariance K o ee' (with --slope-cov also its covariance with "
+                          "the genetic intercept)."),
     ]
     for o in reversed(opts):
         f = o(f)

@@ -58,7 +58,7 @@ def outputs_of(opts) -> Outputs:
 
 def _check_options(opts) -> None:
     if wants_components(opts):
-        given = [flag for flag, v in (("--null", opts.null), ("--loco", opts.loco),
+        given = [flag for flag, v in (("--null", opts.null),
                                       ("--gxe", opts.gxe), ("--within-family", opts.within_family),
                                       ("--eigen", opts.eigen), ("--save-eigen", opts.save_eigen))
                  if v]
@@ -275,7 +275,7 @@ def run_assoc(opts, log) -> dict:
     chroms = source.variants.chromosome
     try:
         models = (component_models(opts, source, sel, kin_idx, log, opts.test,
-                                   opts.rotate_dtype) if components else
+                                   opts.rotate_dtype, chromosomes) if components else
                   null_models(opts, source, sel, chromosomes, kin_idx, log, method,
                               make_scanner))
         for item in models:

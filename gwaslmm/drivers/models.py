@@ -130,6 +130,25 @@ def null_models(opts, source, sel, chromosomes, kin_idx, log, method, make_scann
                          "per chromosome; drop --grm/--kinship/--eigen/--save-eigen")
     if not chromosomes:
         return  # nothing to scan (an empty chunk): no kinship to build
+    for ch, K in loco_kinships(opts, source, sel, kin_idx, chromosomes, log, precision):
+        sp, basis = decompose_for(opts, K, sel, sel.W, log, vectors=vectors, overwrite_k=vectors)
+        if vectors:
+            K = None
+        t0 = time.perf_counter()
+        model = method.null_model(sp, basis, y, name)
+        log.stage("null", time.perf_counter() - t0)
+        del sp, basis
+        log.lines(model.fit.log_lines(label=f" without chr {ch}"))
+        item = _handout(ch, model, K, make_scanner)
+        del model, K
+        yield item
+        del item
+
+
+def loco_kinships(opts, source, sel, kin_idx, chromosomes, log, precision):
+    """Yield (chromosome, K_-c) for each chromosome to leave out: K_-c = (S -
+    S_c)/(M - M_c), S over every kinship variant (one pass) and S_c
+    recomputed from chromosome c's."""
     chroms = source.variants.chromosome
     total = build_grm(opts, source, sel.idx, kin_idx, log, precision,
                       label="kinship (all chromosomes)")
@@ -143,18 +162,8 @@ def null_models(opts, source, sel, chromosomes, kin_idx, log, method, make_scann
                              f"kinship without it")
         K = finish_grm(total.S - part.S, m_rest, inplace=True)
         del part
-        sp, basis = decompose_for(opts, K, sel, sel.W, log, vectors=vectors, overwrite_k=vectors)
-        if vectors:
-            K = None
-        t0 = time.perf_counter()
-        model = method.null_model(sp, basis, y, name)
-        log.stage("null", time.perf_counter() - t0)
-        del sp, basis
-        log.lines(model.fit.log_lines(label=f" without chr {ch}"))
-        item = _handout(ch, model, K, make_scanner)
-        del model, K
-        yield item
-        del item
+        yield ch, K
+        del K
 
 
 def chromosomes_of(source, idx) -> list:

@@ -112,6 +112,7 @@ class ComponentOptions:
     slope_cov: bool = False
     mgrm: str | None = None
     no_kinship: bool = False
+    gxe_vc: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

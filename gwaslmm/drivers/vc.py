@@ -35,7 +35,7 @@ VC_COLUMNS = ["phenotype", "component", "type", "estimate", "se", "share", "shar
 
 def wants_components(opts) -> bool:
     """Whether the options ask for more than the one-kinship model."""
-    return bool(opts.random or opts.random_slope or opts.mgrm or opts.no_kinship)
+    return bool(opts.random or opts.random_slope or opts.mgrm or opts.no_kinship or opts.gxe_vc)
 
 
 @dataclass
@@ -104,12 +104,44 @@ def _kinships(opts, source, sel, snp_idx, log) -> list:
     return [("G1", kinship_for(opts, source, sel, snp_idx, log, "float64"))]
 
 
-def build_components(opts, source, sel, snp_idx, log) -> list:
-    """The model's covariance parameters, residual last."""
+def _gxe_component(opts, sel, comps, log) -> None:
+    """--gxe-vc NAME: the genetic effect's slope on covariate e, covariance
+    K o ee' (the first kinship); with --slope-cov also its covariance with the
+    genetic intercept, K o (1e' + e1')."""
+    name = opts.gxe_vc
+    if not comps:
+        raise UsageError(f"--gxe-vc {name}: the GxE component needs a kinship; drop "
+                         f"--no-kinship")
+    if not opts.covar:
+        raise UsageError(f"--gxe-vc {name} names a column of --covar FILE")
+    e = parse_numeric(_column(opts, sel, name, "--gxe-vc"), tuple(opts.missing_code),
+                      opts.covar, name, "covariate")
+    if np.isnan(e).any():
+        raise InputError(f"--gxe-vc {name}: {int(np.isnan(e).sum())} analysed samples have no "
+                         f"value of {name}")
+    K = comps[0].matrix
+    g = comps[0].term.name
+    comps.append(Component(Term(f"{g}:{name}", "variance"), K * np.outer(e, e)))
+    log.write(f"GxE variance component {g}:{name}: covariance K o ee' ({name} as given"
+              + ("" if name in sel.covar_names else f"; note: {name} is not a fixed covariate")
+              + ")")
+    if opts.slope_cov:
+        comps.append(Component(Term(f"{g}:cov({name})", "covariance", (0, len(comps) - 1)),
+                               K * np.add.outer(e, e)))
+        comps[0].drops += (comps[-1].term.name,)
+        comps[-2].drops += (comps[-1].term.name,)
+
+
+def build_components(opts, source, sel, snp_idx, log, kinships=None) -> list:
+    """The model's covariance parameters, residual last; ``kinships``: (name,
+    K) pairs to use instead of those of the options (LOCO)."""
     if (opts.random or opts.random_slope) and not opts.covar:
         raise UsageError("--random/--random-slope name columns of --covar FILE")
-    comps = [Component(Term(name, "variance"), K) for name, K in
-             _kinships(opts, source, sel, snp_idx, log)]
+    if kinships is None:
+        kinships = _kinships(opts, source, sel, snp_idx, log)
+    comps = [Component(Term(name, "variance"), K) for name, K in kinships]
+    if opts.gxe_vc:
+        _gxe_component(opts, sel, comps, log)
     codes = {}
     for name in opts.random:
         codes[name] = _groups(opts, sel, name, "--random")
@@ -144,8 +176,8 @@ def build_components(opts, source, sel, snp_idx, log) -> list:
                                    same * np.add.outer(x, x)))
             comps[a].drops += (comps[-1].term.name,)
             comps[b].drops += (comps[-1].term.name,)
-    if opts.slope_cov and not opts.random_slope:
-        raise UsageError("--slope-cov goes with --random-slope NAME:GROUP")
+    if opts.slope_cov and not (opts.random_slope or opts.gxe_vc):
+        raise UsageError("--slope-cov goes with --random-slope NAME:GROUP or --gxe-vc NAME")
     if not comps:
         raise UsageError("no variance component besides the residual")
     comps.append(Component(Term("residual", "residual"), None))
@@ -242,13 +274,13 @@ class VcEstimates:
             + f"; REML logL {self.fit.logl:.10g}"]
 
 
-def fit_components(opts, sel, comps, log) -> VcEstimates:
+def fit_components(opts, sel, comps, log, start=None, label: str = "") -> VcEstimates:
     """AI-REML of the analysed phenotype with these components, logged."""
     y, W = sel.y[:, 0], sel.W
-    log.write(f"variance components ({len(comps)}): "
+    log.write(f"variance components{label} ({len(comps)}): "
               + ", ".join(f"{c.term.name} ({c.term.kind})" for c in comps))
     t0 = time.perf_counter()
-    fit = _fit(y, W, comps)
+    fit = _fit(y, W, comps, start=start)
     t_fit = time.perf_counter() - t0
     log.stage("vc_fit", t_fit)
     log.write(f"AI-REML: {sel.n} samples, {fit.iterations} iterations, {t_fit:.2f}s "
@@ -278,27 +310,66 @@ def covariance_ratio(comps, fit: VcFit) -> np.ndarray:
     return H
 
 
-def component_models(opts, source, sel, kin_idx, log, test: str, precision: str):
-    """assoc with several variance components: one null model (no LOCO yet)
-    and its fixed-variance scanner, as :func:`gwaslmm.drivers.models.null_models`
-    yields them."""
+def component_models(opts, source, sel, kin_idx, log, test: str, precision: str,
+                     chromosomes=None):
+    """assoc with several variance components: the null model (with --loco
+    one per left-out chromosome, the kinship K_-c, the group factors as
+    they are) and its fixed-variance scanner, as
+    :func:`gwaslmm.drivers.models.null_models` yields them."""
     import hashlib
 
     from ..scan.fixed import CovarianceScanner
     from .models import Fitted
 
-    comps = build_components(opts, source, sel, kin_idx, log)
-    est = fit_components(opts, sel, comps, log)
-    H = covariance_ratio(comps, est.fit)
-    del comps
-    scanner = CovarianceScanner(H, sel.W, sel.y[:, 0], test, precision)
-    fp = hashlib.sha256(np.ascontiguousarray(est.fit.theta).tobytes()
-                        + "".join(sel.keys.tolist()).encode()
-                        + np.ascontiguousarray(sel.W).tobytes()).hexdigest()[:16]
+    def handout(scope, comps, est):
+        H = covariance_ratio(comps, est.fit)
+        scanner = CovarianceScanner(H, sel.W, sel.y[:, 0], test, precision)
+        fp = hashlib.sha256(np.ascontiguousarray(est.fit.theta).tobytes()
+                            + "".join(sel.keys.tolist()).encode()
+                            + np.ascontiguousarray(sel.W).tobytes()).hexdigest()[:16]
+        return Fitted(scope=scope, fit=est, fingerprint=fp, scanner=scanner)
+
     log.write("scan: variance components fixed at the null REML estimates, the scale "
               "re-estimated per SNP (GCTA --mlma; as --fast), by whitening with the Cholesky "
               "factor of V")
-    yield Fitted(scope=None, fit=est, fingerprint=fp, scanner=scanner)
+    if not opts.loco:
+        comps = build_components(opts, source, sel, kin_idx, log)
+        est = fit_components(opts, sel, comps, log)
+        item = handout(None, comps, est)
+        del comps
+        yield item
+        return
+    if opts.grm or opts.kinship or opts.mgrm or opts.no_kinship:
+        raise UsageError("--loco with variance components builds the kinship from the "
+                         "genotypes, one per left-out chromosome; drop --grm/--kinship/--mgrm/"
+                         "--no-kinship")
+    if not chromosomes:
+        return
+    from .models import loco_kinships
+
+    start = None
+    for ch, K in loco_kinships(opts, source, sel, kin_idx, chromosomes, log, "float64"):
+        comps = build_components(opts, source, sel, kin_idx, _Silent(log) if start is not None
+                                 else log, kinships=[("G1", K)])
+        est = fit_components(opts, sel, comps, log, start=start, label=f" without chr {ch}")
+        start = est.fit.theta
+        log.lines(est.log_lines(label=f" without chr {ch}"))
+        item = handout(ch, comps, est)
+        del comps, K
+        yield item
+        del item
+
+
+class _Silent:
+    """A log for what was already said (the group factors, per chromosome)."""
+
+    def __init__(self, log):
+        self.stage = log.stage
+
+    def write(self, *a, **k):
+        pass
+
+    lines = file_info = write
 
 
 def run_reml_components(opts, source, sel, snp_idx, log, out: Outputs) -> dict:

@@ -107,16 +107,21 @@ def _covariance(theta: np.ndarray, mats: list, n: int) -> np.ndarray:
 
 def _evaluate(y: np.ndarray, X: np.ndarray, mats: list, theta: np.ndarray) -> _Eval:
     from scipy.linalg import cho_factor, cho_solve
+    from scipy.linalg.lapack import dpotrf, dpotri
 
     n, p = X.shape
-    V = _covariance(theta, mats, n)
-    try:
-        cf = cho_factor(V, lower=True, overwrite_a=True, check_finite=False)
-    except np.linalg.LinAlgError:
+    V = _covariance(theta, mats, n).T  # symmetric: the F-ordered view LAPACK works in
+    L, info = dpotrf(V, lower=1, clean=1, overwrite_a=1)
+    if info != 0:
         raise NumericalError(f"V = sum theta_k A_k is not positive definite at theta = "
-                             f"{np.array2string(theta, precision=6)}") from None
-    logdet_v = 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
-    Vi = cho_solve(cf, np.eye(n), overwrite_b=True, check_finite=False)
+                             f"{np.array2string(theta, precision=6)}")
+    logdet_v = 2.0 * float(np.sum(np.log(np.diag(L))))
+    # V^-1 from the factor (dpotri: 2/3 n^3, a third of solving for the identity)
+    Vi, info = dpotri(L, lower=1, overwrite_c=1)
+    if info != 0:
+        raise NumericalError(f"V could not be inverted at theta = "
+                             f"{np.array2string(theta, precision=6)} (LAPACK info {info})")
+    Vi += np.tril(Vi, -1).T  # the lower triangle holds the inverse, the upper zeros
     ViX = Vi @ X
     XtViX = X.T @ ViX
     try:
