@@ -259,6 +259,10 @@ def component_options(f):
                           "component each."),
         click.option("--no-kinship", is_flag=True,
                      help="No genetic component: group random effects only (with --random)."),
+        click.option("--grm-split", metavar="SPEC",
+                     help="Several kinships built in one pass over the genotypes, one variance "
+                          "component each: chr:1-11/12-22 (chromosome sets) or "
+                          "maf:0.01,0.05,0.5 (MAF bins)."),
         click.option("--gxe-vc", metavar="NAME",
                      help="A GxE variance component: the genetic effect's slope on covariate "
                           "NAME, covariance K o ee' (with --slope-cov also its covariance with "

@@ -64,6 +64,9 @@ class GrmSum:
     seconds_read: float
     seconds_syrk: float
     freq: np.ndarray | None = None  # effect-allele frequency used per candidate SNP
+    parts: list | None = None  # with a split: one S per set (S is then None)
+    m_parts: list | None = None  # SNPs per set
+    part_of: np.ndarray | None = None  # set per candidate SNP (-1: none or failed QC)
 
 
 def _counted(G: np.ndarray):
@@ -77,12 +80,16 @@ def _counted(G: np.ndarray):
 
 def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, grm_type: str,
             filters: VariantFilters, memory_gb: float, progress=None,
-            block_size: int | None = None, dtype=np.float64, ref_rows=None) -> GrmSum:
+            block_size: int | None = None, dtype=np.float64, ref_rows=None,
+            split=None) -> GrmSum:
     """Stream SNP blocks and accumulate S = sum_j z_j z_j' (lower triangle),
     float64; ``dtype`` is the precision of each block's product (float64 or
     float32, see the module docstring).  ``ref_rows`` (positions within
     ``samples``): QC and allele frequencies from those rows only (the
-    training samples of a prediction), every row standardized with them."""
+    training samples of a prediction), every row standardized with them.
+    ``split`` = (k, f): k kinships in the same pass, f(positions in snp_idx,
+    allele frequencies) giving each QC-passing SNP's set (0..k-1, or -1 for
+    none); the sums are then in ``parts`` and ``m_parts`` (float64 only)."""
     from scipy.linalg.blas import ssyrk
 
     if grm_type not in GRM_TYPES:
@@ -92,7 +99,13 @@ def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, gr
         raise InputError(f"GRM precision must be float64 or float32, not {dtype}")
     single = dtype == np.float32
     n = samples.size
-    S = np.zeros((n, n), order="F")
+    if split is not None:
+        if single:
+            raise InputError("a split kinship is built in float64")
+        n_sets, set_of = split
+        parts = [np.zeros((n, n), order="F") for _ in range(n_sets)]
+        part_of = np.full(snp_idx.size, -1, dtype=np.int64)
+    S = np.zeros((n, n), order="F") if split is None else None
     # float32: one n x n single-precision block sum, added into S per block
     T = np.zeros((n, n), order="F", dtype=np.float32) if single else None
     if block_size is None:
@@ -121,7 +134,14 @@ def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, gr
                  else np.ones(cols.size))
         Z = blk.fill(cols, buf, center=2.0 * p, scale=scale, missing_value=np.zeros(cols.size))
         t1 = time.perf_counter()
-        if not single:
+        if split is not None:
+            sets = np.asarray(set_of(a + cols, p), dtype=np.int64)
+            part_of[a + cols] = sets
+            for g in range(n_sets):
+                in_g = np.flatnonzero(sets == g)
+                if in_g.size:
+                    syrk_update(parts[g], Z[:, in_g])
+        elif not single:
             syrk_update(S, Z)
         elif Z.shape[1]:
             T = ssyrk(1.0, Z, beta=0.0, c=T, trans=0, lower=1, overwrite_c=1)
@@ -132,9 +152,13 @@ def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, gr
         reason_all[a:b] = reason
         if progress is not None:
             progress(b, snp_idx.size)
-    return GrmSum(S=S, m=int(passed.sum()), passed=passed,
-                  reason_counts=summarize_reasons(reason_all), seconds_read=t_read,
-                  seconds_syrk=t_syrk, freq=freq)
+    out = GrmSum(S=S, m=int(passed.sum()), passed=passed,
+                 reason_counts=summarize_reasons(reason_all), seconds_read=t_read,
+                 seconds_syrk=t_syrk, freq=freq)
+    if split is not None:
+        out.parts, out.part_of = parts, part_of
+        out.m_parts = [int((part_of == g).sum()) for g in range(n_sets)]
+    return out
 
 
 def finish_grm(S: np.ndarray, m: int, inplace: bool = False) -> np.ndarray:

@@ -4,7 +4,10 @@
 covariate names, checked on reuse); ``reml --save-null PREFIX`` writes
 PREFIX.null.npz (the decomposition, the rotated phenotype, the null
 estimates, the analysed samples and covariates), so that HPC chunk jobs
-skip the kinship, the eigendecomposition and the null fit.  A missing,
+skip the kinship, the eigendecomposition and the null fit.  With several
+variance components the file holds instead what their scan needs: the
+Cholesky factor of V / sigma_e^2 with the whitened covariates and phenotype
+(``vc_*`` arrays; :func:`save_vc_null`, :func:`load_vc_null`).  A missing,
 corrupt or foreign file is a one-line data error.
 """
 
@@ -120,6 +123,55 @@ def load_null(prefix: str, source) -> StoredNull:
     z = read_npz(path, "null model", EIGEN_KEYS + FIT_SCALARS + (
         "yt", "y", "beta", "beta_se", "name", "where", "where_ml", "fid", "iid", "W",
         "covar_names"))
+    sel = _stored_selection(path, z, source, str(z["name"]))
+    sp, basis = eigen_from_arrays(z)
+    sc = {k: float(z[k]) for k in FIT_SCALARS}
+    sc["n"], sc["c"] = int(sc["n"]), int(sc["c"])
+    fit = NullFit(name=str(z["name"]), beta=z["beta"], beta_se=z["beta_se"], where=str(z["where"]),
+                  where_ml=str(z["where_ml"]), yt=z["yt"], **sc)
+    return StoredNull(selection=sel, model=EigenNullModel(spectrum=sp, basis=basis, fit=fit))
+
+
+VC_KEYS = ("vc_theta", "vc_se", "vc_names", "vc_kinds", "vc_boundary", "vc_logl", "vc_h2",
+           "vc_h2_se", "L", "Q", "yw", "q", "y", "beta", "beta_se", "name", "fid", "iid", "W",
+           "covar_names")
+
+
+def null_kind(prefix: str) -> str:
+    """'components' for a null model file with several variance components,
+    else 'eigen' (also when the file is missing: load_null then says so)."""
+    path = null_path(prefix)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return "components" if "vc_theta" in npz.files else "eigen"
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return "eigen"
+
+
+def save_vc_null(path: str, est, whitener, sel: SampleSelection, source) -> str:
+    """A fitted several-component null model (``reml --save-null``): the
+    estimates, the :class:`~gwaslmm.scan.fixed.Whitener` of V / sigma_e^2
+    and the analysed samples."""
+    fit = est.fit
+    return write_npz(path, dict(
+        vc_theta=fit.theta, vc_se=fit.se, vc_names=np.array(est.names, dtype=str),
+        vc_kinds=np.array([t.kind for t in fit.terms], dtype=str), vc_boundary=fit.boundary,
+        vc_logl=np.float64(fit.logl), vc_h2=np.float64(est.h2), vc_h2_se=np.float64(est.h2_se),
+        L=whitener.L, Q=whitener.Q, yw=whitener.yw, q=np.float64(whitener.q), y=sel.y[:, 0],
+        beta=fit.beta, beta_se=fit.beta_se, name=np.array(est.name), fid=sel.fid, iid=sel.iid,
+        W=sel.W, covar_names=np.array(sel.covar_names, dtype=str),
+        bed_n=np.int64(source.samples.n), bed_m=np.int64(source.variants.m)))
+
+
+def load_vc_null(prefix: str, source) -> tuple:
+    """(SampleSelection, dict of the stored arrays) of a several-component null
+    model, its samples located in the genotype source."""
+    path = null_path(prefix)
+    z = read_npz(path, "null model", VC_KEYS)
+    return _stored_selection(path, z, source, str(z["name"])), z
+
+
+def _stored_selection(path: str, z: dict, source, name: str) -> SampleSelection:
     fid, iid = z["fid"], z["iid"]
     want = sample_keys(fid, iid)
     idx = positions(sample_keys(source.samples.fid, source.samples.iid), want)
@@ -129,12 +181,6 @@ def load_null(prefix: str, source) -> StoredNull:
                          f"{where} (first: {want[idx < 0][0]})")
     if (np.diff(idx) <= 0).any():
         raise InputError(f"{path}: its samples are not in the order of {where}")
-    sp, basis = eigen_from_arrays(z)
-    sc = {k: float(z[k]) for k in FIT_SCALARS}
-    sc["n"], sc["c"] = int(sc["n"]), int(sc["c"])
-    fit = NullFit(name=str(z["name"]), beta=z["beta"], beta_se=z["beta_se"], where=str(z["where"]),
-                  where_ml=str(z["where_ml"]), yt=z["yt"], **sc)
-    sel = SampleSelection(idx=idx, fid=fid, iid=iid, y=z["y"].reshape(-1, 1),
-                          pheno_names=[fit.name], W=z["W"], covar_names=list(z["covar_names"]),
-                          report=[])
-    return StoredNull(selection=sel, model=EigenNullModel(spectrum=sp, basis=basis, fit=fit))
+    return SampleSelection(idx=idx, fid=fid, iid=iid, y=z["y"].reshape(-1, 1),
+                           pheno_names=[name], W=z["W"], covar_names=list(z["covar_names"]),
+                           report=[])

@@ -237,6 +237,46 @@ def test_two_kinships_equal_gemma_vc2(tmp_path):
     dense = Path(GEMMA_VC, "dense_check.txt").read_text()
     logl = float(dense.split("REML logL                 =")[1].split()[0])
     assert est[list(vc["component"]).index("logL")] == pytest.approx(logl, rel=1e-9)
+    # the same two kinships built in one pass by --grm-split
+    r = run_cli(["reml", "--bfile", SIM, "--pheno", Path(GEMMA_VC, "vc2.pheno.tsv"),
+                 "--covar", Path(GEMMA_VC, "vc2.covar.tsv"), "--grm-split", "chr:1-4/5-8",
+                 "--out", tmp_path / "s"])
+    assert r.exit_code == 0, r.output
+    split = read_columns(str(tmp_path / "s.vc.tsv"))
+    # (the --mgrm kinships went through GCTA's float32 files: 1.3e-7 apart)
+    np.testing.assert_allclose(numeric(split["estimate"]), est, rtol=1e-6)
+
+
+def test_grm_split_parts_in_one_pass():
+    """grm_sum with a split: each set's sum equals grm_sum over that set's
+    variants alone (chromosome sets), and the MAF bins partition the full sum."""
+    from gwaslmm.drivers.vc import parse_grm_split
+    from gwaslmm.genotypes.plink1 import BedFile
+    from gwaslmm.kinship import grm_sum
+    from gwaslmm.qc import VariantFilters
+
+    bed = BedFile(SIM)
+    samples = np.arange(0, 1000, 3)
+    snps = np.arange(bed.variants.m)
+    flt = VariantFilters()
+    k, set_of, what = parse_grm_split("chr:1-3/4,7", bed, snps)
+    gs = grm_sum(bed, samples, snps, "standardized", flt, 1.0, block_size=700, split=(k, set_of))
+    assert k == 2 and what == ["chromosomes 1-3", "chromosomes 4,7"]
+    for g, chrs in enumerate((["1", "2", "3"], ["4", "7"])):
+        idx = snps[np.isin(bed.variants.chromosome, chrs)]
+        one = grm_sum(bed, samples, idx, "standardized", flt, 1.0)
+        assert gs.m_parts[g] == one.m
+        np.testing.assert_allclose(np.tril(gs.parts[g]), np.tril(one.S), rtol=1e-10, atol=1e-8)
+    k, set_of, what = parse_grm_split("maf:0,0.05,0.5", bed, snps)
+    gs = grm_sum(bed, samples, snps, "standardized", flt, 1.0, split=(k, set_of))
+    full = grm_sum(bed, samples, snps, "standardized", flt, 1.0)
+    assert sum(gs.m_parts) == full.m and min(gs.m_parts) > 100
+    np.testing.assert_allclose(np.tril(gs.parts[0] + gs.parts[1]), np.tril(full.S), rtol=1e-10,
+                               atol=1e-8)
+    with pytest.raises(Exception, match="overlaps"):
+        parse_grm_split("chr:1-3/3-4", bed, snps)
+    with pytest.raises(Exception, match="increasing MAF edges"):
+        parse_grm_split("maf:0.1,0.05,0.5", bed, snps)
 
 
 def test_assoc_with_components_equals_dense_gls(tmp_path):
@@ -404,3 +444,50 @@ def test_gxe_variance_component_equals_brute_force(tmp_path):
     assert "G1:cov(e)" in list(vc["component"])
     r = run_cli(["reml", *common, "--gxe-vc", "e", "--no-kinship", "--out", tmp_path / "x"])
     assert r.exit_code == 2 and "needs a kinship" in r.output, r.output
+
+
+def test_saved_component_null_model_reused(tmp_path):
+    """reml --save-null with variance components, then assoc --null (no refit)
+    gives the rows of assoc fitting the model itself; predict refuses such a
+    file; component options with --null are a usage error."""
+    opts = ["--pheno", Path(LME4, "groups.pheno"), "--pheno-name", "y_cross", "--covar",
+            Path(LME4, "groups.covar"), "--covar-name", "x", "--random", "household,clinic"]
+    r = run_cli(["reml", "--bfile", SIM, *opts, "--save-null", tmp_path / "n", "--out",
+                 tmp_path / "r"])
+    assert r.exit_code == 0, r.output
+    r = run_cli(["assoc", "--bfile", SIM, *opts, "--chr", "4", "--no-gzip", "--out",
+                 tmp_path / "direct"])
+    assert r.exit_code == 0, r.output
+    r = run_cli(["assoc", "--bfile", SIM, "--null", tmp_path / "n", "--chr", "4", "--no-gzip",
+                 "--out", tmp_path / "stored"])
+    assert r.exit_code == 0, r.output
+    log = (tmp_path / "stored.log").read_text()
+    assert "AI-REML" not in log and "variance components G1, household, clinic" in log
+    a = (tmp_path / "direct.assoc.tsv").read_text()
+    assert a == (tmp_path / "stored.assoc.tsv").read_text() and a.count("\n") > 100
+    r = run_cli(["assoc", "--bfile", SIM, "--null", tmp_path / "n", "--random", "household",
+                 "--out", tmp_path / "e"])
+    assert r.exit_code == 2 and "--null already fixes the variance components" in r.output
+    r = run_cli(["predict", "--bfile", SIM, "--null", tmp_path / "n", "--out", tmp_path / "e"])
+    assert r.exit_code == 2 and "several variance components" in r.output, r.output
+
+
+def test_readme_worked_example(tmp_path):
+    """The README's worked example: the kinship with household and clinic on
+    y_cross puts the kinship's variance at the boundary 0 (flagged, no SE, LRT
+    p = 1 or near) and the group components then equal lme4's fit without it
+    (M1) to 1e-6."""
+    r = run_cli(["reml", "--bfile", SIM, "--pheno", Path(LME4, "groups.pheno"), "--pheno-name",
+                 "y_cross", "--covar", Path(LME4, "groups.covar"), "--covar-name", "x",
+                 "--random", "household,clinic", "--out", tmp_path / "vc"])
+    assert r.exit_code == 0, r.output
+    vc = read_columns(str(tmp_path / "vc.vc.tsv"))
+    row = {c: i for i, c in enumerate(vc["component"])}
+    assert vc["boundary"][row["G1"]] == "lower" and vc["se"][row["G1"]] == "NA"
+    assert vc["share_se"][row["G1"]] == "NA"
+    assert float(vc["estimate"][row["G1"]]) == 0.0
+    est = numeric(vc["estimate"])
+    assert est[row["household"]] == pytest.approx(0.518443804317, rel=1e-6)
+    assert est[row["clinic"]] == pytest.approx(0.541402731079, rel=1e-6)
+    assert est[row["residual"]] == pytest.approx(1.08087144928, rel=1e-6)
+    assert all(vc["share_se"][row[c]] != "NA" for c in ("household", "clinic", "residual"))

@@ -21,6 +21,7 @@ from ..errors import InputError, UsageError
 from ..methods import method_for
 from ..paths import Outputs
 from ..startup import import_in_background
+from ..store import null_kind
 from ..scan.designs import ADDITIVE, GxE, WithinBetween
 from ..scan.pvalues import lambda_gc
 from ..schema import assoc_header
@@ -58,8 +59,10 @@ def outputs_of(opts) -> Outputs:
 
 def _check_options(opts) -> None:
     if wants_components(opts):
-        given = [flag for flag, v in (("--null", opts.null),
-                                      ("--gxe", opts.gxe), ("--within-family", opts.within_family),
+        if opts.null:
+            raise UsageError("--null already fixes the variance components; drop --random, "
+                             "--random-slope, --mgrm, --no-kinship, --gxe-vc")
+        given = [flag for flag, v in (("--gxe", opts.gxe), ("--within-family", opts.within_family),
                                       ("--eigen", opts.eigen), ("--save-eigen", opts.save_eigen))
                  if v]
         if given:
@@ -230,10 +233,14 @@ def family_design(sel, log, families=None) -> WithinBetween:
 
 def run_assoc(opts, log) -> dict:
     import_in_background("scipy.special")  # needed for p-values, after the inputs are read
-    components = wants_components(opts)
+    components = wants_components(opts) or bool(
+        opts.null and not opts.loco and null_kind(opts.null) == "components")
     method = method_for("quantitative", "fast" if components else opts.engine)
     method.check_test(opts.test)
     _check_options(opts)
+    if components and (opts.gxe or opts.within_family):
+        raise UsageError("several variance components: --gxe and --within-family are not "
+                         "offered with them yet")
     out = outputs_of(opts)
     source = open_source(opts, log)
     if opts.null:

@@ -208,13 +208,14 @@ def model_variants(opts, source, log) -> np.ndarray:
 
 
 def build_grm(opts, source, samples: np.ndarray, snp_idx: np.ndarray, log, precision: str,
-              label: str = "kinship", grm_type: str | None = None):
-    """GRM sum over the given samples/variants with QC, logging throughput."""
+              label: str = "kinship", grm_type: str | None = None, split=None):
+    """GRM sum over the given samples/variants with QC, logging throughput
+    (``split``: several kinships in the pass, see :func:`grm_sum`)."""
     grm_type = grm_type or opts.grm_type
     t0 = time.perf_counter()
     gs = grm_sum(source, samples, snp_idx, grm_type, opts.filters, opts.memory_gb,
                  progress=log.progress(f"{label}: variants", snp_idx.size),
-                 block_size=opts.block_size, dtype=np.dtype(precision))
+                 block_size=opts.block_size, dtype=np.dtype(precision), split=split)
     dt = time.perf_counter() - t0
     n = samples.size
     gflops = n * n * gs.m / max(gs.seconds_syrk, 1e-9) / 1e9

@@ -57,6 +57,10 @@ def load_selection(opts, source, log):
             raise InputError(f"--loco --null {opts.null}: no {loco_null_pattern(opts.null)} "
                              f"files (save them with reml --loco --save-null)")
         return load_null(first[0], source).selection
+    from ..store import load_vc_null, null_kind
+
+    if null_kind(opts.null) == "components":
+        return load_vc_null(opts.null, source)[0]
     return load_null(opts.null, source).selection
 
 

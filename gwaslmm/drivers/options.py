@@ -113,6 +113,7 @@ class ComponentOptions:
     mgrm: str | None = None
     no_kinship: bool = False
     gxe_vc: str | None = None
+    grm_split: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -191,6 +191,12 @@ def _load_null(opts, source, log):
         raise UsageError(f"--null already fixes the training samples, phenotype and variance "
                          f"components, and the kinship is rebuilt from the genotypes; drop "
                          f"{', '.join(given)}")
+    from ..store import null_kind
+
+    if null_kind(opts.null) == "components":
+        raise UsageError(f"--null {opts.null} holds a model with several variance components; "
+                         f"predict uses the one-kinship model (save it with reml --save-null "
+                         f"without --random/--mgrm)")
     stored = load_null(opts.null, source)
     sel, fit = stored.selection, stored.model.fit
     log.write(f"null model: loaded {null_path(opts.null)} ({sel.n} training samples, phenotype "

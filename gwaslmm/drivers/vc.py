@@ -35,7 +35,8 @@ VC_COLUMNS = ["phenotype", "component", "type", "estimate", "se", "share", "shar
 
 def wants_components(opts) -> bool:
     """Whether the options ask for more than the one-kinship model."""
-    return bool(opts.random or opts.random_slope or opts.mgrm or opts.no_kinship or opts.gxe_vc)
+    return bool(opts.random or opts.random_slope or opts.mgrm or opts.no_kinship or opts.gxe_vc
+                or opts.grm_split)
 
 
 @dataclass
@@ -75,8 +76,78 @@ def _same_group(code: np.ndarray) -> np.ndarray:
     return (code[:, None] == code[None, :]).astype(np.float64)
 
 
+def parse_grm_split(spec: str, source, snp_idx: np.ndarray) -> tuple:
+    """--grm-split SPEC: (k, set_of, descriptions).  'chr:1-4/5-8' (chromosome
+    sets, each in --chr syntax, separated by '/'), or 'maf:0.01,0.05,0.5'
+    (minor-allele-frequency bins between the edges, the last edge included;
+    frequencies over the analysed samples)."""
+    from ..chromosomes import parse_chr_spec
+
+    kind, _, rest = spec.partition(":")
+    if kind == "chr":
+        sets = [t for t in rest.split("/") if t.strip()]
+        if len(sets) < 2:
+            raise UsageError(f"--grm-split {spec}: give two or more chromosome sets, e.g. "
+                             f"chr:1-11/12-22")
+        chrom = source.variants.chromosome[snp_idx]
+        pos_set = np.full(snp_idx.size, -1, dtype=np.int64)
+        for g, t in enumerate(sets):
+            labels, _ = parse_chr_spec(t)
+            hit = np.isin(chrom, sorted(labels))
+            if (hit & (pos_set >= 0)).any():
+                raise UsageError(f"--grm-split {spec}: chromosome set '{t}' overlaps an "
+                                 f"earlier one")
+            pos_set[hit] = g
+        return len(sets), (lambda pos, p: pos_set[pos]), [f"chromosomes {t}" for t in sets]
+    if kind == "maf":
+        try:
+            edges = np.array([float(x) for x in rest.split(",") if x.strip()])
+        except ValueError:
+            raise UsageError(f"--grm-split {spec}: MAF edges must be numbers") from None
+        if edges.size < 3 or not (np.diff(edges) > 0).all() or edges[0] < 0 or edges[-1] > 0.5:
+            raise UsageError(f"--grm-split {spec}: give three or more increasing MAF edges in "
+                             f"[0, 0.5], e.g. maf:0.01,0.05,0.5")
+
+        def set_of(pos, p):
+            maf = np.minimum(p, 1.0 - p)
+            g = np.searchsorted(edges, maf, side="right") - 1
+            g[maf == edges[-1]] = edges.size - 2
+            return np.where((g >= 0) & (g < edges.size - 1), g, -1)
+
+        return edges.size - 1, set_of, [f"MAF [{edges[g]:g}, {edges[g + 1]:g}"
+                                        + ("]" if g == edges.size - 2 else ")")
+                                        for g in range(edges.size - 1)]
+    raise UsageError(f"--grm-split {spec}: give chr:SETS (e.g. chr:1-11/12-22) or maf:EDGES "
+                     f"(e.g. maf:0.01,0.05,0.5)")
+
+
+def _split_kinships(opts, source, sel, snp_idx, log) -> list:
+    from ..kinship import finish_grm
+    from .inputs import build_grm
+
+    if opts.mgrm or opts.grm or opts.kinship or opts.no_kinship:
+        raise UsageError("--grm-split builds its kinships from the genotypes; drop --grm/"
+                         "--kinship/--mgrm/--no-kinship")
+    k, set_of, what = parse_grm_split(opts.grm_split, source, snp_idx)
+    gs = build_grm(opts, source, sel.idx, snp_idx, log, "float64",
+                   label=f"{k} kinships (--grm-split)", split=(k, set_of))
+    out = []
+    for g in range(k):
+        if gs.m_parts[g] == 0:
+            raise InputError(f"--grm-split {opts.grm_split}: no variant passing QC falls in "
+                             f"{what[g]}")
+        out.append((f"G{g + 1}", finish_grm(gs.parts[g], gs.m_parts[g], inplace=True)))
+        log.write(f"kinship G{g + 1}: {what[g]}, {gs.m_parts[g]} SNPs")
+    left = gs.m - sum(gs.m_parts)
+    if left:
+        log.write(f"  {left} SNPs passing QC fall in no set of --grm-split (not in any kinship)")
+    return out
+
+
 def _kinships(opts, source, sel, snp_idx, log) -> list:
     """(name, K) of every kinship component."""
+    if opts.grm_split:
+        return _split_kinships(opts, source, sel, snp_idx, log)
     if opts.no_kinship:
         if opts.mgrm or opts.grm or opts.kinship:
             raise UsageError("--no-kinship fits group effects only; drop --grm/--kinship/--mgrm")
@@ -230,16 +301,18 @@ def _lrt(full: VcFit, y, W, comps, log) -> list:
 
 def _shares(fit: VcFit, comps) -> tuple:
     """share = theta_k / Vp for kinships and random intercepts (Vp: their sum
-    with the residual; NA for slopes and covariances), SE by the delta method."""
+    with the residual; NA for slopes and covariances), SE by the delta method
+    (components held at the boundary count as constants)."""
     is_int = np.array([c.term.kind == "residual" or (c.term.kind == "variance" and
                                                     ":" not in c.term.name) for c in comps])
     vp = float(fit.theta[is_int].sum())
     share = np.where(is_int, fit.theta / vp, np.nan)
     se = np.full(len(comps), np.nan)
     C = fit.cov
-    for k in np.flatnonzero(is_int):
+    for k in np.flatnonzero(is_int & ~fit.boundary):
         g = np.where(is_int, -fit.theta[k] / vp ** 2, 0.0)
         g[k] += 1.0 / vp
+        g[fit.boundary] = 0.0  # held at 0: a constant, no variance
         sub = C[np.ix_(is_int, is_int)]
         gi = g[is_int]
         nz = gi != 0
@@ -318,31 +391,37 @@ def component_models(opts, source, sel, kin_idx, log, test: str, precision: str,
     :func:`gwaslmm.drivers.models.null_models` yields them."""
     import hashlib
 
-    from ..scan.fixed import CovarianceScanner
+    from ..scan.fixed import CovarianceScanner, whitener_of
     from .models import Fitted
 
-    def handout(scope, comps, est):
-        H = covariance_ratio(comps, est.fit)
-        scanner = CovarianceScanner(H, sel.W, sel.y[:, 0], test, precision)
+    def handout(scope, est, wh):
+        scanner = CovarianceScanner(wh, sel.W, test, precision)
         fp = hashlib.sha256(np.ascontiguousarray(est.fit.theta).tobytes()
                             + "".join(sel.keys.tolist()).encode()
                             + np.ascontiguousarray(sel.W).tobytes()).hexdigest()[:16]
         return Fitted(scope=scope, fit=est, fingerprint=fp, scanner=scanner)
 
+    def whiten(comps, est):
+        return whitener_of(covariance_ratio(comps, est.fit), sel.W, sel.y[:, 0], overwrite=True)
+
     log.write("scan: variance components fixed at the null REML estimates, the scale "
               "re-estimated per SNP (GCTA --mlma; as --fast), by whitening with the Cholesky "
               "factor of V")
+    if opts.null:
+        est, wh = stored_components(opts.null, source, log)
+        yield handout(None, est, wh)
+        return
     if not opts.loco:
         comps = build_components(opts, source, sel, kin_idx, log)
         est = fit_components(opts, sel, comps, log)
-        item = handout(None, comps, est)
+        item = handout(None, est, whiten(comps, est))
         del comps
         yield item
         return
-    if opts.grm or opts.kinship or opts.mgrm or opts.no_kinship:
+    if opts.grm or opts.kinship or opts.mgrm or opts.no_kinship or opts.grm_split:
         raise UsageError("--loco with variance components builds the kinship from the "
                          "genotypes, one per left-out chromosome; drop --grm/--kinship/--mgrm/"
-                         "--no-kinship")
+                         "--no-kinship/--grm-split")
     if not chromosomes:
         return
     from .models import loco_kinships
@@ -354,10 +433,35 @@ def component_models(opts, source, sel, kin_idx, log, test: str, precision: str,
         est = fit_components(opts, sel, comps, log, start=start, label=f" without chr {ch}")
         start = est.fit.theta
         log.lines(est.log_lines(label=f" without chr {ch}"))
-        item = handout(ch, comps, est)
+        item = handout(ch, est, whiten(comps, est))
         del comps, K
         yield item
         del item
+
+
+def stored_components(prefix: str, source, log) -> tuple:
+    """(VcEstimates, Whitener) of a null model saved by reml --save-null
+    with several variance components."""
+    from ..nullmodel.vc_reml import VcFit
+    from ..paths import null_path
+    from ..scan.fixed import Whitener
+    from ..store import load_vc_null
+
+    sel, z = load_vc_null(prefix, source)
+    names = tuple(z["vc_names"].tolist())
+    q = len(names)
+    fit = VcFit(terms=tuple(Term(nm, k) for nm, k in zip(names, z["vc_kinds"].tolist())),
+                theta=z["vc_theta"], se=z["vc_se"], cov=np.full((q, q), np.nan),
+                beta=z["beta"], beta_se=z["beta_se"], logl=float(z["vc_logl"]), n=sel.n,
+                p=sel.W.shape[1], iterations=0, boundary=z["vc_boundary"])
+    est = VcEstimates(name=sel.pheno_names[0], n=sel.n, fit=fit, names=names,
+                      h2=float(z["vc_h2"]), h2_se=float(z["vc_h2_se"]))
+    log.write(f"null model: loaded {null_path(prefix)} ({sel.n} samples, phenotype "
+              f"'{est.name}', covariates {', '.join(sel.covar_names)}; variance components "
+              + ", ".join(names) + ")")
+    wh = Whitener(L=np.asfortranarray(z["L"]), Q=np.asfortranarray(z["Q"]), yw=z["yw"],
+                  q=float(z["q"]), seconds=0.0)
+    return est, wh
 
 
 class _Silent:
@@ -373,9 +477,9 @@ class _Silent:
 
 
 def run_reml_components(opts, source, sel, snp_idx, log, out: Outputs) -> dict:
-    if opts.loco or opts.save_null or opts.eigen or opts.save_eigen:
-        raise UsageError("several variance components: --loco, --save-null and --eigen are not "
-                         "offered yet")
+    if opts.loco or opts.eigen or opts.save_eigen:
+        raise UsageError("several variance components: --loco and --eigen are not offered yet "
+                         "in reml (assoc --loco refits them per chromosome)")
     if sel.y.shape[1] != 1:
         raise UsageError("several variance components: one phenotype per run; pick it with "
                          "--pheno-name")
@@ -411,5 +515,13 @@ def run_reml_components(opts, source, sel, snp_idx, log, out: Outputs) -> dict:
     p2 = write_tsv(out.reml_fixed, FIXED_COLUMNS, frows)
     log.write(f"wrote {p1}")
     log.write(f"wrote {p2}")
+    if opts.save_null:
+        from ..paths import null_path
+        from ..scan.fixed import whitener_of
+        from ..store import save_vc_null
+
+        wh = whitener_of(covariance_ratio(comps, fit), W, y, overwrite=True)
+        log.write(f"wrote {save_vc_null(null_path(opts.save_null), est, wh, sel, source)} (the "
+                  f"estimates and the Cholesky factor of V / sigma_e^2, for assoc --null)")
     log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
     return dict(fit=fit, components=[c.term for c in comps])

@@ -295,9 +295,10 @@ class CovarianceScanner:
     GCTA --mlma does), by whitening with the Cholesky factor of H = V /
     sigma_e^2 (:class:`~gwaslmm.scan.base.Scanner`; additive design only).
 
-    H (n, n) float64 (overwritten), W (n, c) the covariates, y (n,)."""
+    whitener: the :class:`Whitener` of H (:func:`whitener_of`, or as saved
+    with the null model); W (n, c) the covariates."""
 
-    def __init__(self, H: np.ndarray, W: np.ndarray, y: np.ndarray, test: str,
+    def __init__(self, whitener: Whitener, W: np.ndarray, test: str,
                  precision: str = "float64"):
         from scipy.linalg import qr
 
@@ -306,7 +307,7 @@ class CovarianceScanner:
         self.n, self.c = W.shape
         self.df = self.n - self.c - 1
         self.Wq = qr(W, mode="economic")[0]
-        self.whitener = whitener_of(H, W, y, overwrite=True)
+        self.whitener = whitener
         self.L32 = (np.asfortranarray(self.whitener.L, dtype=np.float32)
                     if np.dtype(precision) == np.float32 else None)
         self.stages = {"cholesky": self.whitener.seconds}
