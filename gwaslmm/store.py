@@ -56,7 +56,9 @@ def read_npz(path: str, what: str, keys) -> dict:
         with np.load(path, allow_pickle=False) as npz:
             z = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path} is not a readable {what} file ({exc})") from None
+        why = ("it holds pickled objects, which gwaslmm never writes or loads"
+               if "pickle" in str(exc) else str(exc))
+        raise InputError(f"{path} is not a readable {what} file ({why})") from None
     missing = [k for k in keys if k not in z]
     if missing:
         raise InputError(f"{path} is not a {what} file written by this gwaslmm (no "
@@ -168,6 +170,19 @@ def load_vc_null(prefix: str, source) -> tuple:
     model, its samples located in the genotype source."""
     path = null_path(prefix)
     z = read_npz(path, "null model", VC_KEYS)
+    n, c = z["W"].shape if z["W"].ndim == 2 else (-1, -1)
+    q = z["vc_theta"].size
+    want = {"L": (n, n), "Q": (n, c), "yw": (n,), "y": (n,), "fid": (n,), "iid": (n,),
+            "beta": (c,), "beta_se": (c,), "vc_se": (q,), "vc_names": (q,), "vc_kinds": (q,),
+            "vc_boundary": (q,)}
+    bad = next((k for k, shape in want.items() if z[k].shape != shape), None)
+    if n < 1 or bad is not None:
+        raise InputError(f"{path} is inconsistent: '{bad or 'W'}' has shape "
+                         f"{z[bad or 'W'].shape} for {n} samples, {c} covariates and {q} "
+                         f"variance components (a damaged or edited file?)")
+    for k in ("L", "Q", "yw", "y", "W", "vc_theta", "q"):
+        if not np.isfinite(z[k]).all():
+            raise InputError(f"{path} is damaged: '{k}' holds non-finite values")
     return _stored_selection(path, z, source, str(z["name"])), z
 
 

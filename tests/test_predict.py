@@ -467,3 +467,15 @@ def test_stacked_source_mixes_hard_calls_and_dosages():
     np.testing.assert_array_equal(blk.G, want)
     assert blk.G.dtype == np.float32 and list(blk.n_missing) == [0, 1]
     np.testing.assert_allclose(blk.allele_freq, [5.25 / 8, 4.5 / 6])
+
+
+def test_keep_without_new_samples_is_an_error(split_files, tmp_path):
+    """--keep that leaves none of --bfile-new's samples: an error with the
+    count (was a run predicting none of them, silently)."""
+    d = split_files
+    (tmp_path / "k.txt").write_text("".join(" ".join(ln.split()[:2]) + "\n" for ln in
+                                            (d / "train.fam").read_text().splitlines()))
+    r = run_cli(["predict", "--bfile", d / "train", "--bfile-new", d / "new", "--keep",
+                 tmp_path / "k.txt", "--pheno", d / "train.pheno", *PRED_ARGS, "--out",
+                 tmp_path / "e"])
+    assert r.exit_code == 1 and "leave none of the 100 samples" in r.output, r.output

@@ -517,3 +517,58 @@ def test_household_effect_modelled_is_calibrated(tmp_path):
     hh = cal.lambda_null_chromosomes(str(tmp_path / "hh.assoc.tsv"))
     assert kin > 1.1, kin
     assert 0.95 <= hh <= 1.05, hh
+
+
+def test_bad_component_input_is_one_line(tmp_path):
+    """Found by a fault-injection pass: each of these is one error line with
+    exit 1 (data) or 2 (usage) and no result file, before any fit."""
+    rows = [ln.split("\t") for ln in Path(LME4, "groups.covar").read_text().splitlines()]
+    extra = [["one", "own", "const"]] + [["A", f"S{i}", "1.0"] for i in range(len(rows) - 1)]
+    (tmp_path / "c.covar").write_text("".join("\t".join(r + x) + "\n"
+                                              for r, x in zip(rows, extra)))
+    base = ["--bfile", SIM, "--pheno", Path(LME4, "groups.pheno"), "--pheno-name", "y_cross",
+            "--covar", tmp_path / "c.covar", "--covar-name", "x"]
+    cases = [
+        (["--random", "one", "--no-kinship"], 1, "one group"),
+        (["--random", "own", "--no-kinship"], 1, "its own group"),
+        (["--random", "household,household", "--no-kinship"], 2, "given twice"),
+        (["--random-slope", "e:group:x", "--no-kinship"], 2, "NAME:GROUP"),
+        (["--random-slope", "const:group", "--random", "group", "--no-kinship"], 1,
+         "the same (1)"),
+        (["--gxe-vc", "const"], 1, "the kinship itself"),
+        (["--grm-split", "chr:a-b/5"], 2, "--grm-split chr:a-b/5: range 'a-b'"),
+    ]
+    for k, (opts, code, text) in enumerate(cases):
+        r = run_cli(["reml", *base, *opts, "--out", tmp_path / f"e{k}"])
+        assert r.exit_code == code and text in r.output, (opts, r.output)
+        assert not (tmp_path / f"e{k}.vc.tsv").exists()
+    r = run_cli(["assoc", *base, "--random", "household", "--test", "lrt", "--out",
+                 tmp_path / "t"])
+    assert r.exit_code == 2 and "not offered with several variance components" in r.output
+    r = run_cli(["reml", *base, "--random", "household", "--no-kinship", "--save-null",
+                 "/proc/none/x", "--out", tmp_path / "s"])
+    assert r.exit_code != 0 and not (tmp_path / "s.vc.tsv").exists(), r.output
+
+
+def test_damaged_component_null_file_is_one_line(tmp_path):
+    """A saved several-component null model with a NaN in its factor, or
+    arrays of the wrong size, is a data error (was an all-NA scan, or an
+    internal error)."""
+    opts = ["--pheno", Path(LME4, "groups.pheno"), "--pheno-name", "y_cross", "--covar",
+            Path(LME4, "groups.covar"), "--covar-name", "x", "--random", "household",
+            "--no-kinship"]
+    r = run_cli(["reml", "--bfile", SIM, *opts, "--save-null", tmp_path / "n", "--out",
+                 tmp_path / "r"])
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "n.null.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    for tag, change, text in (("nan", lambda a: a["L"].__setitem__((3, 2), np.nan), "non-finite"),
+                              ("shape", lambda a: a.__setitem__("L", a["L"][:500, :500]),
+                               "inconsistent")):
+        bad = {k: v.copy() for k, v in arrays.items()}
+        change(bad)
+        np.savez(tmp_path / f"{tag}.null.npz", **bad)
+        r = run_cli(["assoc", "--bfile", SIM, "--null", tmp_path / tag, "--out",
+                     tmp_path / f"a{tag}"])
+        assert r.exit_code == 1 and text in r.output, r.output
+        assert not list(tmp_path.glob(f"a{tag}.assoc.tsv*"))

@@ -236,6 +236,10 @@ def run_assoc(opts, log) -> dict:
     components = wants_components(opts) or bool(
         opts.null and not opts.loco and null_kind(opts.null) == "components")
     method = method_for("quantitative", "fast" if components else opts.engine)
+    if components and opts.test not in method.tests:
+        raise UsageError(f"--test {opts.test} is not offered with several variance components "
+                         f"(they are fixed at the null estimates): choose "
+                         f"{' or '.join(method.tests)}")
     method.check_test(opts.test)
     _check_options(opts)
     if components and (opts.gxe or opts.within_family):

@@ -92,6 +92,9 @@ def grouping_columns(opts) -> list:
     for name in getattr(opts, "random", ()):
         out.append(("--random", name))
     for spec in getattr(opts, "random_slope", ()):
+        if spec.count(":") != 1:
+            raise UsageError(f"--random-slope {spec}: give NAME:GROUP (a covariate and the "
+                             f"column grouping the samples)")
         group = spec.partition(":")[2]
         if group and group not in getattr(opts, "random", ()):
             out.append(("--random-slope", group))

@@ -51,14 +51,19 @@ def loco_fingerprint(sel) -> str:
 def load_selection(opts, source, log):
     """The analysed samples stored with ``--null`` (the first per-chromosome
     file for ``--null --loco``)."""
+    from ..store import load_vc_null, null_kind
+
     if opts.loco:
         first = sorted(glob.glob(loco_null_pattern(opts.null)))
+        if not first and null_kind(opts.null) == "components":
+            raise UsageError(f"--null {opts.null} holds one model with several variance "
+                             f"components (no LOCO files): drop --loco, or refit per "
+                             f"chromosome with assoc --loco and the component options instead "
+                             f"of --null")
         if not first:
             raise InputError(f"--loco --null {opts.null}: no {loco_null_pattern(opts.null)} "
                              f"files (save them with reml --loco --save-null)")
         return load_null(first[0], source).selection
-    from ..store import load_vc_null, null_kind
-
     if null_kind(opts.null) == "components":
         return load_vc_null(opts.null, source)[0]
     return load_null(opts.null, source).selection

@@ -222,7 +222,9 @@ def _check_kinship(Ktt: np.ndarray, stored, prefix: str, log, hint: str = "",
         raise InputError(f"the kinship built here differs from the one the null model {prefix} "
                          f"was fitted on (relative difference {rel:.3g} on random vectors, "
                          f"tolerance {tol:g}): give the genotypes, variant selection and QC "
-                         f"options of the reml run{hint}")
+                         f"options of the reml run{hint} (a model fitted on a kinship from "
+                         f"--grm/--kinship cannot be rebuilt here: run predict with that --grm "
+                         f"instead of --null)")
     log.write(f"  kinship checked against the saved null model's decomposition (relative "
               f"difference {rel:.2g})")
 
@@ -260,6 +262,9 @@ def _with_new_samples(opts, source, log):
               f"{source.variants.source} are in both files ({flips} of them with the alleles "
               f"swapped, their counts flipped); not in the new file {mt.absent}, other alleles "
               f"{mt.allele_mismatch}, ID listed more than once there {mt.duplicated}")
+    if not mt.shared.any():
+        raise InputError(f"no variant of {source.variants.source} is in {new.variants.source} "
+                         f"with the same alleles (matched by ID)")
     if not mt.shared.all():
         from ..writers import write_lines
 
@@ -289,6 +294,13 @@ def run_predict(opts, log) -> dict:
     allsrc = _with_new_samples(opts, source, log)
     every = join_samples(allsrc.samples, keep=read_id_lists(opts.keep, "--keep"),
                          remove=read_id_lists(opts.remove, "--remove"), need_phenotype=False)
+    if allsrc is not source:
+        n_new = int((every.idx >= source.samples.n).sum())
+        log.write(f"  {n_new} of the {allsrc.second.samples.n} samples of "
+                  f"{allsrc.second.samples.source} are kept")
+        if n_new == 0:
+            raise InputError(f"--keep/--remove leave none of the {allsrc.second.samples.n} "
+                             f"samples of {allsrc.second.samples.source} to predict")
     folds = _folds(opts, sel) if opts.cv else None
     train_pos = positions(every.keys, sel.keys)
     if (train_pos < 0).any():

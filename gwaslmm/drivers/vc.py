@@ -69,7 +69,32 @@ def _groups(opts, sel, name: str, flag: str) -> np.ndarray:
     if bad.any():
         raise InputError(f"{flag} {name}: {int(bad.sum())} of the {sel.n} analysed samples have "
                          f"no group (first: {sel.keys[bad][0]}, '{labels[bad][0]}')")
-    return np.unique(labels, return_inverse=True)[1].reshape(-1)
+    code = np.unique(labels, return_inverse=True)[1].reshape(-1)
+    k = int(code.max()) + 1
+    if k < 2:
+        raise InputError(f"{flag} {name}: every analysed sample is in one group ('{labels[0]}'): "
+                         f"its effect cannot be told apart from the intercept")
+    if k == sel.n:
+        raise InputError(f"{flag} {name}: each of the {sel.n} analysed samples is its own group: "
+                         f"its effect cannot be told apart from the residual")
+    return code
+
+
+def _check_unique(opts) -> None:
+    """A component named twice cannot be told apart from itself: refused at
+    once (the fit would end on a singular information matrix)."""
+    names = list(opts.random)
+    if opts.pheno_name and set(names) & set(opts.pheno_name):
+        raise UsageError(f"--random {sorted(set(names) & set(opts.pheno_name))[0]} is the "
+                         f"phenotype")
+    for what, items in (("--random", names), ("--random-slope", list(opts.random_slope))):
+        dup = sorted({x for x in items if items.count(x) > 1})
+        if dup:
+            raise UsageError(f"{what} {dup[0]} is given twice")
+    for spec in opts.random_slope:
+        if spec.count(":") != 1:
+            raise UsageError(f"--random-slope {spec}: give NAME:GROUP (a covariate and the "
+                             f"column grouping the samples)")
 
 
 def _same_group(code: np.ndarray) -> np.ndarray:
@@ -92,7 +117,11 @@ def parse_grm_split(spec: str, source, snp_idx: np.ndarray) -> tuple:
         chrom = source.variants.chromosome[snp_idx]
         pos_set = np.full(snp_idx.size, -1, dtype=np.int64)
         for g, t in enumerate(sets):
-            labels, _ = parse_chr_spec(t)
+            try:
+                labels, _ = parse_chr_spec(t)
+            except UsageError as exc:
+                raise UsageError(f"--grm-split {spec}: {str(exc).replace('--chr ', '', 1)}") \
+                    from None
             hit = np.isin(chrom, sorted(labels))
             if (hit & (pos_set >= 0)).any():
                 raise UsageError(f"--grm-split {spec}: chromosome set '{t}' overlaps an "
@@ -164,10 +193,13 @@ def _kinships(opts, source, sel, snp_idx, log) -> list:
             raise InputError(f"--mgrm {opts.mgrm}: {exc.strerror}") from None
         if not prefixes:
             raise InputError(f"--mgrm {opts.mgrm} lists no GRM")
-        out = []
+        out, seen = [], []
         for k, pre in enumerate(prefixes):
             path = pre if os.path.isabs(pre) or os.path.exists(pre + ".grm.id") else \
                 os.path.join(base, pre)
+            if any(os.path.realpath(path) == os.path.realpath(p0) for p0 in seen):
+                raise UsageError(f"--mgrm {opts.mgrm} lists {pre} twice")
+            seen.append(path)
             kin = read_gcta_grm(path)
             out.append((f"G{k + 1}", kin.subset(sel.fid, sel.iid)))
             log.write(f"kinship G{k + 1}: GCTA GRM {path} ({kin.keys.size} samples)")
@@ -190,6 +222,9 @@ def _gxe_component(opts, sel, comps, log) -> None:
     if np.isnan(e).any():
         raise InputError(f"--gxe-vc {name}: {int(np.isnan(e).sum())} analysed samples have no "
                          f"value of {name}")
+    if np.ptp(e) == 0:
+        raise InputError(f"--gxe-vc {name}: {name} is the same ({e[0]:g}) for every analysed "
+                         f"sample, so K o ee' is the kinship itself (or 0)")
     K = comps[0].matrix
     g = comps[0].term.name
     comps.append(Component(Term(f"{g}:{name}", "variance"), K * np.outer(e, e)))
@@ -208,6 +243,7 @@ def build_components(opts, source, sel, snp_idx, log, kinships=None) -> list:
     K) pairs to use instead of those of the options (LOCO)."""
     if (opts.random or opts.random_slope) and not opts.covar:
         raise UsageError("--random/--random-slope name columns of --covar FILE")
+    _check_unique(opts)
     if kinships is None:
         kinships = _kinships(opts, source, sel, snp_idx, log)
     comps = [Component(Term(name, "variance"), K) for name, K in kinships]
@@ -231,6 +267,10 @@ def build_components(opts, source, sel, snp_idx, log, kinships=None) -> list:
         if np.isnan(x).any():
             raise InputError(f"--random-slope {spec}: {int(np.isnan(x).sum())} analysed samples "
                              f"have no value of {var}")
+        if np.ptp(x) == 0:
+            raise InputError(f"--random-slope {spec}: {var} is the same ({x[0]:g}) for every "
+                             f"analysed sample: a slope on it is the group's intercept"
+                             + (" (or nothing: it is 0)" if x[0] == 0 else ""))
         same = _same_group(code)
         name = f"{group}:{var}"
         comps.append(Component(Term(name, "variance"), same * np.outer(x, x)))
@@ -509,13 +549,7 @@ def run_reml_components(opts, source, sel, snp_idx, log, out: Outputs) -> dict:
     rows.append([name, "logL", "reml_loglik", f"{fit.logl:.10g}"] + ["NA"] * 5 + ["none"])
     log.write(f"  Vp (kinships, intercepts and residual) {vp:.6g}; REML logL {fit.logl:.10g} "
               f"(lme4's convention: -1/2[(n-p) log 2pi + log|V| + log|X'V^-1X| + y'Py])")
-    p1 = write_tsv(out.vc, VC_COLUMNS, rows)
-    frows = [[name, nm, f"{b:.8g}", f"{s:.8g}"] for nm, b, s in
-             zip(sel.covar_names, fit.beta, fit.beta_se)]
-    p2 = write_tsv(out.reml_fixed, FIXED_COLUMNS, frows)
-    log.write(f"wrote {p1}")
-    log.write(f"wrote {p2}")
-    if opts.save_null:
+    if opts.save_null:  # first: a failure to write it leaves no result tables behind
         from ..paths import null_path
         from ..scan.fixed import whitener_of
         from ..store import save_vc_null
@@ -523,5 +557,11 @@ def run_reml_components(opts, source, sel, snp_idx, log, out: Outputs) -> dict:
         wh = whitener_of(covariance_ratio(comps, fit), W, y, overwrite=True)
         log.write(f"wrote {save_vc_null(null_path(opts.save_null), est, wh, sel, source)} (the "
                   f"estimates and the Cholesky factor of V / sigma_e^2, for assoc --null)")
+    p1 = write_tsv(out.vc, VC_COLUMNS, rows)
+    frows = [[name, nm, f"{b:.8g}", f"{s:.8g}"] for nm, b, s in
+             zip(sel.covar_names, fit.beta, fit.beta_se)]
+    p2 = write_tsv(out.reml_fixed, FIXED_COLUMNS, frows)
+    log.write(f"wrote {p1}")
+    log.write(f"wrote {p2}")
     log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
     return dict(fit=fit, components=[c.term for c in comps])
