@@ -11,6 +11,10 @@ from .options import EXIT_CODES, StrictCommand, build_options, epilog, handle_er
 @click.argument("files", nargs=-1, required=True)
 @click.option("--out", required=True, metavar="PREFIX", help="Output prefix.")
 @click.option("--no-gzip", is_flag=True, help="Write plain TSV.")
+@click.option("--bgzip", is_flag=True,
+              help="Write OUT.assoc.tsv.gz BGZF-compressed (still gzip) with a tabix index "
+                   "OUT.assoc.tsv.gz.tbi, for region queries (needs pysam; rows sorted by "
+                   "chromosome and position).")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @handle_errors
 def merge(**kw):

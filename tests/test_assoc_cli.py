@@ -337,3 +337,50 @@ def test_one_lambda_gc_in_log_metadata_plot_and_merge(tmp_path):
             log = slurp(str(tmp_path / f"{prefix}.log"))
             assert re.search(rf"^  lambda_GC: {got:.4f}$", log, re.M)
             assert re.search(rf"QQ: .* lambda_GC = {got:.4f}$", log, re.M)
+
+
+def test_merge_bgzip_tabix_region_queries(runs):
+    """merge --bgzip: the merged table as BGZF (gzip readers see the same
+    bytes) with a tabix index; pysam's TabixFile region queries return
+    exactly the rows of that region."""
+    pysam = pytest.importorskip("pysam")
+    d = runs["d"]
+    for k in (1, 2, 3):
+        if not (d / f"part.chunk{k}of3.assoc.tsv.gz").exists():
+            r = run_cli(["assoc", "--bfile", SIM, "--null", d / "null", "--out", d / "part",
+                         "--chunk", f"{k}/3"])
+            assert r.exit_code == 0, r.output
+    r = run_cli(["merge", str(d / "part.chunk*of3.assoc.tsv.gz"), "--bgzip", "--out",
+                 d / "indexed"])
+    assert r.exit_code == 0, r.output
+    path = d / "indexed.assoc.tsv.gz"
+    assert (d / "indexed.assoc.tsv.gz.tbi").stat().st_size > 0
+    with gzip.open(runs["full"], "rt") as a, gzip.open(path, "rt") as b:
+        full, got = a.read(), b.read()
+    assert full == got
+    rows = [ln.split("\t") for ln in full.splitlines()[1:]]
+    tbx = pysam.TabixFile(str(path))
+    for chrom, lo, hi in (("3", 20_000_000, 60_000_000), ("8", 1, 10_000_000), ("1", 5, 6)):
+        want = [ln for ln in full.splitlines()[1:]
+                if ln.split("\t")[0] == chrom and lo <= int(ln.split("\t")[1]) <= hi]
+        assert list(tbx.fetch(chrom, lo - 1, hi)) == want
+    assert len(rows) > 9000
+    r = run_cli(["merge", str(d / "part.chunk*of3.assoc.tsv.gz"), "--bgzip", "--no-gzip",
+                 "--out", d / "e"])
+    assert r.exit_code == 2 and "drop --no-gzip" in r.output
+
+
+def test_bgzip_refuses_unsorted_rows(tmp_path):
+    """Rows out of order: one error naming the line; neither the table nor an
+    index is left behind."""
+    pytest.importorskip("pysam")
+    from gwaslmm.bgzf import bgzip_and_index
+    from gwaslmm.errors import InputError
+
+    for tag, body in (("pos", "1\t200\n1\t100\n"), ("chrom", "1\t100\n2\t100\n1\t300\n")):
+        p = tmp_path / f"{tag}.tsv.gz"
+        with gzip.open(p, "wt") as fh:
+            fh.write("chromosome\tbase_pair_location\n" + body)
+        with pytest.raises(InputError, match="not sorted"):
+            bgzip_and_index(str(p))
+        assert not list(tmp_path.glob(f"*{tag}*"))

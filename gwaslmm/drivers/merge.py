@@ -92,6 +92,8 @@ def _chunks(files) -> tuple:
 
 def run_merge(opts, log) -> str:
     """Concatenate chunk files K = 1..N in order after checking they belong together."""
+    if opts.bgzip and opts.no_gzip:
+        raise UsageError("--bgzip writes a compressed file; drop --no-gzip")
     files = _expand(opts.files)
     if not files:
         raise InputError("merge: no chunk files given")
@@ -155,6 +157,11 @@ def run_merge(opts, log) -> str:
             shutil.copyfileobj(src, fh)
         meta["analysed_samples"] = os.path.basename(out.samples)
         log.write(f"wrote {out.samples} (the analysed samples of chunk 1, the same in every chunk)")
+    if opts.bgzip:
+        from ..bgzf import bgzip_and_index
+
+        _, tbi = bgzip_and_index(path)
+        log.write(f"wrote {path} as BGZF with its tabix index {tbi} (tabix {path} 1:1-1000000)")
     write_meta_yaml(out.assoc_meta, meta)
     log.write(f"merged {n} chunks, {total} variants, into {path}; lambda_GC {meta['lambda_gc']}")
     return path

@@ -160,6 +160,7 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentO
 class MergeOptions(RunOptions):
     files: tuple
     no_gzip: bool = False
+    bgzip: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
