@@ -572,3 +572,23 @@ def test_damaged_component_null_file_is_one_line(tmp_path):
                      tmp_path / f"a{tag}"])
         assert r.exit_code == 1 and text in r.output, r.output
         assert not list(tmp_path.glob(f"a{tag}.assoc.tsv*"))
+
+
+def test_start_with_a_variance_at_zero():
+    """A given start with a variance at 0 whose score points down (a LOCO or
+    LRT refit started from a boundary fit) still optimizes the others (the
+    step to the bound used to be of length 0 and stop the fit at its start)."""
+    rng = np.random.default_rng(8)
+    n = 200
+    a, Aa = _groups(rng, n, 40)
+    b, Ab = _groups(rng, n, 50)
+    y = rng.normal(0, 0.9, 40)[a] + rng.normal(size=n)
+    means = np.bincount(b, y, 50) / np.maximum(np.bincount(b, minlength=50), 1)
+    y = y - means[b] + y.mean()  # no trace of b: its variance at 0
+    terms = (Term("a", "variance"), Term("b", "variance"), Term("residual", "residual"))
+    X = np.ones((n, 1))
+    best = ai_reml(y, X, [Aa, Ab, None], terms)
+    assert best.theta[1] == 0.0
+    fit = ai_reml(y, X, [Aa, Ab, None], terms, start=np.array([0.2, 0.0, 2.0]))
+    np.testing.assert_allclose(fit.theta, best.theta, rtol=1e-7, atol=1e-12)
+    assert fit.iterations > 1

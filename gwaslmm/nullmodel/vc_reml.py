@@ -233,6 +233,9 @@ def ai_reml(y: np.ndarray, X: np.ndarray, mats: list, terms: tuple, tol: float =
         # first one reaches 0, which is then held there (projected Newton
         # with an active set: the direction stays the AI ascent direction)
         active &= ~(score > 0)
+        # a variance that starts at 0 (a given start) with its score pointing
+        # down is held too: else the step to the bound would be of length 0
+        active |= is_var & ~resid & (theta == 0.0) & (score <= 0)
         free = ~active
         step = np.zeros(q)
         try:
