@@ -46,6 +46,9 @@ def _columns():
 @click.option("--null", metavar="PREFIX", help="Use a null model saved by reml --save-null.")
 @click.option("--chunk", metavar="K/N", help="Scan only the K-th of N variant chunks.")
 @click.option("--no-gzip", is_flag=True, help="Write plain TSV instead of .tsv.gz.")
+@click.option("--bgzip", is_flag=True,
+              help="Write OUT.assoc.tsv.gz BGZF-compressed with a tabix index (needs pysam; "
+                   "not with --chunk: merge --bgzip indexes the merged file).")
 @click.option("--assembly", metavar="NAME", help="Genome assembly for the metadata (e.g. GRCh38).")
 @click.option("--rotate-dtype", type=click.Choice(["float64", "float32"]), default="float64",
               show_default=True,

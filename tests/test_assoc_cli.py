@@ -384,3 +384,23 @@ def test_bgzip_refuses_unsorted_rows(tmp_path):
         with pytest.raises(InputError, match="not sorted"):
             bgzip_and_index(str(p))
         assert not list(tmp_path.glob(f"*{tag}*"))
+
+
+def test_assoc_bgzip_single_run(tmp_path):
+    """assoc --bgzip: the same rows as without, BGZF with a tabix index that
+    pysam queries; refused with --chunk."""
+    pysam = pytest.importorskip("pysam")
+    common = ["assoc", "--bfile", SIM, "--pheno", SIM + ".pheno", "--pheno-name", "trait",
+              "--fast", "--chr", "2,5"]
+    r = run_cli([*common, "--bgzip", "--out", tmp_path / "b"])
+    assert r.exit_code == 0, r.output
+    r = run_cli([*common, "--out", tmp_path / "p"])
+    assert r.exit_code == 0, r.output
+    with gzip.open(tmp_path / "b.assoc.tsv.gz", "rt") as a, \
+            gzip.open(tmp_path / "p.assoc.tsv.gz", "rt") as b:
+        text = a.read()
+        assert text == b.read()
+    want = [ln for ln in text.splitlines()[1:] if ln.split("\t")[0] == "5"]
+    assert list(pysam.TabixFile(str(tmp_path / "b.assoc.tsv.gz")).fetch("5")) == want
+    r = run_cli([*common, "--bgzip", "--chunk", "1/2", "--out", tmp_path / "c"])
+    assert r.exit_code == 2 and "merge --bgzip" in r.output

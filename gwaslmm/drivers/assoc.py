@@ -58,6 +58,9 @@ def outputs_of(opts) -> Outputs:
 
 
 def _check_options(opts) -> None:
+    if opts.bgzip and (opts.no_gzip or opts.chunk):
+        raise UsageError("--bgzip indexes a whole compressed result: drop --no-gzip, and with "
+                         "--chunk index the merged file (merge --bgzip)")
     if wants_components(opts):
         if opts.null:
             raise UsageError("--null already fixes the variance components; drop --random, "
@@ -307,6 +310,11 @@ def run_assoc(opts, log) -> dict:
         writer.abort()
         raise
     log.write(f"wrote {out.assoc} ({summary.tested} rows)")
+    if opts.bgzip:
+        from ..bgzf import bgzip_and_index
+
+        _, tbi = bgzip_and_index(out.assoc)
+        log.write(f"  as BGZF with its tabix index {tbi}")
     if opts.loco:
         log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {f.h2:.4g}"
                                                              for c, f in fits))

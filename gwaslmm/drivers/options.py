@@ -142,6 +142,7 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentO
     model_snps: tuple = ()
     chunk: str | None = None
     no_gzip: bool = False
+    bgzip: bool = False
     assembly: str | None = None
     rotate_dtype: str = "float64"
     make_plot: bool = False
