@@ -19,7 +19,7 @@ def _columns():
     "built from the genotypes uses all variants, or --model-snps.",
     _columns(), repeats(*NAME_LISTS, "--model-snps"), EXIT_CODES))
 @input_options
-@pheno_options(multi=False)
+@pheno_options(multi=True)
 @covar_options
 @kinship_options
 @click.option("--model-snps", metavar="FILE", multiple=True,
@@ -59,6 +59,9 @@ def _columns():
               help="Also write OUT.manhattan.png and OUT.qq.png (a plot failure is logged and "
                    "never fails the scan).")
 @component_options
+@click.option("--all-pheno", is_flag=True,
+              help="Scan every phenotype column of --pheno (one pass over the genotypes; "
+                   "OUT.<phenotype>.assoc.tsv.gz each); --pheno-name a,b picks several.")
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
               help="Top hits in the summary.")
 @handle_errors

@@ -289,7 +289,8 @@ def test_help_says_what_each_command_takes_and_writes():
     assert sorted(listed) == ["assoc", "grm", "merge", "plot", "reml"]  # each once
     assert "Exit codes:" in r.output
     a = run_cli(["assoc", "--help"]).output
-    assert "one per run; reml fits several" in " ".join(a.split()) and "Exit codes:" in a
+    assert ("Phenotype column name(s), comma-separated" in " ".join(a.split())
+            and "--all-pheno" in a and "Exit codes:" in a)
     for col in ("neg_log_10_p_value", "n_miss", "t_stat", "lambda_remle"):
         assert re.search(rf"^\s+{col}: ", a, re.M), col
     assert "comma-separated" in run_cli(["reml", "--help"]).output

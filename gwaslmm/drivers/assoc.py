@@ -234,8 +234,58 @@ def family_design(sel, log, families=None) -> WithinBetween:
     return WithinBetween(family=family)
 
 
+def _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, chunk) -> float:
+    """After a phenotype's scan: its summary in the log, the analysed samples,
+    the GWAS-SSF metadata and the plots; returns lambda_GC."""
+    if opts.loco:
+        log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {f.h2:.4g}"
+                                                             for c, f in fits))
+        h2_text = "LOCO " + ", ".join(f"{c}:{f.h2:.3g}" for c, f in fits)
+    else:
+        h2_text = f"{fits[0][1].h2:.4g} (se {fits[0][1].h2_se:.3g})"
+    lgc = summarize(opts, log, summary, sel.n, h2_text)
+    meta = dict(
+        file_type="GWAS-SSF v1.1 (gwaslmm)", data_file_name=os.path.basename(out.assoc),
+        file_type_note="tab-separated; p_value from the test named in test",
+        genome_assembly=opts.assembly or "unknown", software=f"gwaslmm {__version__}",
+        test=f"{method.engine} {opts.test}", loco=bool(opts.loco), sample_size=int(sel.n),
+        covariates=list(sel.covar_names), phenotype=sel.pheno_names[0],
+        variants=int(summary.tested), lambda_gc=round(lgc, 4),
+        effect_allele=source.effect_allele_note,
+        null_model=loco_fingerprint(sel) if opts.loco else fps[0])
+    meta["run_settings"] = run_settings(opts, method, selection)
+    if chunk:
+        meta["chunk"] = f"{chunk[0]}/{chunk[1]}"
+        meta["chunk_bim_rows"] = f"{chunk[2]}-{chunk[3]}"
+    meta["analysed_samples"] = os.path.basename(out.samples)
+    log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
+    write_meta_yaml(out.assoc_meta, meta)
+    if opts.make_plot and summary.tested:
+        _plot(summary, out, sel.pheno_names[0], min(opts.top, 5), log)
+    elif opts.make_plot:
+        log.write("no variant was tested, so there is nothing to plot")
+    return lgc
+
+
+def _chunk_of(opts, out, source, tested, log) -> tuple:
+    """(the tested variants of this --chunk, (k, n, lo, hi) or None)."""
+    if not out.chunk:
+        return tested, None
+    k, nch = out.chunk
+    lo, hi = chunk_rows(opts.chunk, k, nch, source.variants.m)
+    before = tested.size
+    tested = tested[(tested >= lo) & (tested < hi)]
+    log.write(f"--chunk {k}/{nch}: variants {lo + 1}-{hi} of the file; {tested.size} of "
+              f"{before} selected variants in this chunk")
+    return tested, (k, nch, lo, hi)
+
+
 def run_assoc(opts, log) -> dict:
     import_in_background("scipy.special")  # needed for p-values, after the inputs are read
+    if len(opts.pheno_name) > 1 or opts.all_pheno:
+        from .assoc_multi import run_assoc_multi
+
+        return run_assoc_multi(opts, log)
     components = wants_components(opts) or bool(
         opts.null and not opts.loco and null_kind(opts.null) == "components")
     method = method_for("quantitative", "fast" if components else opts.engine)
@@ -256,15 +306,7 @@ def run_assoc(opts, log) -> dict:
         sel = select_samples(opts, source, log, need_phenotype=True)
     tested = selected_variants(opts, source, log, "tested variants")
     selection = hashlib.sha256(np.ascontiguousarray(tested).tobytes()).hexdigest()[:16]
-    chunk = None
-    if out.chunk:
-        k, nch = out.chunk
-        lo, hi = chunk_rows(opts.chunk, k, nch, source.variants.m)
-        chunk = (k, nch, lo, hi)
-        before = tested.size
-        tested = tested[(tested >= lo) & (tested < hi)]
-        log.write(f"--chunk {k}/{nch}: variants {lo + 1}-{hi} of the file; {tested.size} of "
-                  f"{before} selected variants in this chunk")
+    tested, chunk = _chunk_of(opts, out, source, tested, log)
     builds_kinship = not (opts.null or opts.grm or opts.kinship or opts.eigen)
     kin_idx = model_variants(opts, source, log) if builds_kinship else None
     chromosomes = chromosomes_of(source, tested) if opts.loco else None
@@ -315,32 +357,6 @@ def run_assoc(opts, log) -> dict:
 
         _, tbi = bgzip_and_index(out.assoc)
         log.write(f"  as BGZF with its tabix index {tbi}")
-    if opts.loco:
-        log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {f.h2:.4g}"
-                                                             for c, f in fits))
-        h2_text = "LOCO " + ", ".join(f"{c}:{f.h2:.3g}" for c, f in fits)
-    else:
-        h2_text = f"{fits[0][1].h2:.4g} (se {fits[0][1].h2_se:.3g})"
-    lgc = summarize(opts, log, summary, sel.n, h2_text)
-    meta = dict(
-        file_type="GWAS-SSF v1.1 (gwaslmm)", data_file_name=os.path.basename(out.assoc),
-        file_type_note="tab-separated; p_value from the test named in test",
-        genome_assembly=opts.assembly or "unknown", software=f"gwaslmm {__version__}",
-        test=f"{method.engine} {opts.test}", loco=bool(opts.loco), sample_size=int(sel.n),
-        covariates=list(sel.covar_names), phenotype=sel.pheno_names[0],
-        variants=int(summary.tested), lambda_gc=round(lgc, 4),
-        effect_allele=source.effect_allele_note,
-        null_model=loco_fingerprint(sel) if opts.loco else fps[0])
-    meta["run_settings"] = run_settings(opts, method, selection)
-    if chunk:
-        meta["chunk"] = f"{chunk[0]}/{chunk[1]}"
-        meta["chunk_bim_rows"] = f"{chunk[2]}-{chunk[3]}"
-    meta["analysed_samples"] = os.path.basename(out.samples)
-    log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
-    write_meta_yaml(out.assoc_meta, meta)
-    if opts.make_plot and summary.tested:
-        _plot(summary, out, sel.pheno_names[0], min(opts.top, 5), log)
-    elif opts.make_plot:
-        log.write("no variant was tested, so there is nothing to plot")
+    lgc = _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, chunk)
     return dict(path=out.assoc, lambda_gc=lgc, tested=summary.tested,
                 collinear=summary.collinear, qc=summary.qc_reasons, top=summary.top)

@@ -143,6 +143,7 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentO
     chunk: str | None = None
     no_gzip: bool = False
     bgzip: bool = False
+    all_pheno: bool = False
     assembly: str | None = None
     rotate_dtype: str = "float64"
     make_plot: bool = False

@@ -81,12 +81,24 @@ def scan_variants(scanner: Scanner, source: GenotypeSource, samples: np.ndarray,
                   block_size: int | None = None, label: str = "scan") -> None:
     """Test ``variant_idx`` (indices into the source's variants) on the
     analysed ``samples`` with ``scanner``, writing rows through ``writer``."""
+    scan_many([(scanner, writer, summary)], source, samples, variant_idx, log, filters=filters,
+              memory_gb=memory_gb, block_size=block_size, label=label)
+
+
+def scan_many(targets: list, source: GenotypeSource, samples: np.ndarray,
+              variant_idx: np.ndarray, log, *, filters, memory_gb: float,
+              block_size: int | None = None, label: str = "scan") -> None:
+    """:func:`scan_variants` for several (scanner, writer, summary) targets
+    on the same samples (several phenotypes): each block is read, checked and
+    prepared (rotated) once, by the first scanner, whose ``prepare`` every
+    scanner must share, then tested by each."""
     n = samples.size
-    copies = getattr(scanner, "copies_per_variant", 4)  # float64 columns held per variant
+    first = targets[0][0]
+    copies = getattr(first, "copies_per_variant", 4)  # float64 columns held per variant
     bs = block_size or snp_block_size(n, memory_gb, copies=copies,
-                                      reserved_bytes=scanner.reserved_bytes, max_block=4096)
+                                      reserved_bytes=first.reserved_bytes, max_block=4096)
     variants = source.variants
-    text = summary.text_tables(variants)
+    text = targets[0][2].text_tables(variants)
     blocks = [(a, min(variant_idx.size, a + bs)) for a in range(0, variant_idx.size, bs)]
 
     def read(ab):
@@ -109,29 +121,33 @@ def scan_variants(scanner: Scanner, source: GenotypeSource, samples: np.ndarray,
             log.stage("read", t_read)
             t0 = time.perf_counter()
             ok, reason = block_qc(blk, n, filters)
-            summary.add_qc(summarize_reasons(reason))
+            counts = summarize_reasons(reason)
             cols = np.flatnonzero(ok)
             X = blk.fill(cols, buf)  # mean-imputed effect-allele counts
             t1 = time.perf_counter()
             log.stage("qc", t1 - t0)
-            prep = scanner.prepare(X)
+            prep = first.prepare(X)
             t2 = time.perf_counter()
             log.stage("rotate", t2 - t1)
-            summary.collinear += int((~prep.keep).sum())
-            res = scanner.test(prep)
-            t3 = time.perf_counter()
-            log.stage("kernel", t3 - t2)
             tested = cols[prep.keep]
             idx = variant_idx[a:b][tested]
-            if idx.size:
-                info = getattr(blk, "info", None)
-                rb = RowBlock(variants=variants, idx=idx, allele_freq=blk.allele_freq[tested],
-                              n_miss=blk.n_missing[tested], n=n, result=res,
-                              info=None if info is None else info[tested])
-                writer.write_text(format_text(rb, writer.columns, text), idx.size)
-                summary.boundary += res.n_boundary
-                _track(summary, res, variants, idx)
-            log.stage("write", time.perf_counter() - t3)
+            info = getattr(blk, "info", None)
+            for scanner, writer, summary in targets:
+                t2 = time.perf_counter()
+                summary.add_qc(counts)
+                summary.collinear += int((~prep.keep).sum())
+                res = scanner.test(prep)
+                t3 = time.perf_counter()
+                log.stage("kernel", t3 - t2)
+                if idx.size:
+                    rb = RowBlock(variants=variants, idx=idx,
+                                  allele_freq=blk.allele_freq[tested],
+                                  n_miss=blk.n_missing[tested], n=n, result=res,
+                                  info=None if info is None else info[tested])
+                    writer.write_text(format_text(rb, writer.columns, text), idx.size)
+                    summary.boundary += res.n_boundary
+                    _track(summary, res, variants, idx)
+                log.stage("write", time.perf_counter() - t3)
             progress(b, variant_idx.size)
     finally:
         pool.shutdown(wait=True)

@@ -331,3 +331,31 @@ class CovarianceScanner:
         whitened_sums(self.whitener.Q, self.whitener.yw, Xw, a, b)
         st = fixed_variance_stats(self.whitener.q, self.df, self.n, a, b)
         return block_result(prep, st, self.df, self.test_name)
+
+
+class RotatedFastScanner:
+    """The fixed-lambda tests (as :class:`WhitenedScanner`) on SNPs rotated by
+    the eigenvectors, B'x: twice the flops of whitening for one phenotype,
+    but the rotation does not depend on lambda, so many phenotypes share it
+    (``assoc`` with several phenotypes; :func:`fast_block`).  ``rotator``: a
+    :class:`~gwaslmm.scan.exact.Rotator` shared with the other phenotypes'
+    scanners (one B and its float32 copy in memory)."""
+
+    def __init__(self, spectrum: Spectrum, basis, fit: NullFit, test: str,
+                 precision: str = "float64", rotator=None):
+        from .exact import Rotator
+
+        self.model = scanner_setup(self, spectrum, fit, "fast", test, ADDITIVE, COLUMNS)
+        self.rotator = rotator if rotator is not None else Rotator(basis, precision)
+        self.stages = {}
+        self.reserved_bytes = self.rotator.nbytes
+
+    def prepare(self, X: np.ndarray) -> Prepared:
+        (X,) = self.design.columns(X)
+        raw = column_sumsq(X)
+        Xt = self.rotator.rotate(X)
+        keep = ~collinear(raw, column_sumsq(Xt))
+        return Prepared(Xt=Xt[:, keep] if not keep.all() else Xt, keep=keep)
+
+    def test(self, prep: Prepared) -> BlockResult:
+        return block_result(prep, fast_block(self.model, prep.Xt), self.model.df, self.test_name)
