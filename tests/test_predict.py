@@ -260,7 +260,8 @@ def test_fastlmm_predictions_of_held_out_samples(tmp_path):
     """FaST-LMM 0.6.13's FastLMM fit/predict on the same kinship and covariates
     (testdata/reference/predict/make_fastlmm_reference.sh: 400 samples, every
     4th held out): the held-out samples' predicted phenotypes (W alpha + g)
-    and lambda equal gwaslmm's to 1e-4 relative (measured: 1.2e-6, 2e-6)."""
+    and lambda equal gwaslmm's to 1e-5 relative (measured: 1.2e-6, 2e-6;
+    the issue asks 1e-4)."""
     r = run_cli(["predict", "--bfile", SIM, "--keep", Path(PRED, "fl.keep.txt"), "--grm",
                  Path(PRED, "fl"), "--pheno", Path(PRED, "fl.train.pheno"), "--pheno-name",
                  "trait", "--covar", SIM + ".covar", "--covar-name", "age,bmi", "--out",
@@ -273,10 +274,10 @@ def test_fastlmm_predictions_of_held_out_samples(tmp_path):
     held = pred["in_training"] == "0"
     assert held.sum() == len(ref) == 100
     want = np.array([ref[k] for k in zip(pred["FID"][held], pred["IID"][held])])
-    np.testing.assert_allclose(numeric(pred["fitted"])[held], want, rtol=1e-4)
+    np.testing.assert_allclose(numeric(pred["fitted"])[held], want, rtol=1e-5)
     log = (tmp_path / "p.log").read_text()
     lam = float(log.split("lambda (REML) = ")[1].split()[0])
-    assert abs(lam / lam_ref - 1) < 1e-4
+    assert abs(lam / lam_ref - 1) < 1e-5
 
 
 def _swap_alleles(G):

@@ -12,6 +12,7 @@ without it (boundary-corrected mixture p-values).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -48,9 +49,22 @@ class Component:
     drops: tuple = ()  # names of the terms that go with it when it is tested against 0
 
 
+def _covariate_table(path: str):
+    """The covariate file, read once per build of the components (each
+    grouping or slope column asks for it; keyed by the file's identity so a
+    changed file is read again)."""
+    st = os.stat(path)
+    return _read_table(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_table(path: str, mtime_ns: int, size: int):
+    return read_sample_table(path, "covariate", "COVAR")
+
+
 def _column(opts, sel, name: str, flag: str) -> np.ndarray:
     """The covariate-file column ``name`` for the analysed samples, as text."""
-    table = read_sample_table(opts.covar, "covariate", "COVAR")
+    table = _covariate_table(opts.covar)
     if name not in table.names:
         raise UsageError(f"{flag}: no column {name} in {opts.covar} (columns: "
                          f"{', '.join(table.names)})")
@@ -217,25 +231,42 @@ def _gxe_component(opts, sel, comps, log) -> None:
                          f"--no-kinship")
     if not opts.covar:
         raise UsageError(f"--gxe-vc {name} names a column of --covar FILE")
-    e = parse_numeric(_column(opts, sel, name, "--gxe-vc"), tuple(opts.missing_code),
-                      opts.covar, name, "covariate")
-    if np.isnan(e).any():
-        raise InputError(f"--gxe-vc {name}: {int(np.isnan(e).sum())} analysed samples have no "
-                         f"value of {name}")
-    if np.ptp(e) == 0:
-        raise InputError(f"--gxe-vc {name}: {name} is the same ({e[0]:g}) for every analysed "
-                         f"sample, so K o ee' is the kinship itself (or 0)")
-    K = comps[0].matrix
+    e = _covariate_values(opts, sel, name, "--gxe-vc", f"--gxe-vc {name}",
+                          "so K o ee' is a multiple of the kinship itself")
     g = comps[0].term.name
-    comps.append(Component(Term(f"{g}:{name}", "variance"), K * np.outer(e, e)))
+    _add_slope(comps, 0, comps[0].matrix, e, f"{g}:{name}",
+               f"{g}:cov({name})" if opts.slope_cov else None)
     log.write(f"GxE variance component {g}:{name}: covariance K o ee' ({name} as given"
               + ("" if name in sel.covar_names else f"; note: {name} is not a fixed covariate")
               + ")")
-    if opts.slope_cov:
-        comps.append(Component(Term(f"{g}:cov({name})", "covariance", (0, len(comps) - 1)),
-                               K * np.add.outer(e, e)))
-        comps[0].drops += (comps[-1].term.name,)
-        comps[-2].drops += (comps[-1].term.name,)
+
+
+def _covariate_values(opts, sel, var: str, flag: str, what: str, constant: str) -> np.ndarray:
+    """Covariate column ``var`` for the analysed samples (a slope's variable):
+    numeric, present for every sample and not constant (``constant`` says
+    why that would not do)."""
+    x = parse_numeric(_column(opts, sel, var, flag), tuple(opts.missing_code), opts.covar, var,
+                      "covariate")
+    if np.isnan(x).any():
+        raise InputError(f"{what}: {int(np.isnan(x).sum())} analysed samples have no value of "
+                         f"{var}")
+    if np.ptp(x) == 0:
+        raise InputError(f"{what}: {var} is the same ({x[0]:g}) for every analysed sample: "
+                         f"{constant}" + (" (or nothing: it is 0)" if x[0] == 0 else ""))
+    return x
+
+
+def _add_slope(comps, base: int, B: np.ndarray, x: np.ndarray, name: str,
+               cov_name: str | None) -> None:
+    """A slope on x of the effect with covariance B (comps[base]): B o xx';
+    with ``cov_name`` also its covariance with that effect, B o (1x' + x1'),
+    tested against 0 together with either variance."""
+    comps.append(Component(Term(name, "variance"), B * np.outer(x, x)))
+    if cov_name:
+        b = len(comps) - 1
+        comps.append(Component(Term(cov_name, "covariance", (base, b)), B * np.add.outer(x, x)))
+        comps[base].drops += (cov_name,)
+        comps[b].drops += (cov_name,)
 
 
 def build_components(opts, source, sel, snp_idx, log, kinships=None) -> list:
@@ -259,34 +290,20 @@ def build_components(opts, source, sel, snp_idx, log, kinships=None) -> list:
         if not var or not group:
             raise UsageError(f"--random-slope {spec}: give NAME:GROUP (a covariate and the "
                              f"column grouping the samples)")
+        if opts.slope_cov and group not in codes:
+            raise UsageError(f"--slope-cov: the slope {spec} has no intercept of {group} to "
+                             f"co-vary with; add --random {group}")
         code = codes.get(group)
         if code is None:
             code = _groups(opts, sel, group, "--random-slope")
-        x = parse_numeric(_column(opts, sel, var, "--random-slope"), tuple(opts.missing_code),
-                          opts.covar, var, "covariate")
-        if np.isnan(x).any():
-            raise InputError(f"--random-slope {spec}: {int(np.isnan(x).sum())} analysed samples "
-                             f"have no value of {var}")
-        if np.ptp(x) == 0:
-            raise InputError(f"--random-slope {spec}: {var} is the same ({x[0]:g}) for every "
-                             f"analysed sample: a slope on it is the group's intercept"
-                             + (" (or nothing: it is 0)" if x[0] == 0 else ""))
-        same = _same_group(code)
-        name = f"{group}:{var}"
-        comps.append(Component(Term(name, "variance"), same * np.outer(x, x)))
+        x = _covariate_values(opts, sel, var, "--random-slope", f"--random-slope {spec}",
+                              "a slope on it is the group's intercept")
+        base = next((i for i, c in enumerate(comps) if c.term.name == group), -1)
+        _add_slope(comps, base, _same_group(code), x, f"{group}:{var}",
+                   f"{group}:cov({var})" if opts.slope_cov else None)
         log.write(f"random slope of {var} by {group}: {int(code.max()) + 1} groups"
                   + ("" if var in sel.covar_names else f" (note: {var} is not a fixed "
                                                       f"covariate; its mean slope is then 0)"))
-        if opts.slope_cov:
-            if group not in codes:
-                raise UsageError(f"--slope-cov: the slope {spec} has no intercept of {group} to "
-                                 f"co-vary with; add --random {group}")
-            a = next(i for i, c in enumerate(comps) if c.term.name == group)
-            b = len(comps) - 1
-            comps.append(Component(Term(f"{group}:cov({var})", "covariance", (a, b)),
-                                   same * np.add.outer(x, x)))
-            comps[a].drops += (comps[-1].term.name,)
-            comps[b].drops += (comps[-1].term.name,)
     if opts.slope_cov and not (opts.random_slope or opts.gxe_vc):
         raise UsageError("--slope-cov goes with --random-slope NAME:GROUP or --gxe-vc NAME")
     if not comps:

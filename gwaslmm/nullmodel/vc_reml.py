@@ -27,9 +27,8 @@ no parameter by more than 1e-6 of the phenotypic variance.  SEs from the
 inverse AI matrix at the estimate.  Once the log-likelihood changes by less
 than 1e-3, the steps use the observed information (Newton-Raphson, one n x n
 product per matrix) while it is positive definite: the AI matrix alone
-converges only linearly where components are weakly identified (measured:
-12 iterations instead of 7 on 1,000 samples with a kinship and two group
-factors).  :func:`reml_loglik` is the brute-force evaluation the tests
+converges only linearly where components are weakly identified.
+:func:`reml_loglik` is the brute-force evaluation the tests
 maximize with scipy.optimize.
 """
 
