@@ -2,7 +2,7 @@ import click
 
 from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
 from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
-from .options import component_options, run_logged
+from .options import binary_options, component_options, run_logged
 
 
 def _columns():
@@ -25,8 +25,9 @@ def _columns():
 @click.option("--model-snps", metavar="FILE", multiple=True,
               help="Build the kinship from these variant IDs only (BOLT-LMM's --modelSnps); "
                    "default: every variant. Repeatable.")
-@click.option("--test", type=click.Choice(["wald", "lrt", "score", "all"]), default="wald",
-              show_default=True, help="Test(s) per SNP (GEMMA -lmm 1/2/3/4).")
+@click.option("--test", type=click.Choice(["wald", "lrt", "score", "all"]), default=None,
+              help="Test(s) per SNP (GEMMA -lmm 1/2/3/4).  [default: wald; score with "
+                   "--binary]")
 @click.option("--fast", is_flag=True,
               help="Fix lambda at the null REML estimate (EMMAX/GCTA-MLMA style).")
 @click.option("--loco", is_flag=True, help="Leave-one-chromosome-out kinships.")
@@ -59,6 +60,7 @@ def _columns():
               help="Also write OUT.manhattan.png and OUT.qq.png (a plot failure is logged and "
                    "never fails the scan).")
 @component_options
+@binary_options(scan=True)
 @click.option("--all-pheno", is_flag=True,
               help="Scan every phenotype column of --pheno (one pass over the genotypes; "
                    "OUT.<phenotype>.assoc.tsv.gz each); --pheno-name a,b picks several.")
@@ -70,5 +72,7 @@ def assoc(**kw):
     from gwaslmm.drivers.assoc import outputs_of, run_assoc
     from gwaslmm.drivers.options import AssocOptions
 
+    if kw["test"] is None:
+        kw["test"] = "score" if kw["binary"] else "wald"
     opts = build_options(AssocOptions, kw)
     run_logged(opts, run_assoc, outputs_of(opts))

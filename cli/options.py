@@ -273,6 +273,40 @@ def component_options(f):
     return f
 
 
+def binary_options(scan: bool):
+    """A binary trait (reml, and with the scan's own options assoc)."""
+    def deco(f):
+        opts = [
+            click.option("--binary", is_flag=True,
+                         help="The phenotype is binary (coded 0/1, or PLINK's 1/2 = control/"
+                              "case): the logistic mixed model, fitted by PQL + AI-REML"
+                              + ("; per variant the score test with its exact variance and "
+                                 "saddlepoint p-values." if scan else ".")),
+            click.option("--prevalence", type=float, metavar="K",
+                         help="With --binary: the population prevalence, for h2 on the "
+                              "liability scale (Lee et al. 2011)."),
+        ]
+        if scan:
+            opts += [
+                click.option("--spa-cutoff", type=click.FloatRange(min=0), default=2.0,
+                             show_default=True,
+                             help="With --binary: the saddlepoint p-value where |score z| "
+                                  "exceeds this (SAIGE's default 2), the normal one below."),
+                click.option("--firth", is_flag=True,
+                             help="With --binary: Firth-penalized logistic regression (the null "
+                                  "model's random-effect prediction as offset) for variants with "
+                                  "p below --firth-p: columns beta_firth, se_firth, p_firth."),
+                click.option("--firth-p", type=click.FloatRange(min=0, max=1, min_open=True),
+                             default=0.05, show_default=True,
+                             help="With --firth: the score p below which Firth runs "
+                                  "(REGENIE's --pThresh)."),
+            ]
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
 RENAME = {"chr_": "chr"}
 
 

@@ -2,7 +2,7 @@ import click
 
 from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
 from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
-from .options import component_options, run_logged
+from .options import binary_options, component_options, run_logged
 
 
 def _columns():
@@ -29,6 +29,7 @@ def _columns():
                    "--save-null, PREFIX.chr<c>.null.npz for assoc --null --loco).")
 @click.option("--save-null", metavar="PREFIX", help="Store the fitted null model for assoc --null.")
 @component_options
+@binary_options(scan=False)
 @handle_errors
 def reml(**kw):
     """Null model: REML/ML variance components, h2 with its standard error."""

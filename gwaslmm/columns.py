@@ -42,9 +42,27 @@ OPTIONAL_COLUMNS = {
     "beta_diff": "--within-family: beta_between - beta (between minus direct)",
     "se_diff": "--within-family: its standard error (with the two estimates' covariance)",
     "p_diff": "--within-family: Wald p of the difference, F(1, n-c-2)",
+    "score_z": "--binary: the score statistic T / sqrt(x'Px), T = x'(y - mu) against the "
+               "logistic mixed model's null fit (its normal-approximation z)",
+    "p_method": "--binary: which approximation gave p_value: normal (|score_z| at most "
+                "--spa-cutoff), spa (saddlepoint), spa-fast (saddlepoint with the non-carriers "
+                "of the sparse allele by their normal cumulant)",
+    "af_cases": "--binary: effect-allele frequency in the cases (missing calls at the "
+                "variant's mean)",
+    "af_controls": "--binary: effect-allele frequency in the controls",
+    "n_cases": "--binary: analysed cases",
+    "n_controls": "--binary: analysed controls",
+    "beta_firth": "--firth: Firth-penalized logistic regression's log-odds ratio (covariates "
+                  "fitted jointly, the null model's random-effect prediction as offset), for "
+                  "variants with p_value below --firth-p; NA elsewhere",
+    "se_firth": "--firth: its standard error (from the penalized fit's information)",
+    "p_firth": "--firth: Wald p of that fit, 2 Phi(-|beta_firth/se_firth|) (plink2's "
+               "--glm firth P)",
     "info": "imputation quality over the analysed samples: IMPUTE INFO (--bgen) or MaCH "
             "R-squared (--pfile dosages); only for those inputs",
 }
+# p_method's labels by code (gwaslmm.scan.spa: NORMAL, SPA, SPA_FAST)
+METHOD_LABELS = ("normal", "spa", "spa-fast")
 ALWAYS = ("n_miss",)  # optional columns every scan writes
 ASSOC_COLUMNS = {**BASE_COLUMNS, **OPTIONAL_COLUMNS}
 

@@ -111,6 +111,23 @@ METHODS = {
 }
 
 
+def _binary_columns(test):
+    from .scan.binary import BINARY_COLUMNS
+
+    return BINARY_COLUMNS
+
+
+def _no_scanner(*_):
+    raise TypeError("binary scanners are made by gwaslmm.drivers.binary.binary_models")
+
+
+METHODS[("binary", "score")] = Method(
+    trait="binary", engine="score", tests=("score",), explicit_basis=False,
+    kinship_precision="float64", build=_no_scanner, columns_of=_binary_columns,
+    why_not="with --binary, which tests by the score test against the logistic mixed model "
+            "with saddlepoint p-values")
+
+
 def method_for(trait: str, engine: str) -> Method:
     try:
         return METHODS[(trait, engine)]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .columns import ALWAYS, ASSOC_COLUMNS, BASE_COLUMNS, OPTIONAL_COLUMNS  # noqa: F401
+from .columns import METHOD_LABELS
 from .scan.base import BlockResult
 
 def assoc_header(scanner_columns) -> list:
@@ -94,6 +95,15 @@ _FORMAT = {
     "chi2_lrt": _num("chi2_lrt"),
     "f_score": _num("f_score"),
     "info": lambda b: fmt_float(b.info, ".6g"),
+    "score_z": _num("score_z"),
+    "p_method": lambda b: [METHOD_LABELS[int(x)] for x in b.result.value("p_method")],
+    "af_cases": _num("af_cases", ".6g"),
+    "af_controls": _num("af_controls", ".6g"),
+    "n_cases": lambda b: [str(int(b.result.value("n_cases")))] * b.idx.size,
+    "n_controls": lambda b: [str(int(b.result.value("n_controls")))] * b.idx.size,
+    "beta_firth": _num("beta_firth"),
+    "se_firth": _num("se_firth"),
+    "p_firth": _p("neglog10_p_firth"),
     **{c: _num(c) for c in ("beta_gxe", "se_gxe", "beta_between", "se_between", "beta_diff",
                             "se_diff")},
     **{c: _p("neglog10_" + c) for c in ("p_gxe", "p_joint", "p_between", "p_diff")},
@@ -148,7 +158,11 @@ _KINDS = {
     "p_score": (4, "neglog10_p_score"), "lambda_remle": (2, "lambda_remle"),
     "lambda_mle": (2, "lambda_mle"), "logl_h1": (2, "logl_h1"), "n_miss": (1, "n_miss"),
     "t_stat": (2, "t_stat"), "chi2_lrt": (2, "chi2_lrt"), "f_score": (2, "f_score"),
-    "info": (3, "info"),
+    "info": (3, "info"), "score_z": (2, "score_z"), "p_method": (6, "p_method"),
+    "af_cases": (3, "af_cases"), "af_controls": (3, "af_controls"),
+    "n_cases": (5, "n_cases"), "n_controls": (5, "n_controls"),
+    "beta_firth": (2, "beta_firth"), "se_firth": (2, "se_firth"),
+    "p_firth": (4, "neglog10_p_firth"),
     **{c: (2, c) for c in ("beta_gxe", "se_gxe", "beta_between", "se_between", "beta_diff",
                            "se_diff")},
     **{c: (4, "neglog10_" + c) for c in ("p_gxe", "p_joint", "p_between", "p_diff")},
@@ -165,7 +179,7 @@ def format_text(block: RowBlock, header: list, text: TextTables) -> bytes:
 
     k = block.idx.size
     res = block.result
-    floats, ints, const = [], [], []
+    floats, ints, const, labels = [], [], [], []
     kinds = np.empty(len(header), np.int64)
     src = np.empty(len(header), np.int64)
     for c, name in enumerate(header):
@@ -175,7 +189,10 @@ def format_text(block: RowBlock, header: list, text: TextTables) -> bytes:
             src[c] = where
         elif kind == 5:
             src[c] = len(const)
-            const.append(block.n)
+            const.append(block.n if where == "n" else int(res.value(where)))
+        elif kind == 6:  # a label per row: written through the override table
+            kinds[c], src[c] = 0, 0
+            labels.append((c, res.value(where)))
         elif kind == 1:
             src[c] = len(ints)
             ints.append(block.variants.position[block.idx] if where == "position"
@@ -194,16 +211,21 @@ def format_text(block: RowBlock, header: list, text: TextTables) -> bytes:
     flags = np.empty((k * len(header), 2), np.int64)
     args = (kinds, src, F, Iv, t[0], t[1], t[2], t[3], text.lens,
             np.ascontiguousarray(block.idx, np.int64), np.array(const, np.int64), POW10)
-    none = (np.zeros(0, np.uint8), np.zeros(1, np.int64))
-    n, nflag = format_block(*args, ov, *none, out, flags)
+    parts = [lab.encode() for lab in METHOD_LABELS] if labels else []
+    for c, codes in labels:
+        ov[:, c] = codes
+    off0 = np.zeros(len(parts) + 1, np.int64)
+    off0[1:] = np.cumsum([len(p) for p in parts])
+    base = (np.frombuffer(b"".join(parts), np.uint8).copy(), off0)
+    n, nflag = format_block(*args, ov, *base, out, flags)
     if nflag:  # format those values in Python, then write the block again with them
-        parts = []
-        for j, (r, c) in enumerate(flags[:nflag]):
+        parts = list(parts)
+        for r, c in flags[:nflag]:
             kind, x = kinds[c], F[src[c], r]
             txt = format_p([x])[0] if kind == 4 else fmt_float([x], ".8g" if kind == 2 else
                                                              ".6g")[0]
+            ov[r, c] = len(parts)
             parts.append(txt.encode())
-            ov[r, c] = j
         off = np.zeros(len(parts) + 1, np.int64)
         off[1:] = np.cumsum([len(p) for p in parts])
         n, _ = format_block(*args, ov, np.frombuffer(b"".join(parts), np.uint8).copy(), off,

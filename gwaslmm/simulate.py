@@ -242,3 +242,41 @@ def simulate(cfg: SimulationConfig = SimulationConfig()) -> SimulatedData:
                          phenotypes={"trait": y1, "trait2": y2},
                          covariates={"age": age, "bmi": bmi, "batch": batch},
                          causal={"trait": causal1, "trait2": causal2}, truth=truth)
+
+
+def liability_binary(rng, genotypes: np.ndarray, prevalence: float, h2: float,
+                     causal: np.ndarray, pop: np.ndarray | None = None,
+                     pop_shift: float = 0.0, covar_part: np.ndarray | None = None):
+    """A binary trait by the liability-threshold model (Falconer 1965).
+
+    Liability = g + s + c + e: g the sum of standardized causal genotypes
+    (``causal`` column indices into ``genotypes``, (n, m) int8 with
+    MISSING_INT8 for missing calls, imputed at the mean), scaled to variance
+    ``h2``; s = ``pop_shift`` times the centred population label (a
+    stratified environment, so that allele-frequency differences between
+    populations confound a test without the kinship); c the covariate part;
+    e ~ N(0, 1 - h2).  Cases are the ``prevalence`` share of samples with the
+    highest liability (exactly round(prevalence n) cases).
+
+    Returns (y (n,) float64 0/1, liability (n,) float64).
+    """
+    n = genotypes.shape[0]
+    g = np.zeros(n)
+    if causal.size:
+        G = genotypes[:, causal].astype(np.float64)
+        G[G == MISSING_INT8] = np.nan
+        G = np.where(np.isnan(G), np.nanmean(G, axis=0), G)
+        sd = G.std(axis=0)
+        Z = (G - G.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        g = Z @ rng.normal(0.0, 1.0, causal.size)
+        g = g / g.std() * np.sqrt(h2)
+    e = rng.normal(0.0, np.sqrt(1.0 - h2), n)
+    liab = g + e
+    if pop is not None and pop_shift:
+        liab = liab + pop_shift * (pop - pop.mean())
+    if covar_part is not None:
+        liab = liab + covar_part
+    n_cases = int(round(prevalence * n))
+    y = np.zeros(n)
+    y[np.argsort(-liab)[:n_cases]] = 1.0
+    return y, liab

@@ -22,6 +22,7 @@ from ..methods import method_for
 from ..paths import Outputs
 from ..startup import import_in_background
 from ..store import null_kind
+from ..scan.binary import FIRTH_COLUMNS
 from ..scan.designs import ADDITIVE, GxE, WithinBetween
 from ..scan.pvalues import lambda_gc
 from ..schema import assoc_header
@@ -29,6 +30,8 @@ from ..writers import TableWriter, write_meta_yaml
 from .inputs import model_variants, open_source, select_samples, selected_variants, write_samples
 from .models import chromosomes_of, load_selection, loco_fingerprint, null_models
 from .scan_loop import ScanSummary, scan_variants
+from .binary import (binary_models, binary_phenotype, binary_scanner_factory,
+                     check_binary_assoc, check_binary_options)
 from .vc import component_models, wants_components
 
 
@@ -110,7 +113,9 @@ def run_settings(opts, method, selection: str) -> list:
         ["slope_cov=True"] if opts.slope_cov else []) + (
         [f"mgrm={opts.mgrm}"] if opts.mgrm else []) + (["no_kinship=True"] if opts.no_kinship
                                                        else [])
-    return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}", *comps,
+    binary = ["binary=True", f"spa_cutoff={opts.spa_cutoff!r}",
+              *([f"firth_p={opts.firth_p!r}"] if opts.firth else [])] if opts.binary else []
+    return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}", *comps, *binary,
             *([f"gxe={opts.gxe}"] if opts.gxe else []),
             *(["gxe_joint=True"] if opts.gxe_joint else []),
             *(["within_family=True"] if opts.within_family else []),
@@ -253,6 +258,18 @@ def _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, 
         variants=int(summary.tested), lambda_gc=round(lgc, 4),
         effect_allele=source.effect_allele_note,
         null_model=loco_fingerprint(sel) if opts.loco else fps[0])
+    if opts.binary:
+        from ..nullmodel.logistic import binary_coding
+
+        cases = int(np.nansum(binary_coding(sel.y[:, 0], sel.pheno_names[0])[0]))
+        meta.update(trait="binary", n_cases=cases, n_controls=int(sel.n - cases))
+        if fits:  # none in a LOCO chunk without variants
+            meta["tau"] = round(fits[0][1].tau, 8)
+        meta.update(spa_cutoff=opts.spa_cutoff,
+                    effect_scale="log-odds ratio, conditional on the random effect (score "
+                                 "estimate T/x'Px)")
+        if opts.firth:
+            meta["firth_p_threshold"] = opts.firth_p
     meta["run_settings"] = run_settings(opts, method, selection)
     if chunk:
         meta["chunk"] = f"{chunk[0]}/{chunk[1]}"
@@ -282,13 +299,19 @@ def _chunk_of(opts, out, source, tested, log) -> tuple:
 
 def run_assoc(opts, log) -> dict:
     import_in_background("scipy.special")  # needed for p-values, after the inputs are read
+    if opts.binary and (len(opts.pheno_name) > 1 or opts.all_pheno):
+        raise UsageError("--binary scans one phenotype per run; give a single --pheno-name")
     if len(opts.pheno_name) > 1 or opts.all_pheno:
         from .assoc_multi import run_assoc_multi
 
         return run_assoc_multi(opts, log)
-    components = wants_components(opts) or bool(
-        opts.null and not opts.loco and null_kind(opts.null) == "components")
-    method = method_for("quantitative", "fast" if components else opts.engine)
+    check_binary_options(opts)
+    if opts.binary:
+        check_binary_assoc(opts)
+    components = not opts.binary and (wants_components(opts) or bool(
+        opts.null and not opts.loco and null_kind(opts.null) == "components"))
+    method = method_for("binary", "score") if opts.binary else \
+        method_for("quantitative", "fast" if components else opts.engine)
     if components and opts.test not in method.tests:
         raise UsageError(f"--test {opts.test} is not offered with several variance components "
                          f"(they are fixed at the null estimates): choose "
@@ -311,6 +334,7 @@ def run_assoc(opts, log) -> dict:
     kin_idx = model_variants(opts, source, log) if builds_kinship else None
     chromosomes = chromosomes_of(source, tested) if opts.loco else None
 
+    y01 = binary_phenotype(sel.y[:, 0], sel.pheno_names[0], log)[0] if opts.binary else None
     design = (gxe_design(opts.gxe, sel, log, opts.gxe_joint) if opts.gxe
               else family_design(sel, log, families_of(opts, sel)) if opts.within_family
               else ADDITIVE)
@@ -320,8 +344,9 @@ def run_assoc(opts, log) -> dict:
                               kinship=kinship)
 
     info_col = ("info",) if source.info_kind else ()
+    firth_col = FIRTH_COLUMNS if opts.binary and opts.firth else ()
     writer = TableWriter(out.assoc, assoc_header((*method.columns(opts.test, design),
-                                                  *info_col)))
+                                                  *firth_col, *info_col)))
     summary = ScanSummary(n_top=opts.top)
     if opts.make_plot:
         from ..report.thinning import ManhattanAccumulator
@@ -330,7 +355,9 @@ def run_assoc(opts, log) -> dict:
     fits, fps = [], []
     chroms = source.variants.chromosome
     try:
-        models = (component_models(opts, source, sel, kin_idx, log, opts.test,
+        models = (binary_models(opts, source, sel, y01, kin_idx, chromosomes, log,
+                                binary_scanner_factory(opts, sel, y01)) if opts.binary else
+                  component_models(opts, source, sel, kin_idx, log, opts.test,
                                    opts.rotate_dtype, chromosomes) if components else
                   null_models(opts, source, sel, chromosomes, kin_idx, log, method,
                               make_scanner))

@@ -154,13 +154,14 @@ def null_models(opts, source, sel, chromosomes, kin_idx, log, method, make_scann
         del item
 
 
-def loco_kinships(opts, source, sel, kin_idx, chromosomes, log, precision):
+def loco_kinships(opts, source, sel, kin_idx, chromosomes, log, precision, total=None):
     """Yield (chromosome, K_-c) for each chromosome to leave out: K_-c = (S -
-    S_c)/(M - M_c), S over every kinship variant (one pass) and S_c
-    recomputed from chromosome c's."""
+    S_c)/(M - M_c), S over every kinship variant (one pass; ``total``: that
+    sum when the caller has built it) and S_c recomputed from chromosome c's."""
     chroms = source.variants.chromosome
-    total = build_grm(opts, source, sel.idx, kin_idx, log, precision,
-                      label="kinship (all chromosomes)")
+    if total is None:
+        total = build_grm(opts, source, sel.idx, kin_idx, log, precision,
+                          label="kinship (all chromosomes)")
     for ch in chromosomes:
         c_idx = kin_idx[chroms[kin_idx] == ch]
         part = build_grm(opts, source, sel.idx, c_idx, log, precision,

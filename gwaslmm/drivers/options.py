@@ -117,7 +117,16 @@ class ComponentOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentOptions):
+class BinaryOptions:
+    """A binary trait (reml, assoc): the logistic mixed model."""
+
+    binary: bool = False
+    prevalence: float | None = None  # population prevalence, for h2 on the liability scale
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentOptions,
+                  BinaryOptions):
     all_pheno: bool = False
     loco: bool = False
     save_null: str | None = None
@@ -134,7 +143,8 @@ class PredictOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentOptions):
+class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentOptions,
+                   BinaryOptions):
     test: str = "wald"
     fast: bool = False
     loco: bool = False
@@ -152,6 +162,9 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentO
     gxe_joint: bool = False
     within_family: bool = False
     family_col: str | None = None
+    spa_cutoff: float = 2.0  # --binary: |z| above which the saddlepoint p is used
+    firth: bool = False
+    firth_p: float = 0.05    # --binary --firth: Firth for variants with a score p below this
 
     @property
     def engine(self) -> str:

@@ -27,6 +27,7 @@ from .inputs import (
     write_samples,
 )
 from .models import chromosomes_of, null_models
+from .binary import check_binary_options, run_reml_binary
 from .vc import run_reml_components, wants_components
 
 
@@ -38,6 +39,12 @@ def run_reml(opts, log) -> dict:
     sel = select_samples(opts, source, log, need_phenotype=True, multi_pheno=multi)
     snp_idx = selected_variants(opts, source, log)
     out = Outputs(opts.out)
+    check_binary_options(opts)
+    if opts.binary:
+        if wants_components(opts):
+            raise UsageError("reml --binary fits the kinship's variance only; several variance "
+                             "components are not offered with a binary trait yet")
+        return run_reml_binary(opts, source, sel, snp_idx, log, out)
     if wants_components(opts):
         return run_reml_components(opts, source, sel, snp_idx, log, out)
     if opts.loco:

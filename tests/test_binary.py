@@ -1,0 +1,447 @@
+"""Binary traits: the logistic mixed model's null fit against a dense
+brute-force PQL/REML, the saddlepoint kernel against its numpy reference
+and against exact tail probabilities, Firth against plink2 --glm firth,
+calibration of the scan on simulated null variants, and the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+from scipy.special import logsumexp
+from scipy.stats import binom, norm
+
+from conftest import run_cli, slurp
+
+from gwaslmm.eigen import double_centre
+from gwaslmm.nullmodel.logistic import expit, fit_glmm
+from gwaslmm.scan.binary import BinaryScanner, FirthSettings
+from gwaslmm.scan.firth import firth_fit
+from gwaslmm.scan.spa import spa_neglog10, spa_z, spa_z_reference
+from gwaslmm.simulate import (SimulationConfig, liability_binary, simulate,
+                              simulate_genotype_block)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FIRTH_REF = os.path.join(ROOT, "testdata", "reference", "binary_firth")
+
+
+def _grm(geno: np.ndarray) -> np.ndarray:
+    G = geno.astype(np.float64)
+    G[geno == -127] = np.nan
+    p = np.nanmean(G, axis=0) / 2
+    ok = (p > 0.01) & (p < 0.99)
+    G = np.where(np.isnan(G), 2 * p, G)[:, ok]
+    Z = (G - 2 * p[ok]) / np.sqrt(2 * p[ok] * (1 - p[ok]))
+    return double_centre(Z @ Z.T / Z.shape[1])
+
+
+@pytest.fixture(scope="module")
+def families():
+    """300 related samples (3 populations, trios and sib pairs), a standardized
+    kinship, a binary trait with h2 0.8 on the liability scale (30% cases), an
+    intercept and one covariate."""
+    cfg = SimulationConfig(n_samples=300, n_snps=2000, trios_per_pop=12, sibpairs_per_pop=20,
+                           seed=11)
+    d = simulate(cfg)
+    rng = np.random.default_rng(2)
+    y, _ = liability_binary(rng, d.genotypes, 0.3, 0.8, rng.choice(2000, 100, replace=False),
+                            d.pop, 0.4)
+    X = np.column_stack([np.ones(y.size), rng.normal(size=y.size)])
+    return dict(K=_grm(d.genotypes), X=X, y=y, d=d, cfg=cfg)
+
+
+# ---------------------------------------------------------------------------
+# the null model against a dense brute-force PQL with explicit inverses
+# ---------------------------------------------------------------------------
+
+def _dense_mode(K, X, y, tau, eta):
+    """alpha, eta, Y, w at the penalized-likelihood mode for fixed tau, with
+    explicit inverses (Henderson's mixed model equations solved as GLS)."""
+    for _ in range(200):
+        mu = expit(eta)
+        w = mu * (1 - mu)
+        Y = eta + (y - mu) / w
+        Si = np.linalg.inv(np.diag(1 / w) + tau * K)
+        alpha = np.linalg.solve(X.T @ Si @ X, X.T @ Si @ Y)
+        new = X @ alpha + tau * K @ Si @ (Y - X @ alpha)
+        if np.max(np.abs(new - eta)) < 1e-13:
+            break
+        eta = new
+    mu = expit(eta)
+    w = mu * (1 - mu)
+    return alpha, eta, eta + (y - mu) / w, w
+
+
+def _dense_score(K, X, y, tau, eta0):
+    alpha, eta, Y, w = _dense_mode(K, X, y, tau, eta0)
+    Si = np.linalg.inv(np.diag(1 / w) + tau * K)
+    P = Si - Si @ X @ np.linalg.inv(X.T @ Si @ X) @ X.T @ Si
+    return 0.5 * (Y @ P @ K @ P @ Y - np.trace(P @ K)), alpha
+
+
+def test_null_fit_equals_dense_brute_force(families):
+    """tau is the root of the profile REML score of the working model, found
+    here by bracketing with explicit n x n inverses; tau and alpha agree to 1e-6."""
+    K, X, y = families["K"], families["X"], families["y"]
+    fit = fit_glmm(K, X, y)
+    assert fit.tau > 0.3 and not fit.boundary
+    eta0 = fit.eta.copy()
+    root = brentq(lambda t: _dense_score(K, X, y, t, eta0)[0], 0.5 * fit.tau, 2 * fit.tau,
+                  xtol=1e-12, rtol=1e-12)
+    _, alpha = _dense_score(K, X, y, root, eta0)
+    assert abs(fit.tau - root) / root < 1e-6
+    np.testing.assert_allclose(fit.alpha, alpha, rtol=1e-6, atol=1e-8)
+    # P Y = y - mu at the fixed point (the score of a variant is x'(y - mu))
+    np.testing.assert_allclose(fit.PY, y - fit.mu, atol=1e-8)
+
+
+def test_fixed_tau_refit_and_boundary(families):
+    K, X, y = families["K"], families["X"], families["y"]
+    fit = fit_glmm(K, X, y)
+    again = fit_glmm(K, X, y, fixed_tau=fit.tau)
+    np.testing.assert_allclose(again.alpha, fit.alpha, rtol=1e-7)
+    # a phenotype unrelated to the kinship: the score at 0 is negative or tau small
+    rng = np.random.default_rng(5)
+    y0 = (rng.random(y.size) < 0.3).astype(float)
+    null = fit_glmm(K, X, y0)
+    assert null.tau < 0.3
+    if null.boundary:
+        assert null.tau == 0.0 and math.isnan(null.tau_se)
+
+
+# ---------------------------------------------------------------------------
+# saddlepoint
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_spa_kernel_equals_reference(seed):
+    rng = np.random.default_rng(seed)
+    n, k = 400, 6
+    X0 = rng.binomial(2, rng.uniform(0.01, 0.4, k), (n, k)).astype(float)
+    X0[:, 0] = 0.0
+    X0[:3, 0] = 1.0  # a very sparse column
+    mu = expit(rng.normal(-1.5, 0.7, n))
+    G = X0 - X0.mean(axis=0)
+    s = rng.uniform(2, 6, k) * np.sqrt((mu * (1 - mu)) @ (G * G)) * rng.choice([-1, 1], k)
+    for fast in (False, True):
+        Z = np.empty((k, 3))
+        spa_z(np.asfortranarray(G), mu, s, fast, np.asfortranarray(X0), Z)
+        for j in range(k):
+            x = X0[:, j]
+            carriers = None
+            if fast and Z[j, 2] == 2:
+                ref = 0.0 if (x == 0).sum() * 2 > n else 2.0
+                carriers = x != ref
+            want = spa_z_reference(G[:, j], mu, s[j], carriers)
+            np.testing.assert_allclose(Z[j, :2], want, rtol=1e-9)
+
+
+def _exact_neglog10(x, mu, s):
+    """Exact two-sided tail P(|Q - m1| >= s) of Q = sum (x_i - xbar) y_i,
+    y_i ~ Bernoulli(mu) independent (intercept only, no kinship; m1 = 0):
+    by the numbers A, B, C of cases among genotypes 1, 2, 0, C summed by its
+    binomial CDF."""
+    xbar = x.mean()
+    n0, n1, n2 = [int((x == k).sum()) for k in (0, 1, 2)]
+    A, B = np.arange(n1 + 1), np.arange(n2 + 1)
+    lp = binom.logpmf(A, n1, mu)[:, None] + binom.logpmf(B, n2, mu)[None, :]
+    base = (1 - xbar) * A[:, None] + (2 - xbar) * B[None, :]  # Q + xbar C
+    up = lp + binom.logcdf(np.floor((base - s) / xbar), n0, mu)
+    lo = lp + binom.logsf(np.ceil((base + s) / xbar) - 1, n0, mu)
+    return -np.logaddexp(logsumexp(up), logsumexp(lo)) / math.log(10)
+
+
+def _spa_neglog10(x, mu, s, fast):
+    g = x - x.mean()
+    Z = np.empty((1, 3))
+    spa_z(np.asfortranarray(g[:, None]), np.full(x.size, mu), np.array([s]), fast,
+          np.asfortranarray(x[:, None]), Z)
+    return float(spa_neglog10(Z)[0])
+
+
+@pytest.mark.parametrize("maf,mu", [(0.3, 0.1), (0.05, 0.1), (0.3, 0.01)])
+def test_spa_equals_exact_tail(maf, mu):
+    """Against the exact null distribution (enumeration over case counts),
+    2,000 samples, p from 1e-2 to 1e-10.  The exact statistic is discrete (a
+    lattice of case counts), so a single threshold's p swings around a smooth
+    approximation.  Measured SPA/exact ratios over the 9 thresholds (both
+    versions): 0.972-1.020 (MAF 0.3, mu 0.1; geometric mean 0.9997),
+    0.946-1.026 (MAF 0.05, mu 0.1; 0.990), 0.909-1.083 (MAF 0.3, mu 0.01,
+    about 20 expected cases; 0.990): each held to 10%, the geometric mean to
+    2%.  The issue's 1e-2 for each single threshold is not met: the
+    discreteness of the exact tail alone moves it by more."""
+    rng = np.random.default_rng(3)
+    x = rng.binomial(2, maf, 2000).astype(float)
+    g = x - x.mean()
+    sd = math.sqrt(mu * (1 - mu) * (g @ g))
+    logs = []
+    for k in np.linspace(2, 10, 9):
+        s = norm.isf(10.0 ** -k / 2) * sd
+        exact = _exact_neglog10(x, mu, s)
+        for fast in (False, True):
+            r = 10 ** (_spa_neglog10(x, mu, s, fast) - exact)
+            assert abs(r - 1) < 0.10, (k, fast, r)
+            logs.append(math.log(r))
+    assert abs(np.mean(logs)) < 0.02
+
+
+def test_spa_outside_support_is_zero():
+    x = np.zeros(100)
+    x[:2] = 1.0
+    g = x - x.mean()
+    # the largest possible score: both carriers cases
+    s = float(g[g > 0].sum()) * 1.0001 - 0.2 * g[g > 0].sum() / 1.0
+    Z = np.empty((1, 3))
+    spa_z(np.asfortranarray(g[:, None]), np.full(100, 0.2), np.array([10.0]), False,
+          np.asfortranarray(x[:, None]), Z)
+    assert np.isinf(Z[0, 0])
+    assert s > 0
+
+
+# ---------------------------------------------------------------------------
+# Firth against plink2 --glm firth
+# ---------------------------------------------------------------------------
+
+def _read_ref(name):
+    rows = []
+    with open(os.path.join(FIRTH_REF, f"plink2_firth.{name}.glm.firth")) as fh:
+        head = fh.readline().lstrip("#").split()
+        for line in fh:
+            rows.append(dict(zip(head, line.split())))
+    return rows
+
+
+@pytest.mark.parametrize("pheno", ["case10", "case03"])
+def test_firth_equals_plink2(pheno):
+    """plink2 2.00a3.5 --glm firth (per variant, samples with a missing call
+    dropped; commands in testdata/reference/binary_firth): its arithmetic is
+    single precision with 1e-4 stopping rules, so held to SE 1e-3 relative,
+    beta within 2e-3 SE, p 3e-3 relative (measured by a dense float64 check:
+    2.1e-4, 1.0e-3 SE, 1.5e-3)."""
+    from bed_reader import open_bed
+
+    from gwaslmm.tables import read_sample_table
+
+    prefix = os.path.join(FIRTH_REF, "firth")
+    G = open_bed(prefix + ".bed", count_A1=True).read(dtype="float64")
+    bim = np.loadtxt(prefix + ".bim", dtype=str)
+    ph = read_sample_table(os.path.join(FIRTH_REF, "firth.pheno"), "phenotype", "PHENO")
+    cv = read_sample_table(os.path.join(FIRTH_REF, "firth.covar"), "covariate", "COVAR")
+    y = np.asarray(ph.columns[pheno], dtype=float) - 1
+    W = np.column_stack([np.ones(y.size)] + [np.asarray(cv.columns[c], float)
+                                             for c in ("age", "sex01")])
+    ref = {r["ID"]: r for r in _read_ref(pheno)}
+    checked = 0
+    for j, vid in enumerate(bim[:, 1]):
+        r = ref[vid]
+        if r["BETA"] == "NA":
+            continue
+        ok = ~np.isnan(G[:, j])
+        fit = firth_fit(np.column_stack([W[ok], G[ok, j]]), y[ok], np.zeros(ok.sum()))
+        b, s = fit.beta[-1], fit.se[-1]
+        rb, rs, rp = float(r["BETA"]), float(r["SE"]), float(r["P"])
+        assert abs(s - rs) / rs < 1e-3, (vid, s, rs)
+        assert abs(b - rb) < 2e-3 * rs, (vid, b, rb)
+        p = 2 * norm.sf(abs(b / s))
+        assert abs(p - rp) / rp < 3e-3, (vid, p, rp)
+        checked += 1
+    assert checked >= 290
+
+
+# ---------------------------------------------------------------------------
+# calibration on simulated null variants
+# ---------------------------------------------------------------------------
+
+def _poisson_ucl(k: int, level: float = 0.95) -> float:
+    from scipy.stats import chi2
+
+    return chi2.ppf(level, 2 * (k + 1)) / 2
+
+
+def _poisson_lcl(k: int, level: float = 0.95) -> float:
+    from scipy.stats import chi2
+
+    return chi2.ppf(1 - level, 2 * k) / 2 if k else 0.0
+
+
+def test_calibration_null_variants():
+    """The scanner on 120,000 null variants with the kinship's structure
+    (the same pedigree and populations, frequencies drawn per MAC bin), 600
+    samples with 10% cases: type I error / alpha with its 95% Poisson upper
+    limit <= 1.5 per bin at 1e-2 and 1e-3 for the SPA path, while the normal
+    approximation of the same score (the large-sample test a linear model
+    makes) exceeds alpha at 1e-4 for MAC 5-20 (its 95% lower limit above
+    alpha N).  Measured (variants, then hits at 1e-2/1e-3/1e-4, SPA |
+    normal): MAC 5-20 40,301: 212/25/4 | 240/31/10; MAC 20-50 40,673:
+    245/24/3 | 265/34/4; MAF > 5% 41,998: 338/19/2 | 344/27/2 (expected
+    about 403/40/4): the SPA path is conservative here, not inflated."""
+    cfg = SimulationConfig(n_samples=600, n_snps=2000, trios_per_pop=12, sibpairs_per_pop=20,
+                           seed=12)
+    d = simulate(cfg)
+    rng = np.random.default_rng(4)
+    y, _ = liability_binary(rng, d.genotypes, 0.1, 0.6, rng.choice(2000, 100, replace=False),
+                            d.pop, 0.4)
+    X = np.column_stack([np.ones(y.size), rng.normal(size=y.size)])
+    K = _grm(d.genotypes)
+    fit = fit_glmm(K, X, y)
+    scanner = BinaryScanner(fit, X, y)
+    from gwaslmm.simulate import _pedigree
+
+    _, _, _, _, _, origin, founder_pop = _pedigree(cfg)
+    rng = np.random.default_rng(77)
+    n = y.size
+    bins = {"MAC 5-20": (5 / (2 * n), 20 / (2 * n)), "MAC 20-50": (20 / (2 * n), 50 / (2 * n)),
+            "MAF > 5%": (0.05, 0.5)}
+    for name, (lo, hi) in bins.items():
+        nl_all, z_all = [], []
+        while sum(v.size for v in nl_all) < 40_000:
+            p = rng.uniform(lo, hi, 2000)
+            G, _ = simulate_genotype_block(rng, p, cfg.fst, founder_pop, origin, cfg.n_pops)
+            G = G.astype(np.float64)
+            mac = np.minimum(G.sum(0), 2 * n - G.sum(0))
+            keep = (mac >= 5) & (G.std(0) > 0)
+            prep = scanner.prepare(np.asfortranarray(G[:, keep]))
+            res = scanner.test(prep)
+            nl_all.append(res.neglog10_p)
+            z_all.append(res.extra["score_z"])
+        nl = np.concatenate(nl_all)
+        z = np.concatenate(z_all)
+        nl_normal = -np.log10(2 * norm.sf(np.abs(z)))
+        for alpha in (1e-2, 1e-3):
+            k = int((nl > -math.log10(alpha)).sum())
+            ucl = _poisson_ucl(k) / (alpha * nl.size)
+            assert ucl <= 1.5, (name, alpha, k, nl.size)
+        if name == "MAC 5-20":  # the normal approximation: more than alpha N at 1e-4
+            k_norm = int((nl_normal > 4).sum())
+            assert _poisson_lcl(k_norm) > 1e-4 * nl.size, (k_norm, nl.size)
+
+
+# ---------------------------------------------------------------------------
+# the command line
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def binary_pheno(tmp_path_factory):
+    """A binary phenotype file for the bundled data: cc10 (10% cases, PLINK 1/2
+    coding) and cc30 (30%, 0/1), liability-threshold model on chr 1-4."""
+    from bed_reader import open_bed
+
+    d = tmp_path_factory.mktemp("binary")
+    fam = np.loadtxt(os.path.join(ROOT, "testdata", "sim.fam"), dtype=str)
+    G = open_bed(os.path.join(ROOT, "testdata", "sim.bed")).read(dtype="int8")
+    G = np.where(G < 0, -127, G).astype(np.int8)
+    rng = np.random.default_rng(7)
+    pop = np.array([int(f[1]) for f in fam[:, 0]])
+    causal = rng.choice(np.arange(5000), 100, replace=False)
+    y10, _ = liability_binary(rng, G, 0.1, 0.6, causal, pop, 0.5)
+    y30, _ = liability_binary(rng, G, 0.3, 0.6, causal, pop, 0.5)
+    path = d / "bin.pheno"
+    with open(path, "w") as fh:
+        fh.write("FID\tIID\tcc10\tcc30\tbad\n")
+        for i, ((f, s), a, b) in enumerate(zip(fam[:, :2], y10, y30)):
+            fh.write(f"{f}\t{s}\t{int(a) + 1}\t{int(b)}\t{i % 4}\n")
+    return str(path)
+
+
+def _run(args):
+    return run_cli(args)
+
+
+def _table(path):
+    with gzip.open(path, "rt") as fh:
+        head = fh.readline().rstrip("\n").split("\t")
+        return head, [ln.rstrip("\n").split("\t") for ln in fh]
+
+
+BASE = ["--bfile", os.path.join(ROOT, "testdata", "sim"), "--covar",
+        os.path.join(ROOT, "testdata", "sim.covar")]
+
+
+def test_cli_assoc_binary(binary_pheno, tmp_path):
+    out = str(tmp_path / "b")
+    r = _run(["assoc", *BASE, "--pheno", binary_pheno, "--pheno-name", "cc10", "--binary",
+              "--firth", "--out", out])
+    assert r.exit_code == 0, r.output
+    head, rows = _table(out + ".assoc.tsv.gz")
+    for c in ("score_z", "p_method", "af_cases", "af_controls", "n_cases", "n_controls",
+              "beta_firth", "se_firth", "p_firth"):
+        assert c in head
+    col = {c: i for i, c in enumerate(head)}
+    assert {r[col["n_cases"]] for r in rows} == {"100"}
+    methods = {r[col["p_method"]] for r in rows}
+    assert methods <= {"normal", "spa", "spa-fast"} and "normal" in methods and len(methods) > 1
+    firth = [r for r in rows if r[col["beta_firth"]] != "NA"]
+    assert firth and all(float(r[col["p_value"]]) < 0.05 for r in firth)
+    # beta / se gives back p (SAIGE's convention for the SE)
+    for r in rows[:200]:
+        b, s, p = float(r[col["beta"]]), float(r[col["standard_error"]]), float(r[col["p_value"]])
+        assert abs(2 * norm.sf(abs(b / s)) - p) <= 2e-5 * max(p, 1e-3)
+    log = slurp(out + ".log")
+    assert "coded PLINK 1/2 (1 control, 2 case); 100 cases and 895 controls" in log
+    meta = slurp(out + ".assoc.tsv.gz-meta.yaml")
+    assert "n_cases: 100" in meta and 'trait: "binary"' in meta
+
+
+def test_cli_binary_chunks_merge_and_loco(binary_pheno, tmp_path):
+    args = ["assoc", *BASE, "--pheno", binary_pheno, "--pheno-name", "cc30", "--binary",
+            "--loco", "--chr", "1-2"]
+    whole = str(tmp_path / "whole")
+    assert _run([*args, "--out", whole]).exit_code == 0
+    parts = []
+    for k in (1, 2, 3):
+        o = str(tmp_path / "part")
+        r = _run([*args, "--chunk", f"{k}/3", "--out", o])
+        assert r.exit_code == 0, r.output
+        parts.append(f"{o}.chunk{k}of3.assoc.tsv.gz")
+    merged = str(tmp_path / "merged")
+    r = _run(["merge", *parts, "--out", merged])
+    assert r.exit_code == 0, r.output
+    with gzip.open(whole + ".assoc.tsv.gz") as a, gzip.open(merged + ".assoc.tsv.gz") as b:
+        assert a.read() == b.read()
+    log = slurp(whole + ".log")
+    assert "without chr 1: fixed and random effects refitted with tau" in log
+
+
+def test_cli_reml_binary(binary_pheno, tmp_path):
+    out = str(tmp_path / "r")
+    r = _run(["reml", *BASE, "--pheno", binary_pheno, "--pheno-name", "cc10,cc30", "--binary",
+              "--prevalence", "0.1", "--out", out])
+    assert r.exit_code == 0, r.output
+    lines = slurp(out + ".reml.tsv").splitlines()
+    head = lines[0].split("\t")
+    assert head[:6] == ["phenotype", "n", "n_cases", "n_controls", "tau", "tau_se"]
+    row = dict(zip(head, lines[1].split("\t")))
+    assert row["phenotype"] == "cc10" and float(row["tau"]) > 0
+    assert float(row["h2_liability"]) > float(row["h2_observed"]) > 0
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--pheno-name", "bad"], "takes the values 0, 1, 2, 3; a binary trait is coded 0/1"),
+    (["--pheno-name", "cc10", "--fast"], "--binary: --fast not offered"),
+    (["--pheno-name", "cc10", "--test", "wald"], "--test wald is not offered"),
+    (["--pheno-name", "cc10", "--keep", "KEEP"], "at least 10 of each"),
+])
+def test_cli_binary_errors(binary_pheno, tmp_path, extra, message):
+    if "KEEP" in extra:
+        # 30 samples: too few cases
+        keep = tmp_path / "keep.txt"
+        fam = np.loadtxt(os.path.join(ROOT, "testdata", "sim.fam"), dtype=str)[:30, :2]
+        keep.write_text("\n".join(" ".join(r) for r in fam) + "\n")
+        extra = [str(keep) if e == "KEEP" else e for e in extra]
+    r = _run(["assoc", *BASE, "--pheno", binary_pheno, "--binary", *extra, "--out",
+              str(tmp_path / "e")])
+    assert r.exit_code in (1, 2)
+    assert message in r.output, r.output
+    assert "Traceback" not in r.output
+    assert not os.path.exists(str(tmp_path / "e.assoc.tsv.gz"))
+
+
+def test_cli_firth_needs_binary(tmp_path):
+    r = _run(["assoc", *BASE, "--pheno", os.path.join(ROOT, "testdata", "sim.pheno"),
+              "--pheno-name", "trait", "--firth", "--out", str(tmp_path / "f")])
+    assert r.exit_code == 2 and "--firth goes with --binary" in r.output
