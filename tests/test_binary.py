@@ -305,7 +305,7 @@ def test_calibration_null_variants():
             G = G.astype(np.float64)
             mac = np.minimum(G.sum(0), 2 * n - G.sum(0))
             keep = (mac >= 5) & (G.std(0) > 0)
-            prep = scanner.prepare(np.asfortranarray(G[:, keep]))
+            prep = scanner.prepare(np.array(G[:, keep], order="F", copy=True))
             res = scanner.test(prep)
             nl_all.append(res.neglog10_p)
             z_all.append(res.extra["score_z"])
@@ -445,3 +445,27 @@ def test_cli_firth_needs_binary(tmp_path):
     r = _run(["assoc", *BASE, "--pheno", os.path.join(ROOT, "testdata", "sim.pheno"),
               "--pheno-name", "trait", "--firth", "--out", str(tmp_path / "f")])
     assert r.exit_code == 2 and "--firth goes with --binary" in r.output
+
+
+def test_scanner_firth_columns_equal_direct_fit(families):
+    """The scanner's Firth columns: firth_fit on the covariates and the variant
+    with the null model's random-effect prediction as offset, for the
+    variants below the threshold only; beta/se reproduce the reported p."""
+    K, X, y, d = families["K"], families["X"], families["y"], families["d"]
+    fit = fit_glmm(K, X, y)
+    sc = BinaryScanner(fit, X, y, firth=FirthSettings(p_threshold=0.2, offset=fit.b))
+    G = d.genotypes[:, :300].astype(np.float64)
+    G[G < 0] = np.nan
+    G = np.where(np.isnan(G), np.nanmean(G, axis=0), G)
+    G = G[:, G.std(axis=0) > 0]
+    res = sc.test(sc.prepare(np.array(G, order="F", copy=True)))  # prepare overwrites it
+    bf = res.extra["beta_firth"]
+    below = res.neglog10_p >= -math.log10(0.2)
+    assert below.any() and np.isnan(bf[~below]).all()
+    for j in np.flatnonzero(below)[:5]:
+        x = G[:, np.flatnonzero(res.keep)[j]]
+        want = firth_fit(np.column_stack([X, x]), y, fit.b)
+        np.testing.assert_allclose(bf[j], want.beta[-1], rtol=1e-6)
+        np.testing.assert_allclose(res.extra["se_firth"][j], want.se[-1], rtol=1e-6)
+        p = 2 * norm.sf(abs(want.beta[-1] / want.se[-1]))
+        np.testing.assert_allclose(10 ** -res.extra["neglog10_p_firth"][j], p, rtol=1e-6)

@@ -14,17 +14,17 @@ information of tau:
 
     S = (Y'PKPY - tr(PK)) / 2,   AI = (KPY)' P (KPY) / 2,
 
-then tau <- tau + S / AI (the first step SAIGE's tau + 2 tau^2 S / n).  The
-traces are exact: tr(Sigma^-1 K) = (n - sum_i [Sigma^-1]_ii / w_i) / tau from
-the diagonal of Sigma^-1 (the inverse Cholesky factor's column norms), so an
-iteration costs 2n^3/3 flops (Cholesky + triangular inverse).  SAIGE needs
-conjugate gradients and random-probe traces because it never forms K; at
-the sample sizes the dense path serves, exact is affordable.
+then a new tau (see :func:`fit_glmm`: for each tau the random effects are
+iterated to their mode, and tau is the root of the resulting profile score,
+found by AI-Newton and secant steps; SAIGE's first step tau + 2 tau^2 S / n
+from the start).  The traces are exact: tr(Sigma^-1 K) = (n - sum_i
+[Sigma^-1]_ii / w_i) / tau from the diagonal of Sigma^-1 (the inverse
+Cholesky factor's column norms), so a score costs 2n^3/3 flops (Cholesky +
+triangular inverse) and each inner iteration n^3/3.  SAIGE needs conjugate
+gradients and random-probe traces because it never forms K; at the sample
+sizes the dense path serves, exact is affordable.
 
-Converged when both tau and alpha change by less than ``tol`` relative
-(|d| / (|new| + |old| + tol), GMMAT's rule), and the random-effect
-prediction by less than ``tol`` times its scale.  At the fixed point
-P Y = y - mu (the working residual), so the score of a variant is
+At the fixed point P Y = y - mu (the working residual), so the score of a variant is
 x'(y - mu) = x'PY and its exact variance x'Px (see :mod:`gwaslmm.scan.binary`).
 
 Kernels here are plain numpy/LAPACK (no numba); the test suite checks
@@ -233,8 +233,7 @@ def fit_glmm(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau0: float | None = N
     through the last two points, kept inside the sign-change bracket (AI ignores the working
     phenotype's dependence on tau and overshoots near the root: GMMAT's
     alternation of one AI step and one update of the random effects
-    converged linearly, about -0.8 of the error per iteration, 57
-    iterations on the test data).  Converged when the Newton step
+    converges only linearly).  Converged when the Newton step
     |S|/AI is below ``tol`` (|tau| + tol).  tau = 0 is the boundary, taken
     when the score there is negative.
     """
