@@ -40,19 +40,24 @@ def _grm(geno: np.ndarray) -> np.ndarray:
     return double_centre(Z @ Z.T / Z.shape[1])
 
 
-@pytest.fixture(scope="module")
-def families():
-    """300 related samples (3 populations, trios and sib pairs), a standardized
-    kinship, a binary trait with h2 0.8 on the liability scale (30% cases), an
-    intercept and one covariate."""
-    cfg = SimulationConfig(n_samples=300, n_snps=2000, trios_per_pop=12, sibpairs_per_pop=20,
-                           seed=11)
+def _related_binary(n, seed, rng_seed, prevalence, h2):
+    """n related samples (3 populations, trios and sib pairs; 2,000 SNPs), a
+    standardized kinship, a liability-threshold binary trait (100 causal
+    SNPs, a population shift), an intercept and one covariate."""
+    cfg = SimulationConfig(n_samples=n, n_snps=2000, trios_per_pop=12, sibpairs_per_pop=20,
+                           seed=seed)
     d = simulate(cfg)
-    rng = np.random.default_rng(2)
-    y, _ = liability_binary(rng, d.genotypes, 0.3, 0.8, rng.choice(2000, 100, replace=False),
-                            d.pop, 0.4)
+    rng = np.random.default_rng(rng_seed)
+    y, _ = liability_binary(rng, d.genotypes, prevalence, h2,
+                            rng.choice(2000, 100, replace=False), d.pop, 0.4)
     X = np.column_stack([np.ones(y.size), rng.normal(size=y.size)])
     return dict(K=_grm(d.genotypes), X=X, y=y, d=d, cfg=cfg)
+
+
+@pytest.fixture(scope="module")
+def families():
+    """300 samples, h2 0.8 on the liability scale, 30% cases."""
+    return _related_binary(300, 11, 2, 0.3, 0.8)
 
 
 # ---------------------------------------------------------------------------
@@ -280,14 +285,8 @@ def test_calibration_null_variants():
     normal): MAC 5-20 40,301: 212/25/4 | 240/31/10; MAC 20-50 40,673:
     245/24/3 | 265/34/4; MAF > 5% 41,998: 338/19/2 | 344/27/2 (expected
     about 403/40/4): the SPA path is conservative here, not inflated."""
-    cfg = SimulationConfig(n_samples=600, n_snps=2000, trios_per_pop=12, sibpairs_per_pop=20,
-                           seed=12)
-    d = simulate(cfg)
-    rng = np.random.default_rng(4)
-    y, _ = liability_binary(rng, d.genotypes, 0.1, 0.6, rng.choice(2000, 100, replace=False),
-                            d.pop, 0.4)
-    X = np.column_stack([np.ones(y.size), rng.normal(size=y.size)])
-    K = _grm(d.genotypes)
+    data = _related_binary(600, 12, 4, 0.1, 0.6)
+    K, X, y, cfg = data["K"], data["X"], data["y"], data["cfg"]
     fit = fit_glmm(K, X, y)
     scanner = BinaryScanner(fit, X, y)
     from gwaslmm.simulate import _pedigree

@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from .. import __version__
+from .options import given_flags
 from ..errors import InputError, UsageError
 from ..methods import method_for
 from ..paths import Outputs
@@ -68,19 +69,13 @@ def _check_options(opts) -> None:
         if opts.null:
             raise UsageError("--null already fixes the variance components; drop --random, "
                              "--random-slope, --mgrm, --no-kinship, --gxe-vc")
-        given = [flag for flag, v in (("--gxe", opts.gxe), ("--within-family", opts.within_family),
-                                      ("--eigen", opts.eigen), ("--save-eigen", opts.save_eigen))
-                 if v]
+        given = given_flags(opts, "--gxe", "--within-family", "--eigen", "--save-eigen")
         if given:
             raise UsageError(f"several variance components: {', '.join(given)} not offered "
                              f"with them yet")
     if opts.null:
-        given = [flag for flag, v in (("--pheno", opts.pheno), ("--covar", opts.covar),
-                                      ("--grm", opts.grm), ("--kinship", opts.kinship),
-                                      ("--eigen", opts.eigen), ("--keep", opts.keep),
-                                      ("--remove", opts.remove),
-                                      ("--model-snps", opts.model_snps),
-                                      ("--save-eigen", opts.save_eigen)) if v]
+        given = given_flags(opts, "--pheno", "--covar", "--grm", "--kinship", "--eigen",
+                            "--keep", "--remove", "--model-snps", "--save-eigen")
         if given:
             raise UsageError(f"--null already fixes the samples, phenotype, covariates and "
                              f"kinship; drop {', '.join(given)}")

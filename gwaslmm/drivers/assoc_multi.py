@@ -19,6 +19,7 @@ import hashlib
 
 import numpy as np
 
+from .options import given_flags
 from ..errors import InputError, UsageError
 from ..methods import method_for
 from ..paths import Outputs
@@ -35,11 +36,9 @@ from .vc import wants_components
 
 
 def _check(opts) -> None:
-    given = [flag for flag, v in (("--null", opts.null), ("--gxe", opts.gxe),
-                                  ("--within-family", opts.within_family),
-                                  ("--eigen", opts.eigen), ("--save-eigen", opts.save_eigen),
-                                  ("--plot", opts.make_plot), ("--bgzip", opts.bgzip),
-                                  ("variance components", wants_components(opts))) if v]
+    given = given_flags(opts, "--null", "--gxe", "--within-family", "--eigen", "--save-eigen",
+                        "--plot", "--bgzip") + (["variance components"]
+                                                if wants_components(opts) else [])
     if given:
         raise UsageError(f"several phenotypes in one scan: {', '.join(given)} not offered "
                          f"with them yet (run one phenotype per assoc)")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..eigen import double_centre
+from .options import given_flags
 from ..errors import UsageError
 from ..nullmodel.logistic import LOGIT_RESIDUAL, binary_coding, check_counts, fit_glmm
 from .inputs import build_grm, kinship_for
@@ -232,14 +233,9 @@ def check_binary_assoc(opts) -> None:
     if opts.test != "score":
         raise UsageError(f"--binary tests each variant by the score test with saddlepoint "
                          f"p-values (and --firth); --test {opts.test} is not offered with it")
-    given = [flag for flag, v in (("--fast", opts.fast), ("--gxe", opts.gxe),
-                                  ("--within-family", opts.within_family),
-                                  ("--null", opts.null), ("--eigen", opts.eigen),
-                                  ("--save-eigen", opts.save_eigen),
-                                  ("--random", opts.random), ("--random-slope", opts.random_slope),
-                                  ("--mgrm", opts.mgrm), ("--no-kinship", opts.no_kinship),
-                                  ("--gxe-vc", opts.gxe_vc), ("--grm-split", opts.grm_split))
-             if v]
+    given = given_flags(opts, "--fast", "--gxe", "--within-family", "--null", "--eigen",
+                        "--save-eigen", "--random", "--random-slope", "--mgrm", "--no-kinship",
+                        "--gxe-vc", "--grm-split")
     if given:
         raise UsageError(f"--binary: {', '.join(given)} not offered with a binary trait (it has "
                          f"one engine: the score test against the logistic mixed model)")
@@ -266,9 +262,7 @@ def run_reml_binary(opts, source, sel, snp_idx, log, out) -> dict:
     from ..writers import write_tsv
     from .inputs import write_samples
 
-    given = [flag for flag, v in (("--loco", opts.loco), ("--save-null", opts.save_null),
-                                  ("--eigen", opts.eigen), ("--save-eigen", opts.save_eigen))
-             if v]
+    given = given_flags(opts, "--loco", "--save-null", "--eigen", "--save-eigen")
     if given:
         raise UsageError(f"reml --binary: {', '.join(given)} not offered with a binary trait "
                          f"yet")

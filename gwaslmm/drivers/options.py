@@ -10,6 +10,17 @@ from ..errors import UsageError
 from ..qc import VariantFilters
 
 
+def given_flags(opts, *flags: str) -> list:
+    """The flags among ``flags`` (e.g. "--within-family") that are set in
+    ``opts`` (the field of the flag's name, dashes as underscores; --plot is
+    ``make_plot``), in the order given: for one error line naming every
+    option a mode does not take."""
+    def field(flag):
+        name = flag.lstrip("-").replace("-", "_")
+        return "make_plot" if name == "plot" else name
+    return [f for f in flags if getattr(opts, field(f))]
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
     out: str

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from ..eigen import decompose
+from .options import given_flags
 from ..errors import InputError, UsageError
 from ..ids import positions
 from ..kinship import finish_grm, grm_sum
@@ -185,8 +186,7 @@ def _load_null(opts, source, log):
     from ..paths import null_path
     from ..store import load_null
 
-    given = [flag for flag, v in (("--pheno", opts.pheno), ("--grm", opts.grm),
-                                  ("--kinship", opts.kinship)) if v]
+    given = given_flags(opts, "--pheno", "--grm", "--kinship")
     if given:
         raise UsageError(f"--null already fixes the training samples, phenotype and variance "
                          f"components, and the kinship is rebuilt from the genotypes; drop "
