@@ -122,18 +122,22 @@ def _linearize(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau: float,
         raise NumericalError(f"the logistic mixed model fit reached fitted probabilities of 0 "
                              f"or 1 (tau = {tau:.6g}): cases and controls are separated")
     Y = eta + (y - mu) / w
-    S = K * tau if tau > 0 else np.zeros_like(K)
-    S = np.asfortranarray(S)
+    # K is symmetric: its transpose is the same matrix in F order (no copy),
+    # and tau K keeps that layout for LAPACK
+    Kf = K.T if K.flags.c_contiguous and not K.flags.f_contiguous else K
+    S = np.multiply(Kf, tau) if tau > 0 else np.zeros_like(Kf)
+    if not S.flags.f_contiguous:
+        S = np.asfortranarray(S)
     S[np.diag_indices_from(S)] += 1.0 / w
     L, info = dpotrf(S, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         raise NumericalError(f"Sigma = diag(1/w) + tau K is not positive definite at tau = "
                              f"{tau:.6g} (Cholesky: LAPACK info {info}); is the kinship "
                              f"positive semi-definite?")
-    SiX = cho_solve((L, True), X)
+    SiX = cho_solve((L, True), X, check_finite=False)
     XSiX = X.T @ SiX
     alpha = np.linalg.solve(XSiX, SiX.T @ Y)
-    PY = cho_solve((L, True), Y - X @ alpha)
+    PY = cho_solve((L, True), Y - X @ alpha, check_finite=False)
     return _Linearized(tau=tau, eta=eta, mu=mu, w=w, Y=Y, L=L, SiX=SiX, XSiX=XSiX,
                        alpha=alpha, PY=PY)
 
@@ -146,7 +150,7 @@ def _score_ai(K: np.ndarray, X: np.ndarray, lin: _Linearized) -> tuple:
     n = X.shape[0]
     KPY = K @ lin.PY
     # P v = Sigma^-1 v - Sigma^-1 X (X'Sigma^-1 X)^-1 X' Sigma^-1 v
-    PKPY = cho_solve((lin.L, True), KPY)
+    PKPY = cho_solve((lin.L, True), KPY, check_finite=False)
     PKPY -= lin.SiX @ np.linalg.solve(lin.XSiX, lin.SiX.T @ KPY)
     Linv, info = dtrtri(lin.L, lower=1)
     if info != 0:
@@ -199,16 +203,18 @@ def _inner(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau: float, eta: np.ndar
            tol: float, max_iter: int) -> tuple:
     """alpha and the random effect at fixed tau: the penalized-likelihood
     mode, by iterating the working linear mixed model (Fisher scoring,
-    Newton's method for the logit link) until eta moves by less than tol.
-    Returns (the linearization at the mode, eta, iterations)."""
+    Newton's method for the logit link) until the update moves eta by less
+    than tol (relative).  Returns (the linearization at the last eta, that
+    eta, iterations): its update moved eta by less than tol, so it is the
+    mode to that accuracy, without one more Cholesky factorization."""
     moved = float("nan")
     for it in range(1, max_iter + 1):
         lin = _linearize(K, X, y, tau, eta)
         eta_new = X @ lin.alpha + tau * (K @ lin.PY)
         moved = float(np.max(np.abs(eta_new - eta)))
-        eta = eta_new
         if moved < tol * (1.0 + float(np.max(np.abs(eta)))):
-            return _linearize(K, X, y, tau, eta), eta, it
+            return lin, eta, it
+        eta = eta_new
     raise NumericalError(f"the logistic mixed model's random effects did not converge in "
                          f"{max_iter} iterations at tau = {tau:.6g} (last change of the "
                          f"linear predictor {moved:.3g})")
@@ -235,7 +241,10 @@ def fit_glmm(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau0: float | None = N
     alternation of one AI step and one update of the random effects
     converges only linearly).  Converged when the Newton step
     |S|/AI is below ``tol`` (|tau| + tol).  tau = 0 is the boundary, taken
-    when the score there is negative.
+    when the score there is negative.  Far from the root the random effects
+    need not be exact: the inner tolerance is 1e-3 of the last relative step
+    of tau (at most 1e-5, at least 1e-10), and a convergence reached with a
+    loose inner tolerance is confirmed with the tight one.
     """
     if eta0 is None:
         alpha0, _, _ = logistic_regression(y, X)
@@ -245,14 +254,15 @@ def fit_glmm(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau0: float | None = N
     scale = float(np.mean(np.diag(K)))
     if not scale > 0:
         raise InputError(f"the kinship's mean diagonal is {scale:.4g}: not a kinship")
-    inner_tol = min(tol, 1e-10)
+    tight = min(tol, 1e-10)
     if fixed_tau is not None:
-        lin, eta, it = _inner(K, X, y, float(fixed_tau), eta, inner_tol, max_iter)
+        lin, eta, it = _inner(K, X, y, float(fixed_tau), eta, tight, max_iter)
         return _final(K, lin, eta, it, False, [])
     tau = 0.1 / scale if tau0 is None else float(tau0)
     history = []  # (tau, S, AI)
     iterations = 0
     boundary = False
+    inner_tol = 1e-5
     for outer in range(1, max_iter + 1):
         lin, eta, it = _inner(K, X, y, tau, eta, inner_tol, max_iter)
         iterations += it
@@ -265,8 +275,14 @@ def fit_glmm(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau0: float | None = N
             boundary = True
             break
         if abs(S) / AI <= tol * (abs(tau) + tol):
-            break
-        tau = _next_tau(history, first=outer == 1 and tau0 is None, n=y.size)
+            if inner_tol <= tight:
+                break
+            inner_tol = tight  # confirm at this tau with the exact mode
+            continue
+        new = _next_tau(history, first=outer == 1 and tau0 is None, n=y.size)
+        step = abs(new - tau) / max(abs(tau), 1e-12)
+        inner_tol = min(1e-5, max(tight, 1e-3 * step))
+        tau = new
     else:
         last = history[-1]
         raise NumericalError(
