@@ -141,13 +141,64 @@ VC_KEYS = ("vc_theta", "vc_se", "vc_names", "vc_kinds", "vc_boundary", "vc_logl"
 
 def null_kind(prefix: str) -> str:
     """'components' for a null model file with several variance components,
-    else 'eigen' (also when the file is missing: load_null then says so)."""
-    path = null_path(prefix)
+    'binary' for a binary trait's, else 'eigen' (also when the file is
+    missing: load_null then says so)."""
+    return file_kind(null_path(prefix))
+
+
+def file_kind(path: str) -> str:
+    """:func:`null_kind` of a null model file given by its path."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return "components" if "vc_theta" in npz.files else "eigen"
+            return ("components" if "vc_theta" in npz.files else
+                    "binary" if "bin_tau" in npz.files else "eigen")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return "eigen"
+
+
+BIN_SCALARS = ("bin_tau", "bin_tau_se", "bin_t", "bin_psi", "bin_prevalence", "bin_iterations",
+               "bin_boundary")
+BIN_KEYS = BIN_SCALARS + ("L", "mu", "Y", "b", "y", "beta", "beta_se", "name", "fid", "iid",
+                          "W", "covar_names")
+
+
+def save_binary_null(path: str, est, fit, sel: SampleSelection, y01: np.ndarray,
+                     source) -> str:
+    """A binary trait's logistic mixed model (``reml --binary --save-null``):
+    the estimates, what the scan needs (Sigma's Cholesky factor L, the fitted
+    probabilities mu, the working phenotype Y, the random-effect prediction
+    b for Firth's offset) and the analysed samples."""
+    return write_npz(path, dict(
+        bin_tau=np.float64(est.tau), bin_tau_se=np.float64(est.tau_se), bin_t=np.float64(est.t),
+        bin_psi=np.float64(est.psi),
+        bin_prevalence=np.float64(np.nan if est.prevalence is None else est.prevalence),
+        bin_iterations=np.int64(est.iterations), bin_boundary=np.bool_(est.boundary),
+        L=fit.L, mu=fit.mu, Y=fit.Y, b=fit.b, y=y01, beta=est.beta, beta_se=est.beta_se,
+        name=np.array(est.name), fid=sel.fid, iid=sel.iid, W=sel.W,
+        covar_names=np.array(sel.covar_names, dtype=str),
+        bed_n=np.int64(source.samples.n), bed_m=np.int64(source.variants.m)))
+
+
+def load_binary_null(path: str, source) -> tuple:
+    """(SampleSelection, dict of the stored arrays) of a binary trait's null
+    model file, checked for shape and finiteness, its samples located in the
+    genotype source."""
+    z = read_npz(path, "null model", BIN_KEYS)
+    n, c = z["W"].shape if z["W"].ndim == 2 else (-1, -1)
+    want = {"L": (n, n), "mu": (n,), "Y": (n,), "b": (n,), "y": (n,), "fid": (n,),
+            "iid": (n,), "beta": (c,), "beta_se": (c,)}
+    bad = next((k for k, shape in want.items() if z[k].shape != shape), None)
+    if n < 1 or bad is not None:
+        raise InputError(f"{path} is inconsistent: '{bad or 'W'}' has shape "
+                         f"{z[bad or 'W'].shape} for {n} samples and {c} covariates (a damaged "
+                         f"or edited file?)")
+    for k in ("L", "mu", "Y", "b", "y", "W", "bin_tau"):
+        if not np.isfinite(z[k]).all():
+            raise InputError(f"{path} is damaged: '{k}' holds non-finite values")
+    if not ((z["mu"] > 0) & (z["mu"] < 1)).all() or not np.isin(z["y"], (0.0, 1.0)).all():
+        raise InputError(f"{path} is damaged: fitted probabilities outside (0, 1) or a "
+                         f"phenotype other than 0/1")
+    return _stored_selection(path, z, source, str(z["name"])), z
 
 
 def save_vc_null(path: str, est, whitener, sel: SampleSelection, source) -> str:

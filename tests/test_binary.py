@@ -468,3 +468,40 @@ def test_scanner_firth_columns_equal_direct_fit(families):
         np.testing.assert_allclose(res.extra["se_firth"][j], want.se[-1], rtol=1e-6)
         p = 2 * norm.sf(abs(want.beta[-1] / want.se[-1]))
         np.testing.assert_allclose(10 ** -res.extra["neglog10_p_firth"][j], p, rtol=1e-6)
+
+
+def test_cli_binary_saved_null(binary_pheno, tmp_path):
+    """reml --binary --save-null, then assoc --binary --null: the same bytes as
+    fitting in the scan, LOCO included; a binary null model without --binary
+    (and the reverse), and a damaged file, are one-line errors."""
+    null, direct, loaded = (str(tmp_path / k) for k in ("n", "d", "l"))
+    r = _run(["reml", *BASE, "--pheno", binary_pheno, "--pheno-name", "cc30", "--binary",
+              "--loco", "--save-null", null, "--out", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    assert len(slurp(str(tmp_path / "r.reml.loco.tsv")).splitlines()) == 9
+    r = _run(["assoc", "--bfile", BASE[1], "--binary", "--loco", "--null", null, "--chr", "3",
+              "--out", loaded])
+    assert r.exit_code == 0, r.output
+    r = _run(["assoc", *BASE, "--pheno", binary_pheno, "--pheno-name", "cc30", "--binary",
+              "--loco", "--chr", "3", "--out", direct])
+    assert r.exit_code == 0, r.output
+    assert slurp(direct + ".assoc.tsv.gz") == slurp(loaded + ".assoc.tsv.gz")
+    one = str(tmp_path / "one")
+    r = _run(["reml", *BASE, "--pheno", binary_pheno, "--pheno-name", "cc10", "--binary",
+              "--save-null", one, "--out", str(tmp_path / "r1")])
+    assert r.exit_code == 0, r.output
+    r = _run(["assoc", "--bfile", BASE[1], "--binary", "--null", one, "--firth",
+              "--out", loaded])
+    assert r.exit_code == 0, r.output
+    r = _run(["assoc", *BASE, "--pheno", binary_pheno, "--pheno-name", "cc10", "--binary",
+              "--firth", "--out", direct])
+    assert slurp(direct + ".assoc.tsv.gz") == slurp(loaded + ".assoc.tsv.gz")
+    r = _run(["assoc", "--bfile", BASE[1], "--null", one, "--out", str(tmp_path / "e")])
+    assert r.exit_code == 2 and "holds the null model of a binary trait: add --binary" in r.output
+    z = dict(np.load(one + ".null.npz"))
+    z["mu"][0] = 1.5
+    np.savez(str(tmp_path / "bad.null.npz"), **z)
+    r = _run(["assoc", "--bfile", BASE[1], "--binary", "--null", str(tmp_path / "bad"),
+              "--out", str(tmp_path / "e")])
+    assert r.exit_code == 1 and "is damaged: fitted probabilities outside (0, 1)" in r.output
+    assert not os.path.exists(str(tmp_path / "e.assoc.tsv.gz"))

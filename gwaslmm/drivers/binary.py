@@ -30,7 +30,7 @@ import numpy as np
 
 from ..eigen import double_centre
 from .options import given_flags
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..nullmodel.logistic import LOGIT_RESIDUAL, binary_coding, check_counts, fit_glmm
 from .inputs import build_grm, kinship_for
 from .models import Fitted, loco_kinships
@@ -171,7 +171,9 @@ def fit_binary(K: np.ndarray, W: np.ndarray, y01: np.ndarray, name: str, log, pr
     return fit, est
 
 
-def fingerprint(sel, y01, tau: float, scope) -> str:
+def fingerprint(sel, y01, scope) -> str:
+    """The same for a fitting run and for the runs using its saved model:
+    samples, covariates, phenotype and whether it is LOCO."""
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(np.round(sel.W, 10)).tobytes())
     h.update("\n".join(map(str, sel.keys)).encode())
@@ -180,18 +182,38 @@ def fingerprint(sel, y01, tau: float, scope) -> str:
     return h.hexdigest()[:16]
 
 
+def _handout(scope, sel, y01, fit, est, make_scanner) -> Fitted:
+    fp = fingerprint(sel, y01, scope)
+    if make_scanner is None:  # reml: the model itself, to save
+        return Fitted(scope=scope, fit=est, fingerprint=fp, model=fit)
+    return Fitted(scope=scope, fit=est, fingerprint=fp, scanner=make_scanner(fit))
+
+
 def binary_models(opts, source, sel, y01: np.ndarray, kin_idx, chromosomes, log,
-                  make_scanner):
+                  make_scanner=None):
     """Yield a :class:`Fitted` per null model (one, or one per left-out
-    chromosome), each with its scanner (``make_scanner(glmm_fit)``)."""
+    chromosome of ``chromosomes``), fitted here or loaded (``--null``),
+    each with its scanner (``make_scanner(glmm_fit)``) or, without
+    ``make_scanner``, the fit itself."""
     name = sel.pheno_names[0]
     prevalence = getattr(opts, "prevalence", None)
+    null = getattr(opts, "null", None)
+    if null:
+        from ..paths import loco_null_path, null_path
+
+        paths = ([(ch, loco_null_path(null, ch)) for ch in chromosomes] if opts.loco
+                 else [(None, null_path(null))])
+        for ch, path in paths:
+            fit, est, stored = stored_binary(path, source, log)
+            if not np.array_equal(stored.idx, sel.idx):
+                raise InputError(f"{path} is for other samples than {paths[0][1]}")
+            yield _handout(ch, sel, y01, fit, est, make_scanner)
+        return
     if not opts.loco:
         K = kinship_for(opts, source, sel, kin_idx, log, "float64")
         fit, est = fit_binary(K, sel.W, y01, name, log, prevalence)
         del K
-        yield Fitted(scope=None, fit=est, fingerprint=fingerprint(sel, y01, fit.tau, None),
-                     scanner=make_scanner(fit))
+        yield _handout(None, sel, y01, fit, est, make_scanner)
         return
     if opts.grm or opts.kinship:
         raise UsageError("--loco builds its kinships from the genotypes, one per chromosome; "
@@ -213,8 +235,31 @@ def binary_models(opts, source, sel, y01: np.ndarray, kin_idx, chromosomes, log,
         del K
         est_c = BinaryEstimates(**{**est.__dict__, "beta": est_c.beta, "beta_se": est_c.beta_se,
                                    "psi": est_c.psi, "iterations": est_c.iterations})
-        yield Fitted(scope=ch, fit=est_c, fingerprint=fingerprint(sel, y01, full.tau, ch),
-                     scanner=make_scanner(fit))
+        yield _handout(ch, sel, y01, fit, est_c, make_scanner)
+
+
+def stored_binary(path: str, source, log) -> tuple:
+    """(GlmmFit, BinaryEstimates, SampleSelection) of a saved binary null model."""
+    from ..nullmodel.logistic import GlmmFit
+    from ..store import load_binary_null
+
+    sel, z = load_binary_null(path, source)
+    mu = z["mu"]
+    prev = float(z["bin_prevalence"])
+    est = BinaryEstimates(
+        name=sel.pheno_names[0], n=sel.n, n_cases=int(z["y"].sum()),
+        n_controls=int(sel.n - z["y"].sum()), tau=float(z["bin_tau"]),
+        tau_se=float(z["bin_tau_se"]), t=float(z["bin_t"]), psi=float(z["bin_psi"]),
+        prevalence=None if np.isnan(prev) else prev, beta=z["beta"], beta_se=z["beta_se"],
+        iterations=int(z["bin_iterations"]), boundary=bool(z["bin_boundary"]))
+    fit = GlmmFit(tau=est.tau, tau_se=est.tau_se, alpha=z["beta"],
+                  alpha_cov=np.diag(z["beta_se"] ** 2), eta=np.log(mu / (1 - mu)), mu=mu,
+                  b=z["b"], PY=z["y"] - mu, Y=z["Y"], L=np.asfortranarray(z["L"]),
+                  iterations=est.iterations, boundary=est.boundary)
+    log.write(f"null model: loaded {path} ({sel.n} samples, binary phenotype '{est.name}', "
+              f"{est.n_cases} cases, tau = {est.tau:.6g}, covariates "
+              f"{', '.join(sel.covar_names)})")
+    return fit, est, sel
 
 
 def binary_scanner_factory(opts, sel, y01):
@@ -233,7 +278,7 @@ def check_binary_assoc(opts) -> None:
     if opts.test != "score":
         raise UsageError(f"--binary tests each variant by the score test with saddlepoint "
                          f"p-values (and --firth); --test {opts.test} is not offered with it")
-    given = given_flags(opts, "--fast", "--gxe", "--within-family", "--null", "--eigen",
+    given = given_flags(opts, "--fast", "--gxe", "--within-family", "--eigen",
                         "--save-eigen", "--random", "--random-slope", "--mgrm", "--no-kinship",
                         "--gxe-vc", "--grm-split")
     if given:
@@ -257,28 +302,55 @@ def check_binary_options(opts) -> None:
 
 def run_reml_binary(opts, source, sel, snp_idx, log, out) -> dict:
     """reml --binary: one logistic mixed model per phenotype column (each on
-    its samples with a value), OUT.reml.tsv and OUT.reml.fixed.tsv."""
+    its samples with a value), OUT.reml.tsv and OUT.reml.fixed.tsv; with
+    --loco one phenotype's per left-out chromosome (OUT.reml.loco.tsv); with
+    --save-null PREFIX the model(s) for assoc --binary --null."""
     from ..columns import FIXED_COLUMNS
+    from ..paths import loco_null_path, null_path
+    from ..store import save_binary_null
     from ..writers import write_tsv
     from .inputs import write_samples
+    from .models import chromosomes_of
 
-    given = given_flags(opts, "--loco", "--save-null", "--eigen", "--save-eigen")
+    given = given_flags(opts, "--eigen", "--save-eigen")
     if given:
         raise UsageError(f"reml --binary: {', '.join(given)} not offered with a binary trait "
-                         f"yet")
+                         f"(its model has no eigendecomposition)")
+    if opts.save_null and sel.y.shape[1] != 1:
+        raise UsageError("--save-null stores the null model of one phenotype; pick one with "
+                         "--pheno-name")
+    if opts.loco:
+        y01, _, _ = binary_phenotype(sel.y[:, 0], sel.pheno_names[0], log)
+        rows, fits = [], []
+        for item in binary_models(opts, source, sel, y01, snp_idx,
+                                  chromosomes_of(source, snp_idx), log):
+            rows.append([item.scope] + item.fit.row())
+            fits.append((item.scope, item.fit))
+            if opts.save_null:
+                path = save_binary_null(loco_null_path(opts.save_null, item.scope), item.fit,
+                                        item.model, sel, y01, source)
+                log.write(f"wrote {path}")
+        path = write_tsv(out.reml_loco, ["left_out_chromosome"] + BINARY_REML_COLUMNS, rows)
+        log.write(f"wrote {path}")
+        log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
+        return dict(fits=fits)
     K = kinship_for(opts, source, sel, snp_idx, log, "float64")
     rows, frows, fits = [], [], []
     for k, name in enumerate(sel.pheno_names):
         present = ~np.isnan(sel.y[:, k])
         y01, _, _ = binary_phenotype(sel.y[present, k], name, log)
         sub = np.flatnonzero(present)
-        Ksub = K[np.ix_(sub, sub)] if sub.size != sel.n else K.copy()
+        last = k == len(sel.pheno_names) - 1
+        Ksub = K[np.ix_(sub, sub)] if sub.size != sel.n else K if last else K.copy()
         fit, est = fit_binary(Ksub, sel.W[sub], y01, name, log, opts.prevalence)
         del Ksub
         fits.append(est)
         rows.append(est.row())
         for nm, b, s in zip(sel.covar_names, est.beta, est.beta_se):
             frows.append([name, nm, f"{b:.8g}", f"{s:.8g}"])
+        if opts.save_null:  # one phenotype (checked above): every analysed sample has it
+            path = save_binary_null(null_path(opts.save_null), est, fit, sel, y01, source)
+            log.write(f"wrote {path}")
     p1 = write_tsv(out.reml, BINARY_REML_COLUMNS, rows)
     p2 = write_tsv(out.reml_fixed, FIXED_COLUMNS, frows)
     log.write(f"wrote {p1}")

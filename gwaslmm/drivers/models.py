@@ -51,7 +51,7 @@ def loco_fingerprint(sel) -> str:
 def load_selection(opts, source, log):
     """The analysed samples stored with ``--null`` (the first per-chromosome
     file for ``--null --loco``)."""
-    from ..store import load_vc_null, null_kind
+    from ..store import file_kind, load_binary_null, load_vc_null, null_kind
 
     if opts.loco:
         first = sorted(glob.glob(loco_null_pattern(opts.null)))
@@ -63,8 +63,20 @@ def load_selection(opts, source, log):
         if not first:
             raise InputError(f"--loco --null {opts.null}: no {loco_null_pattern(opts.null)} "
                              f"files (save them with reml --loco --save-null)")
-        return load_null(first[0], source).selection
-    if null_kind(opts.null) == "components":
+        path = first[0]
+    else:
+        path = null_path(opts.null)
+    kind = file_kind(path)
+    binary = getattr(opts, "binary", False)
+    if (kind == "binary") != binary:
+        raise UsageError(f"--null {opts.null} holds the null model of a "
+                         f"{'binary' if kind == 'binary' else 'quantitative'} trait: "
+                         + ("add --binary" if kind == "binary" else "drop --binary"))
+    if kind == "binary":
+        return load_binary_null(path, source)[0]
+    if opts.loco:
+        return load_null(path, source).selection
+    if kind == "components":
         return load_vc_null(opts.null, source)[0]
     return load_null(opts.null, source).selection
 
