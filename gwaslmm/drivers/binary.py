@@ -31,7 +31,8 @@ import numpy as np
 from ..eigen import double_centre
 from .options import given_flags
 from ..errors import InputError, UsageError
-from ..nullmodel.logistic import LOGIT_RESIDUAL, binary_coding, check_counts, fit_glmm
+from ..nullmodel.logistic import (LOGIT_RESIDUAL, MODE_TOL, TAU_TOL, binary_coding,
+                                  check_counts, fit_glmm)
 from .inputs import build_grm, kinship_for
 from .models import Fitted, loco_kinships
 
@@ -130,7 +131,9 @@ class BinaryEstimates:
                     if self.prevalence is not None else "")
                  + f"; {self.iterations} iterations"]
         if self.history:
-            lines.append("  iterations (tau, REML score, average information): " + "; ".join(
+            lines.append(f"  converged when the Newton step |score|/AI is below {TAU_TOL:g} "
+                         f"(|tau| + {TAU_TOL:g}), the random effects to {MODE_TOL:g} relative; "
+                         f"iterations (tau, REML score, average information): " + "; ".join(
                 f"{t:.6g}, {s:.3g}, {a:.4g}" for t, s, a in self.history))
         if self.boundary:
             lines.append("  note: tau is at its lower bound 0 (the REML score is negative there): "

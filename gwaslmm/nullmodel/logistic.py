@@ -43,6 +43,8 @@ from ..errors import InputError, NumericalError
 
 LOGIT_RESIDUAL = math.pi ** 2 / 3  # variance of the standard logistic distribution
 MIN_CASES = 10  # fewer cases or controls than this is an error
+TAU_TOL = 1e-8  # converged when the Newton step of tau is below TAU_TOL (|tau| + TAU_TOL)
+MODE_TOL = 1e-10  # the random effects' mode: eta moves by less than this, relative
 
 
 def expit(eta: np.ndarray) -> np.ndarray:
@@ -221,7 +223,7 @@ def _inner(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau: float, eta: np.ndar
 
 
 def fit_glmm(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau0: float | None = None,
-             fixed_tau: float | None = None, tol: float = 1e-8, max_iter: int = 50,
+             fixed_tau: float | None = None, tol: float = TAU_TOL, max_iter: int = 50,
              eta0: np.ndarray | None = None) -> GlmmFit:
     """PQL + AI-REML fit of logit(mu) = X alpha + g, g ~ N(0, tau K).
 
@@ -254,7 +256,7 @@ def fit_glmm(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau0: float | None = N
     scale = float(np.mean(np.diag(K)))
     if not scale > 0:
         raise InputError(f"the kinship's mean diagonal is {scale:.4g}: not a kinship")
-    tight = min(tol, 1e-10)
+    tight = min(tol, MODE_TOL)
     if fixed_tau is not None:
         lin, eta, it = _inner(K, X, y, float(fixed_tau), eta, tight, max_iter)
         return _final(K, lin, eta, it, False, [])
