@@ -33,7 +33,8 @@ the null SNPs and the causal SNPs (--extract), MAC >= 5 (--maf 0 --mac 5):
   (p = 2 Phi(-|z|));
 * linear LMM on the same 0/1 phenotype: ``gwaslmm assoc --fast`` with the
   same kinship SNPs;
-* ``plink2 --glm firth omit-ref allow-no-covars`` (no kinship, no principal
+* ``plink2 --glm firth omit-ref allow-no-covars`` on the causal SNPs and every
+  10th null SNP (its time; no kinship, no principal
   components: not calibrated on related, stratified samples; shown for
   power, with its lambda_GC on the null SNPs).
 
@@ -74,6 +75,7 @@ DRAW_MAC = {"MAC 5-19": (5, 20), "MAC 20-49": (15, 60), "MAC 50-199": (50, 200),
             "MAF > 1%": None}
 ALPHAS = (1e-2, 1e-3, 1e-4)
 BLOCK = 2000
+PLINK2_EVERY = 10  # plink2 firth (about 1.2 ms per variant here) on every 10th null SNP
 
 
 def bin_masks(mac: np.ndarray, n: int) -> dict:
@@ -94,7 +96,7 @@ def make_data(d: str, a) -> dict:
 
     settings = dict(n=a.n, kin_snps=a.kin_snps, null_per_bin=a.null_per_bin, causal=a.causal,
                     h2=a.h2, pop_shift=a.pop_shift, prevalences=a.prevalences, seed=a.seed,
-                    trios=a.trios, sibpairs=a.sibpairs, version=2)
+                    trios=a.trios, sibpairs=a.sibpairs, version=3)
     meta_path = os.path.join(d, "meta.json")
     if os.path.exists(meta_path):
         with open(meta_path) as fh:
@@ -209,6 +211,9 @@ def make_data(d: str, a) -> dict:
         fh.writelines(f"{v}\n" for v in sim.snp_id)
     with open(os.path.join(d, "tested.txt"), "w") as fh:
         fh.writelines(f"{v}\n" for v in null_ids)
+        fh.writelines(f"{r['variant_id']}\n" for r in causal_rows)
+    with open(os.path.join(d, "tested_plink2.txt"), "w") as fh:
+        fh.writelines(f"{v}\n" for v in null_ids[::PLINK2_EVERY])
         fh.writelines(f"{r['variant_id']}\n" for r in causal_rows)
     np.savez(os.path.join(d, "null.npz"), ids=np.array(null_ids), mac=null_mac)
     fam = np.unique(sim.fid, return_inverse=True)[1].reshape(-1)
@@ -388,6 +393,7 @@ def main() -> int:
             r = read_gwaslmm(out["spa"] + ".assoc.tsv.gz",
                              ("neg_log_10_p_value", "score_z", "n_cases"))
             res["spa"] = {k: v[0] for k, v in r.items()}
+            res["score z"] = {k: v[1] for k, v in r.items()}
             res["normal"] = dict(zip(r, neglog10_normal(np.array([v[1] for v in r.values()]))))
             res["n_cases"] = int(next(iter(r.values()))[2])
             nullfits.append(f"prevalence {prev:g}, --binary: {null_model_line(out['spa'])}")
@@ -396,12 +402,13 @@ def main() -> int:
         if err:
             errors.append(err)
         else:
-            r = read_gwaslmm(out["linear"] + ".assoc.tsv.gz", ("neg_log_10_p_value",))
+            r = read_gwaslmm(out["linear"] + ".assoc.tsv.gz", ("neg_log_10_p_value", "t_stat"))
             res["linear"] = {k: v[0] for k, v in r.items()}
+            res["linear z"] = {k: v[1] for k, v in r.items()}
             nullfits.append(f"prevalence {prev:g}, --fast: {null_model_line(out['linear'])}")
         if plink2:
             t, err = run([plink2, "--bfile", pre, "--pheno", os.path.join(d, "plink.pheno"),
-                          "--pheno-name", ph, "--extract", os.path.join(d, "tested.txt"),
+                          "--pheno-name", ph, "--extract", os.path.join(d, "tested_plink2.txt"),
                           "--glm", "firth", "omit-ref", "allow-no-covars", "--threads", "1",
                           "--memory", "4000", "--out", out["plink"]], cmdlog)
             if err:
@@ -435,8 +442,8 @@ def main() -> int:
                 lines += calibration_rows(label[mth], nulls[prev, mth], masks)
         lines.append("")
         untested = {m: int(np.isnan(nulls[prev, m]).sum()) for m in methods if (prev, m) in nulls}
-        if any(untested.values()):
-            lines += [f"Null SNPs without a p-value (not tested, or NA): {untested}", ""]
+        lines += [f"Null SNPs without a p-value (not tested, or NA; plink2 was run on every "
+                  f"{PLINK2_EVERY}th null SNP only, {len(null_ids[::PLINK2_EVERY]):,}): {untested}", ""]
 
     lines += ["### lambda_GC on the null SNPs", "",
               "Median of the chi-square(1) quantiles of the p-values over 0.4549; for the rare "
@@ -447,12 +454,26 @@ def main() -> int:
         lines.append(f"| {prev:g} | {label[mth]} | {lambda_gc(nl):.4f} | "
                      + " | ".join(f"{lambda_gc(nl[masks[b]]):.4f}" for b in BINS) + " |")
     lines.append("")
+    lines += ["Mean of z^2 on the null SNPs (gwaslmm's score_z; the linear LMM's t_stat): "
+              "1 where the statistic's variance is right on average.", "",
+              "| prevalence | statistic | all null SNPs | " + " | ".join(BINS) + " |",
+              "|---|---|---:|" + "---:|" * len(BINS)]
+    for prev, res in results.items():
+        for key, lab in (("score z", "score_z (--binary)"), ("linear z", "t_stat (--fast)")):
+            if key in res:
+                z = np.array([res[key].get(i, math.nan) for i in null_ids])
+                lines.append(f"| {prev:g} | {lab} | {np.nanmean(z ** 2):.4f} | "
+                             + " | ".join(f"{np.nanmean(z[masks[b]] ** 2):.4f}" for b in BINS)
+                             + " |")
+    lines.append("")
 
     # --- power
     lines += ["## Power on the causal SNPs", "",
               "Causal SNPs are among the kinship SNPs (chr 1-4), so both gwaslmm runs test "
               "them with a kinship that includes them (proximal contamination, the same for "
-              "SPA and the linear LMM; 1 of 10,000 SNPs each). plink2 has no kinship and no "
+              "SPA and the linear LMM; 1 of "
+              f"{meta['n_kin']:,} SNPs each). plink2 (run on the causal SNPs and every "
+              f"{PLINK2_EVERY}th null SNP; its lambda_GC from those) has no kinship and no "
               "principal components: its p-values on these related, stratified samples are "
               "not calibrated (see its lambda_GC above and below), so its counts are no "
               "like-for-like power comparison.", "",

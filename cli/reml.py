@@ -11,13 +11,21 @@ def _columns():
     return ", ".join(REML_COLUMNS)
 
 
+def _binary_columns():
+    from gwaslmm.columns import BINARY_REML_COLUMNS
+
+    return ", ".join(BINARY_REML_COLUMNS)
+
+
 @click.command(cls=StrictCommand, epilog=epilog(
     "Writes OUT.reml.tsv (one row per phenotype: " + _columns() + "), OUT.reml.fixed.tsv "
     "(phenotype, covariate, beta, standard_error), OUT.samples.tsv (the analysed samples), "
     "OUT.log and OUT.timings.json; with --loco OUT.reml.loco.tsv instead; with several "
     "variance components (--random, --random-slope, --mgrm, --no-kinship) OUT.vc.tsv "
     "(phenotype, component, type, estimate, se, share, share_se, lrt, p_lrt, boundary) "
-    "instead of OUT.reml.tsv. The selection options choose the kinship's variants.", repeats(*NAME_LISTS), EXIT_CODES))
+    "instead of OUT.reml.tsv; with --binary OUT.reml.tsv has the columns " + _binary_columns()
+    + ". The selection options choose the kinship's variants.", repeats(*NAME_LISTS),
+    EXIT_CODES))
 @input_options
 @pheno_options(multi=True)
 @covar_options

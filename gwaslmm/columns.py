@@ -69,6 +69,9 @@ ASSOC_COLUMNS = {**BASE_COLUMNS, **OPTIONAL_COLUMNS}
 REML_COLUMNS = ["phenotype", "n", "h2", "h2_se", "sigma_g2", "sigma_e2", "lambda", "logl_reml",
                 "logl_ml", "p_h2", "boundary"]
 FIXED_COLUMNS = ["phenotype", "covariate", "beta", "standard_error"]
+BINARY_REML_COLUMNS = ["phenotype", "n", "n_cases", "n_controls", "tau", "tau_se", "h2",
+                       "h2_se", "h2_observed", "h2_observed_se", "prevalence", "h2_liability",
+                       "h2_liability_se", "iterations", "boundary"]
 
 
 def columns_help(header=None) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..columns import BINARY_REML_COLUMNS
 from ..eigen import double_centre
 from .options import given_flags
 from ..errors import InputError, UsageError
@@ -36,9 +37,6 @@ from ..nullmodel.logistic import (LOGIT_RESIDUAL, MODE_TOL, TAU_TOL, binary_codi
 from .inputs import build_grm, kinship_for
 from .models import Fitted, loco_kinships
 
-BINARY_REML_COLUMNS = ["phenotype", "n", "n_cases", "n_controls", "tau", "tau_se", "h2",
-                       "h2_se", "h2_observed", "h2_observed_se", "prevalence", "h2_liability",
-                       "h2_liability_se", "iterations", "boundary"]
 
 
 def binary_phenotype(y: np.ndarray, name: str, log) -> tuple:
