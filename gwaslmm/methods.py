@@ -123,7 +123,7 @@ def _no_scanner(*_):
 
 METHODS[("binary", "score")] = Method(
     trait="binary", engine="score", tests=("score",), explicit_basis=False,
-    kinship_precision="float64", build=_no_scanner, columns_of=_binary_columns,
+    kinship_precision="float32", build=_no_scanner, columns_of=_binary_columns,
     why_not="with --binary, which tests by the score test against the logistic mixed model "
             "with saddlepoint p-values")
 

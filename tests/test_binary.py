@@ -406,6 +406,7 @@ def test_cli_assoc_binary(binary_pheno, tmp_path):
         assert abs(2 * norm.sf(abs(b / s)) - p) <= 2e-5 * max(p, 1e-3)
     log = slurp(out + ".log")
     assert "coded PLINK 1/2 (1 control, 2 case); 100 cases and 895 controls" in log
+    assert log.count("(logistic mixed model, PQL + AI-REML)") == 1  # once, not twice
     meta = slurp(out + ".assoc.tsv.gz-meta.yaml")
     assert "n_cases: 100" in meta and 'trait: "binary"' in meta
 

@@ -122,8 +122,11 @@ def run_settings(opts, method, selection: str) -> list:
             f"variant_selection={selection}"]
 
 
-def summarize(opts, log, summary: ScanSummary, n: int, h2_text) -> float:
-    """The run summary in the log; returns lambda_GC."""
+def summarize(opts, log, summary: ScanSummary, n: int, h2_text,
+              tested_in_kinship: bool = True) -> float:
+    """The run summary in the log; returns lambda_GC.  ``tested_in_kinship``:
+    some tested variant may be among the kinship's (False only when the run
+    built the kinship from variants it does not test)."""
     nl = summary.all_neglog10()
     nl = nl[~np.isnan(nl)]
     lgc = lambda_gc(nl) if nl.size else float("nan")
@@ -140,7 +143,7 @@ def summarize(opts, log, summary: ScanSummary, n: int, h2_text) -> float:
     if summary.boundary:
         log.write(f"  {summary.boundary} SNPs have their REML lambda at a bound of [1e-5, 1e5]")
     log.write(f"  lambda_GC: {lgc:.4f}")
-    if not opts.loco and lgc < 0.97:
+    if not opts.loco and lgc < 0.97 and tested_in_kinship:
         log.write("  note: without --loco each tested SNP is also in the kinship, which deflates "
                   "the statistics (expected lambda_GC about 1/(1 + n h2/M)); consider --loco")
     if summary.top:
@@ -234,7 +237,8 @@ def family_design(sel, log, families=None) -> WithinBetween:
     return WithinBetween(family=family)
 
 
-def _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, chunk) -> float:
+def _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, chunk,
+            tested_in_kinship: bool = True) -> float:
     """After a phenotype's scan: its summary in the log, the analysed samples,
     the GWAS-SSF metadata and the plots; returns lambda_GC."""
     if opts.loco:
@@ -243,7 +247,7 @@ def _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, 
         h2_text = "LOCO " + ", ".join(f"{c}:{f.h2:.3g}" for c, f in fits)
     else:
         h2_text = f"{fits[0][1].h2:.4g} (se {fits[0][1].h2_se:.3g})"
-    lgc = summarize(opts, log, summary, sel.n, h2_text)
+    lgc = summarize(opts, log, summary, sel.n, h2_text, tested_in_kinship)
     meta = dict(
         file_type="GWAS-SSF v1.1 (gwaslmm)", data_file_name=os.path.basename(out.assoc),
         file_type_note="tab-separated; p_value from the test named in test",
@@ -379,6 +383,9 @@ def run_assoc(opts, log) -> dict:
 
         _, tbi = bgzip_and_index(out.assoc)
         log.write(f"  as BGZF with its tabix index {tbi}")
-    lgc = _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, chunk)
+    # the LOCO note applies unless the kinship built here leaves every tested variant out
+    in_kinship = kin_idx is None or bool(np.isin(tested, kin_idx).any())
+    lgc = _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, chunk,
+                  in_kinship)
     return dict(path=out.assoc, lambda_gc=lgc, tested=summary.tested,
                 collinear=summary.collinear, qc=summary.qc_reasons, top=summary.top)

@@ -39,6 +39,16 @@ from .models import Fitted, loco_kinships
 
 
 
+def kinship_precision(opts) -> str:
+    """The precision of a kinship built for a binary trait (reml and assoc
+    alike, so that a saved null model equals the scan's own): float32 blocks
+    summed in float64 as ``assoc --fast`` (entries within 1e-6, 1.7x the
+    rate; the decision table's precision for binary traits), or --grm-dtype."""
+    from ..methods import method_for
+
+    return opts.grm_dtype or method_for("binary", "score").kinship_precision
+
+
 def binary_phenotype(y: np.ndarray, name: str, log) -> tuple:
     """(y01 (n,), cases, controls) of a phenotype column, with the log line
     saying which coding was detected and the counts."""
@@ -156,16 +166,18 @@ def centred(K: np.ndarray) -> tuple:
 
 
 def fit_binary(K: np.ndarray, W: np.ndarray, y01: np.ndarray, name: str, log, prevalence=None,
-               label: str = "", fixed_tau=None, eta0=None) -> tuple:
+               label: str = "", fixed_tau=None, eta0=None, report: bool = True) -> tuple:
     """(GlmmFit, BinaryEstimates) on a kinship K (n, n) float64, which is
-    double-centred in place."""
+    double-centred in place; ``report``: the estimates' log lines (False
+    where the caller logs the model it is handed, as assoc does)."""
     Kc, t = centred(K)
     t0 = time.perf_counter()
     fit = fit_glmm(Kc, W, y01, fixed_tau=fixed_tau, eta0=eta0)
     log.stage("null", time.perf_counter() - t0)
     est = estimates(fit, name, y01, t, prevalence)
     if fixed_tau is None:
-        log.lines(est.log_lines(label))
+        if report:
+            log.lines(est.log_lines(label))
     else:
         log.write(f"null model{label}: fixed and random effects refitted with tau = "
                   f"{fixed_tau:.6g} fixed ({fit.iterations} iterations)")
@@ -211,8 +223,9 @@ def binary_models(opts, source, sel, y01: np.ndarray, kin_idx, chromosomes, log,
             yield _handout(ch, sel, y01, fit, est, make_scanner)
         return
     if not opts.loco:
-        K = kinship_for(opts, source, sel, kin_idx, log, "float64")
-        fit, est = fit_binary(K, sel.W, y01, name, log, prevalence)
+        K = kinship_for(opts, source, sel, kin_idx, log, kinship_precision(opts))
+        fit, est = fit_binary(K, sel.W, y01, name, log, prevalence,
+                              report=make_scanner is None)
         del K
         yield _handout(None, sel, y01, fit, est, make_scanner)
         return
@@ -221,7 +234,7 @@ def binary_models(opts, source, sel, y01: np.ndarray, kin_idx, chromosomes, log,
                          "drop --grm/--kinship")
     if not chromosomes:
         return
-    total = build_grm(opts, source, sel.idx, kin_idx, log, "float64",
+    total = build_grm(opts, source, sel.idx, kin_idx, log, kinship_precision(opts),
                       label="kinship (all chromosomes)")
     from ..kinship import finish_grm
 
@@ -229,7 +242,8 @@ def binary_models(opts, source, sel, y01: np.ndarray, kin_idx, chromosomes, log,
     full, est = fit_binary(K, sel.W, y01, name, log, prevalence,
                            label=" (all chromosomes: tau for every LOCO model)")
     del K
-    for ch, K in loco_kinships(opts, source, sel, kin_idx, chromosomes, log, "float64",
+    for ch, K in loco_kinships(opts, source, sel, kin_idx, chromosomes, log,
+                               kinship_precision(opts),
                                total=total):
         fit, est_c = fit_binary(K, sel.W, y01, name, log, prevalence,
                                 label=f" without chr {ch}", fixed_tau=full.tau, eta0=full.eta)
@@ -335,7 +349,7 @@ def run_reml_binary(opts, source, sel, snp_idx, log, out) -> dict:
         log.write(f"wrote {path}")
         log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
         return dict(fits=fits)
-    K = kinship_for(opts, source, sel, snp_idx, log, "float64")
+    K = kinship_for(opts, source, sel, snp_idx, log, kinship_precision(opts))
     rows, frows, fits = [], [], []
     for k, name in enumerate(sel.pheno_names):
         present = ~np.isnan(sel.y[:, k])

@@ -236,9 +236,9 @@ def fit_glmm(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau0: float | None = N
 
     For each tau the random effects are iterated to the penalized-likelihood
     mode (:func:`_inner`), so the REML score S(tau) is a function of tau
-    alone (the profile score); its root is found by Newton steps with the
-    average information until the score changes sign, then by secant steps
-    through the last two points, kept inside the sign-change bracket (AI ignores the working
+    alone (the profile score); its root is found by AI-Newton or secant
+    steps (:func:`_next_tau`), kept inside the sign-change bracket once
+    there is one (AI ignores the working
     phenotype's dependence on tau and overshoots near the root: GMMAT's
     alternation of one AI step and one update of the random effects
     converges only linearly).  Converged when the Newton step
@@ -296,23 +296,30 @@ def fit_glmm(K: np.ndarray, X: np.ndarray, y: np.ndarray, tau0: float | None = N
 
 
 def _next_tau(history: list, first: bool, n: int) -> float:
-    """The next tau to try: SAIGE's first step, then Newton by AI, or a
-    secant step on the profile score where the last two points give a
-    negative slope, inside the sign-change bracket when one is known,
-    never below 0."""
+    """The next tau to try, never below 0: SAIGE's first step; then, until
+    the score has changed sign, the longer of the AI-Newton step and the
+    secant step through the last two points (AI overstates the profile
+    score's slope on some data and understates it on others: the longer
+    step brackets the root soonest); once bracketed, the secant step kept
+    inside the bracket (bisection where it falls outside)."""
     tau, S, AI = history[-1]
     if first:
         cand = tau + 2 * tau * tau * S / n
     else:
         cand = tau + S / AI
+        sec = float("nan")
+        if len(history) >= 2:
+            t0, s0, _ = history[-2]
+            if S != s0 and (S - s0) / (tau - t0) < 0:
+                sec = tau - S * (tau - t0) / (S - s0)
         pos = [h for h in history if h[1] > 0]
         neg = [h for h in history if h[1] < 0]
-        if pos and neg:  # bracketed: secant through the last two points, kept inside
-            lo, hi = max(pos)[0], min(neg)[0]
-            t0, s0, _ = history[-2]
-            sec = tau - S * (tau - t0) / (S - s0) if S != s0 else float("nan")
-            if lo < hi:
-                cand = sec if lo < sec < hi else 0.5 * (lo + hi)
+        lo = max(pos)[0] if pos else None
+        hi = min(neg)[0] if neg else None
+        if lo is not None and hi is not None and lo < hi:  # bracketed
+            cand = sec if lo < sec < hi else 0.5 * (lo + hi)
+        elif math.isfinite(sec) and abs(sec - tau) > abs(cand - tau):
+            cand = sec
     if cand <= 0:
         # toward the boundary: a quarter of the way, then 0 itself
         cand = 0.0 if tau < 1e-6 else tau / 4
