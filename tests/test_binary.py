@@ -547,4 +547,19 @@ def test_pql_residual_variance_diagnosis():
     P = Si - Si @ X @ np.linalg.solve(X.T @ Si @ X, X.T @ Si)
     r = y - fit.mu
     assert abs(r @ K @ r / np.trace(P @ K) - 1) < 1e-6
-    assert 0.81 < r @ r / np.trace(P) < 0.87
+    ratio = r @ r / np.trace(P)
+    assert 0.81 < ratio < 0.87
+    # rare null variants (MAC 5-20) with the samples' pedigree: mean z^2
+    # follows that ratio (measured 0.767), common ones are near 1 (0.994)
+    from gwaslmm.simulate import _pedigree
+
+    cfg = data["cfg"]
+    _, _, _, _, _, origin, founder_pop = _pedigree(cfg)
+    rng = np.random.default_rng(1)
+    sc = BinaryScanner(fit, X, y)
+    for (lo, hi), want in (((5 / 1200, 20 / 1200), (0.72, 0.82)), ((0.05, 0.5), (0.95, 1.05))):
+        G, _ = simulate_genotype_block(rng, rng.uniform(lo, hi, 20_000), cfg.fst, founder_pop,
+                                       origin, cfg.n_pops)
+        G = G.astype(np.float64)[:, G.std(axis=0) > 0]
+        z2 = float(np.mean(sc.test(sc.prepare(np.array(G, order="F"))).extra["score_z"] ** 2))
+        assert want[0] < z2 < want[1], (lo, z2)
