@@ -142,18 +142,20 @@ VC_KEYS = ("vc_theta", "vc_se", "vc_names", "vc_kinds", "vc_boundary", "vc_logl"
 def null_kind(prefix: str) -> str:
     """'components' for a null model file with several variance components,
     'binary' for a binary trait's, else 'eigen' (also when the file is
-    missing: load_null then says so)."""
-    return file_kind(null_path(prefix))
+    missing or unreadable: load_null then says so)."""
+    kind = file_kind(null_path(prefix))
+    return "eigen" if kind == "unreadable" else kind
 
 
 def file_kind(path: str) -> str:
-    """:func:`null_kind` of a null model file given by its path."""
+    """:func:`null_kind` of a null model file given by its path ('unreadable'
+    where it cannot be opened: the loaders then say why)."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             return ("components" if "vc_theta" in npz.files else
                     "binary" if "bin_tau" in npz.files else "eigen")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        return "eigen"
+        return "unreadable"
 
 
 BIN_SCALARS = ("bin_tau", "bin_tau_se", "bin_t", "bin_psi", "bin_prevalence", "bin_iterations",
@@ -198,6 +200,9 @@ def load_binary_null(path: str, source) -> tuple:
     if not ((z["mu"] > 0) & (z["mu"] < 1)).all() or not np.isin(z["y"], (0.0, 1.0)).all():
         raise InputError(f"{path} is damaged: fitted probabilities outside (0, 1) or a "
                          f"phenotype other than 0/1")
+    if not (np.diag(z["L"]) > 0).all() or not float(z["bin_tau"]) >= 0:
+        raise InputError(f"{path} is damaged: its Cholesky factor has a diagonal entry <= 0, "
+                         f"or tau < 0")
     return _stored_selection(path, z, source, str(z["name"])), z
 
 

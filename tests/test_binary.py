@@ -563,3 +563,47 @@ def test_pql_residual_variance_diagnosis():
         G = G.astype(np.float64)[:, G.std(axis=0) > 0]
         z2 = float(np.mean(sc.test(sc.prepare(np.array(G, order="F"))).extra["score_z"] ** 2))
         assert want[0] < z2 < want[1], (lo, z2)
+
+
+def test_cli_binary_fault_pass(binary_pheno, tmp_path):
+    """Findings of a fault-injection pass, each now one line (or a valid run)."""
+    ph = ["--pheno", binary_pheno, "--pheno-name", "cc10"]
+    # a covariate 1 for every case and 100 controls: quasi-separation
+    rows = [ln.split("\t") for ln in slurp(binary_pheno).splitlines()[1:]]
+    rng = np.random.default_rng(0)
+    ctrl = [i for i, r in enumerate(rows) if r[2] == "1"]
+    chosen = set(rng.choice(ctrl, 100, replace=False).tolist())
+    cov = tmp_path / "q.covar"
+    cov.write_text("FID\tIID\tquasi\n" + "".join(
+        f"{r[0]}\t{r[1]}\t{int(r[2] == '2' or i in chosen)}\n" for i, r in enumerate(rows)))
+    r = _run(["assoc", "--bfile", BASE[1], "--covar", str(cov), *ph, "--binary", "--out",
+              str(tmp_path / "q")])
+    assert r.exit_code == 1 and "separate cases from controls" in r.output, r.output
+    # --spa-cutoff 0: SPA wherever it gives a p, never p > 1
+    out = str(tmp_path / "s0")
+    r = _run(["assoc", *BASE, *ph, "--binary", "--spa-cutoff", "0", "--chr", "1", "--out", out])
+    assert r.exit_code == 0, r.output
+    head, body = _table(out + ".assoc.tsv.gz")
+    nl = np.array([float(b[head.index("neg_log_10_p_value")]) for b in body])
+    assert (nl >= 0).all()
+    assert {b[head.index("p_method")] for b in body} >= {"spa", "spa-fast"}
+    # options
+    for args, msg in ((["--binary", "--spa-cutoff", "nan"], "--spa-cutoff nan"),
+                      (["--binary", "--firth-p", "0.1"], "add --firth"),
+                      (["--spa-cutoff", "3"], "--spa-cutoff goes with --binary")):
+        r = _run(["assoc", *BASE, *ph, *args, "--out", str(tmp_path / "o")])
+        assert r.exit_code == 2 and msg in r.output, (args, r.output)
+    # a null model file whose Cholesky factor was zeroed
+    null = str(tmp_path / "n")
+    assert _run(["reml", *BASE, *ph, "--binary", "--save-null", null, "--out",
+                 str(tmp_path / "r")]).exit_code == 0
+    z = dict(np.load(null + ".null.npz"))
+    z["L"][:] = 0.0
+    np.savez(str(tmp_path / "z.null.npz"), **z)
+    r = _run(["assoc", "--bfile", BASE[1], "--binary", "--null", str(tmp_path / "z"), "--out",
+              str(tmp_path / "e")])
+    assert r.exit_code == 1 and "is damaged: its Cholesky factor" in r.output, r.output
+    (tmp_path / "junk.null.npz").write_bytes(b"not a zip file")
+    r = _run(["assoc", "--bfile", BASE[1], "--binary", "--null", str(tmp_path / "junk"),
+              "--out", str(tmp_path / "e")])
+    assert r.exit_code == 1 and "drop --binary" not in r.output, r.output

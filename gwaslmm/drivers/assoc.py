@@ -298,13 +298,14 @@ def _chunk_of(opts, out, source, tested, log) -> tuple:
 
 def run_assoc(opts, log) -> dict:
     import_in_background("scipy.special")  # needed for p-values, after the inputs are read
+    check_binary_options(opts)
     if opts.binary and (len(opts.pheno_name) > 1 or opts.all_pheno):
-        raise UsageError("--binary scans one phenotype per run; give a single --pheno-name")
+        raise UsageError(f"--binary scans one phenotype per run; give a single --pheno-name "
+                         f"instead of {'--all-pheno' if opts.all_pheno else 'several'}")
     if len(opts.pheno_name) > 1 or opts.all_pheno:
         from .assoc_multi import run_assoc_multi
 
         return run_assoc_multi(opts, log)
-    check_binary_options(opts)
     if opts.binary:
         check_binary_assoc(opts)
     components = not opts.binary and (wants_components(opts) or bool(

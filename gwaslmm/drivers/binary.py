@@ -137,7 +137,8 @@ class BinaryEstimates:
                  + (f", liability scale (prevalence {self.prevalence:g}) "
                     f"{self.h2_liability:.4g} (se {self.h2_liability_se:.3g})"
                     if self.prevalence is not None else "")
-                 + f"; {self.iterations} iterations"]
+                 + f"; {self.iterations} random-effect iterations"
+                 + (f" over {len(self.history)} values of tau" if self.history else "")]
         if self.history:
             lines.append(f"  converged when the Newton step |score|/AI is below {TAU_TOL:g} "
                          f"(|tau| + {TAU_TOL:g}), the random effects to {MODE_TOL:g} relative; "
@@ -302,17 +303,33 @@ def check_binary_assoc(opts) -> None:
 
 
 def check_binary_options(opts) -> None:
-    """--prevalence/--firth/--spa-cutoff need --binary; values in range."""
+    """--prevalence/--firth/--spa-cutoff/--firth-p need --binary (--firth-p
+    also --firth); values in range, NaN refused."""
+    scan = hasattr(opts, "spa_cutoff")
+    set_ = {"--prevalence": getattr(opts, "prevalence", None) is not None,
+            "--firth": getattr(opts, "firth", False),
+            "--spa-cutoff": scan and opts.spa_cutoff != 2.0,
+            "--firth-p": scan and opts.firth_p != 0.05}
     if not getattr(opts, "binary", False):
-        for flag, v in (("--prevalence", getattr(opts, "prevalence", None)),
-                        ("--firth", getattr(opts, "firth", False))):
-            if v:
-                raise UsageError(f"{flag} goes with --binary")
+        given = [flag for flag, v in set_.items() if v]
+        if given:
+            raise UsageError(f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} "
+                             f"with --binary")
         return
     K = getattr(opts, "prevalence", None)
     if K is not None and not 0 < K < 1:
         raise UsageError(f"--prevalence {K:g}: give the population prevalence as a share in "
                          f"(0, 1)")
+    if scan:
+        if set_["--firth-p"] and not opts.firth:
+            raise UsageError("--firth-p sets the threshold of --firth; add --firth")
+        if not opts.spa_cutoff >= 0:  # NaN too
+            raise UsageError(f"--spa-cutoff {opts.spa_cutoff}: give a number >= 0")
+        if not 0 < opts.firth_p <= 1:
+            raise UsageError(f"--firth-p {opts.firth_p}: give a p-value in (0, 1]")
+        if opts.null and K is not None:
+            raise UsageError("--prevalence is used when the null model is fitted (reml "
+                             "--binary --prevalence); drop it with --null")
 
 
 def run_reml_binary(opts, source, sel, snp_idx, log, out) -> dict:
@@ -334,6 +351,9 @@ def run_reml_binary(opts, source, sel, snp_idx, log, out) -> dict:
     if opts.save_null and sel.y.shape[1] != 1:
         raise UsageError("--save-null stores the null model of one phenotype; pick one with "
                          "--pheno-name")
+    for k, name in enumerate(sel.pheno_names):  # every phenotype's coding and counts first
+        col = sel.y[~np.isnan(sel.y[:, k]), k]
+        check_counts(binary_coding(col, name)[0], name)
     if opts.loco:
         y01, _, _ = binary_phenotype(sel.y[:, 0], sel.pheno_names[0], log)
         rows, fits = [], []

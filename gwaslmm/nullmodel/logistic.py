@@ -74,7 +74,16 @@ def logistic_regression(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None 
         mu = expit(eta)
         w = mu * (1 - mu)
         H = X.T @ (w[:, None] * X)
-        step = np.linalg.solve(H, X.T @ (y - mu))
+        try:
+            step = np.linalg.solve(H, X.T @ (y - mu))
+        except np.linalg.LinAlgError:
+            step = np.full(c, np.nan)
+        if not np.isfinite(step).all():
+            raise NumericalError(
+                f"logistic regression on the covariates breaks down at iteration {it}: X'WX "
+                f"is singular (fitted probabilities from {mu.min():.3g} to {mu.max():.3g}, "
+                f"largest |estimate| {np.max(np.abs(alpha)):.3g} on the logit scale): the "
+                f"covariates (quasi-)separate cases from controls, or are collinear")
         halve = 0
         while True:
             new = alpha + step

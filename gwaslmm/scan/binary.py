@@ -150,7 +150,12 @@ class BinaryScanner:
         code = np.zeros(k, np.int64)
         far = np.flatnonzero(np.abs(z) > self.spa_cutoff)
         if far.size:
-            nl[far], code[far] = self.spa(Xraw[:, far], T[far], var2[far])
+            nl_spa, code_spa = self.spa(Xraw[:, far], T[far], var2[far])
+            # Barndorff-Nielsen's formula is singular at the mean: where it
+            # gives no valid p (a score near 0 under a cutoff near 0), the
+            # normal p stands, labelled so
+            ok = nl_spa >= 0
+            nl[far[ok]], code[far[ok]] = nl_spa[ok], code_spa[ok]
         se = se_from_p(beta, nl)
         normal = code == 0
         se[normal] = 1.0 / np.sqrt(var2[normal])
