@@ -68,11 +68,9 @@ def load_selection(opts, source, log):
         path = null_path(opts.null)
     kind = file_kind(path)
     binary = getattr(opts, "binary", False)
-    if kind == "unreadable":  # the loader says why
-        if binary:
-            return load_binary_null(path, source)[0]
-        return load_null(path, source).selection
-    if (kind == "binary") != binary:
+    if kind == "unreadable" and binary:  # the loader says why
+        return load_binary_null(path, source)[0]
+    if kind != "unreadable" and (kind == "binary") != binary:
         raise UsageError(f"--null {opts.null} holds the null model of a "
                          f"{'binary' if kind == 'binary' else 'quantitative'} trait: "
                          + ("add --binary" if kind == "binary" else "drop --binary"))
