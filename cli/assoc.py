@@ -31,6 +31,22 @@ def _columns():
 @click.option("--fast", is_flag=True,
               help="Fix lambda at the null REML estimate (EMMAX/GCTA-MLMA style).")
 @click.option("--loco", is_flag=True, help="Leave-one-chromosome-out kinships.")
+@click.option("--engine", "engine_choice", type=click.Choice(["dense", "cg", "auto"]),
+              default="dense", show_default=True,
+              help="dense: the kinship and its decomposition (exact, or --fast); cg: the "
+                   "large-sample engine (never forms the kinship: genotypes at 2 bits, "
+                   "Monte-Carlo REML, one batched conjugate-gradient solve for every LOCO "
+                   "mask, fixed-variance tests with a calibrated x'Px, exact below "
+                   "--retest-p); auto: cg from 8,000 analysed samples where it applies.")
+@click.option("--retest-p", type=float, default=1e-5, show_default=True,
+              help="--engine cg: re-test every variant with a calibrated p below this by its "
+                   "own exact solve.")
+@click.option("--cg-tol", type=click.FloatRange(min=1e-12, max=0.1), default=5e-4,
+              show_default=True,
+              help="--engine cg: relative residual of the LOCO solves (BOLT-LMM's 5e-4).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="--engine cg: seed of the Monte-Carlo REML phenotypes and the calibration "
+                   "variants.")
 @click.option("--gxe", metavar="NAME",
               help="Gene-by-environment: test x*NAME per variant (NAME a quantitative or 0/1 "
                    "covariate, kept as a main effect; GEMMA -gxe). Wald test.")

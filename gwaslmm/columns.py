@@ -46,7 +46,9 @@ OPTIONAL_COLUMNS = {
                "logistic mixed model's null fit (its normal-approximation z)",
     "p_method": "--binary: which approximation gave p_value: normal (|score_z| at most "
                 "--spa-cutoff), spa (saddlepoint), spa-fast (saddlepoint with the non-carriers "
-                "of the sparse allele by their normal cumulant)",
+                "of the sparse allele by their normal cumulant); --engine cg: calibrated "
+                "(x'Px from the calibration factor) or exact (x'Px, x'Py and y'Py by the "
+                "variant's own CG solve: every variant with a calibrated p below --retest-p)",
     "af_cases": "--binary: effect-allele frequency in the cases (missing calls at the "
                 "variant's mean)",
     "af_controls": "--binary: effect-allele frequency in the controls",
@@ -61,8 +63,9 @@ OPTIONAL_COLUMNS = {
     "info": "imputation quality over the analysed samples: IMPUTE INFO (--bgen) or MaCH "
             "R-squared (--pfile dosages); only for those inputs",
 }
-# p_method's labels by code (gwaslmm.scan.spa: NORMAL, SPA, SPA_FAST)
-METHOD_LABELS = ("normal", "spa", "spa-fast")
+# p_method's labels by code (gwaslmm.scan.spa: NORMAL, SPA, SPA_FAST; gwaslmm.scan.calibrated:
+# CALIBRATED, EXACT)
+METHOD_LABELS = ("normal", "spa", "spa-fast", "calibrated", "exact")
 ALWAYS = ("n_miss",)  # optional columns every scan writes
 ASSOC_COLUMNS = {**BASE_COLUMNS, **OPTIONAL_COLUMNS}
 

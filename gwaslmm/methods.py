@@ -118,7 +118,8 @@ def _binary_columns(test):
 
 
 def _no_scanner(*_):
-    raise TypeError("binary scanners are made by gwaslmm.drivers.binary.binary_models")
+    raise TypeError("binary and CG scanners are made with their null models "
+                    "(gwaslmm.drivers.binary.binary_models, gwaslmm.drivers.cg.cg_models)")
 
 
 METHODS[("binary", "score")] = Method(
@@ -126,6 +127,18 @@ METHODS[("binary", "score")] = Method(
     kinship_precision="float32", build=_no_scanner, columns_of=_binary_columns,
     why_not="with --binary, which tests by the score test against the logistic mixed model "
             "with saddlepoint p-values")
+
+
+def _cg_columns(test):
+    from .scan.calibrated import COLUMNS
+
+    return COLUMNS[test]
+
+
+METHODS[("quantitative", "cg")] = Method(
+    trait="quantitative", engine="cg", tests=("wald", "score"), explicit_basis=False,
+    kinship_precision="float32", build=_no_scanner, columns_of=_cg_columns,
+    why_not="by --engine cg, which fixes the variance ratio at the null estimate (like --fast)")
 
 
 def method_for(trait: str, engine: str) -> Method:

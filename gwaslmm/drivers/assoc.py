@@ -33,6 +33,7 @@ from .models import chromosomes_of, load_selection, loco_fingerprint, null_model
 from .scan_loop import ScanSummary, scan_variants
 from .binary import (binary_models, binary_phenotype, binary_scanner_factory,
                      check_binary_assoc, check_binary_options)
+from .cg import cg_models, check_cg_options, resolve_engine
 from .vc import component_models, wants_components
 
 
@@ -241,7 +242,10 @@ def _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, 
             tested_in_kinship: bool = True) -> float:
     """After a phenotype's scan: its summary in the log, the analysed samples,
     the GWAS-SSF metadata and the plots; returns lambda_GC."""
-    if opts.loco:
+    if opts.loco and method.engine == "cg":
+        h2_text = (f"{fits[0][1].h2:.4g} (se {fits[0][1].h2_se:.3g}; all variants, the same "
+                   f"for every LOCO mask)") if fits else "NA"
+    elif opts.loco:
         log.write("h2 per left-out chromosome: " + ", ".join(f"chr {c}: {f.h2:.4g}"
                                                              for c, f in fits))
         h2_text = "LOCO " + ", ".join(f"{c}:{f.h2:.3g}" for c, f in fits)
@@ -299,6 +303,8 @@ def _chunk_of(opts, out, source, tested, log) -> tuple:
 def run_assoc(opts, log) -> dict:
     import_in_background("scipy.special")  # needed for p-values, after the inputs are read
     check_binary_options(opts)
+    if opts.engine_choice == "cg":
+        check_cg_options(opts)
     if opts.binary and (len(opts.pheno_name) > 1 or opts.all_pheno):
         raise UsageError(f"--binary scans one phenotype per run; give a single --pheno-name "
                          f"instead of {'--all-pheno' if opts.all_pheno else 'several'}")
@@ -327,6 +333,10 @@ def run_assoc(opts, log) -> dict:
         sel = load_selection(opts, source, log)
     else:
         sel = select_samples(opts, source, log, need_phenotype=True)
+    if opts.engine_choice == "auto":
+        opts = resolve_engine(opts, sel.n, log)
+        if opts.engine_choice == "cg":
+            method = method_for("quantitative", "cg")
     tested = selected_variants(opts, source, log, "tested variants")
     selection = hashlib.sha256(np.ascontiguousarray(tested).tobytes()).hexdigest()[:16]
     tested, chunk = _chunk_of(opts, out, source, tested, log)
@@ -355,7 +365,9 @@ def run_assoc(opts, log) -> dict:
     fits, fps = [], []
     chroms = source.variants.chromosome
     try:
-        models = (binary_models(opts, source, sel, y01, kin_idx, chromosomes, log,
+        models = (cg_models(opts, source, sel, kin_idx, tested, chromosomes, log)
+                  if method.engine == "cg" else
+                  binary_models(opts, source, sel, y01, kin_idx, chromosomes, log,
                                 binary_scanner_factory(opts, sel, y01)) if opts.binary else
                   component_models(opts, source, sel, kin_idx, log, opts.test,
                                    opts.rotate_dtype, chromosomes) if components else

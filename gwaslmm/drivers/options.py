@@ -176,10 +176,14 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentO
     spa_cutoff: float = 2.0  # --binary: |z| above which the saddlepoint p is used
     firth: bool = False
     firth_p: float = 0.05    # --binary --firth: Firth for variants with a score p below this
+    engine_choice: str = "dense"  # --engine: dense, cg or auto
+    retest_p: float = 1e-5   # --engine cg: exact re-test below this calibrated p
+    cg_tol: float = 5e-4     # --engine cg: relative residual of the LOCO solves
+    seed: int = 1            # --engine cg: Monte-Carlo REML and calibration draws
 
     @property
     def engine(self) -> str:
-        return "fast" if self.fast else "exact"
+        return "cg" if self.engine_choice == "cg" else "fast" if self.fast else "exact"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -123,6 +123,9 @@ def scan_many(targets: list, source: GenotypeSource, samples: np.ndarray,
             ok, reason = block_qc(blk, n, filters)
             counts = summarize_reasons(reason)
             cols = np.flatnonzero(ok)
+            locate = getattr(first, "locate", None)  # scanners that look variants up
+            if locate is not None:
+                locate(variant_idx[a:b][cols])
             X = blk.fill(cols, buf)  # mean-imputed effect-allele counts
             t1 = time.perf_counter()
             log.stage("qc", t1 - t0)

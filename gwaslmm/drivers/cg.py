@@ -1,0 +1,211 @@
+"""Null models of the large-sample engine (``assoc --engine cg``): the
+kinship's variants packed at 2 bits, h2 by Monte-Carlo REML on all of them,
+then one batched CG solve for every LOCO mask's P y and the calibration
+variants, the re-tests of the packed variants solved together, and one
+:class:`~gwaslmm.scan.calibrated.CalibratedScanner` per mask handed to the
+scan loop (as :func:`gwaslmm.drivers.models.null_models` does for the
+dense engine).  Which engine runs (``--engine auto``) is decided here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+
+from ..errors import UsageError
+from ..qc import qc_report_lines
+from .models import Fitted
+
+# --engine auto: the CG engine from this many analysed samples (README, Performance)
+AUTO_CROSSOVER = 8000
+CALIBRATION_VARIANTS = 30
+RETEST_P = 1e-5
+RETEST_BATCH = 256  # re-tested variants per batched solve
+
+
+def resolve_engine(opts, n: int, log):
+    """``--engine auto``: the options with engine_choice 'cg' from
+    AUTO_CROSSOVER analysed samples when the run is one the CG engine offers,
+    else 'dense'; the log says which and why."""
+    from dataclasses import replace
+
+    pick, why = "dense", f"{n} analysed samples (cg from {AUTO_CROSSOVER})"
+    if n >= AUTO_CROSSOVER:
+        try:
+            check_cg_options(replace(opts, engine_choice="cg"))
+            pick = "cg"
+        except UsageError as exc:
+            why = f"{n} analysed samples, but {exc}"
+    log.write(f"--engine auto: the {pick} engine ({why})")
+    return replace(opts, engine_choice=pick)
+
+
+def check_cg_options(opts) -> None:
+    """What the CG engine does not offer (yet): one usage error naming it."""
+    from .options import given_flags
+
+    given = given_flags(opts, "--grm", "--kinship", "--eigen", "--save-eigen", "--null",
+                        "--gxe", "--within-family", "--binary", "--random", "--random-slope",
+                        "--mgrm", "--no-kinship", "--model-snps")
+    if given:
+        raise UsageError(f"--engine cg builds its kinship from the genotypes and fits one "
+                         f"kinship for a quantitative trait; {', '.join(given)} not offered "
+                         f"with it (yet): use the dense engine")
+    if len(opts.pheno_name) > 1 or opts.all_pheno:
+        raise UsageError("--engine cg scans one phenotype per run (yet): give a single "
+                         "--pheno-name")
+    if opts.test not in ("wald", "score"):
+        raise UsageError(f"--engine cg fixes the variance ratio at the null estimate (like "
+                         f"--fast): --test {opts.test} is not offered; choose wald or score")
+    if not 0 < opts.retest_p < 1:
+        raise UsageError(f"--retest-p must be in (0, 1), got {opts.retest_p}")
+
+
+def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
+    """Yield a :class:`Fitted` (scanner built) per LOCO mask, or one for the run."""
+    from ..genotypes.packed import pack_source
+    from ..nullmodel.cg import ALL, KinshipOperator, h_solve, mc_reml
+    from ..scan.calibrated import CalibratedScanner, MaskSolution
+
+    n = sel.n
+    if opts.loco and not chromosomes:
+        return  # nothing to scan (an empty chunk): no null model to fit
+    t0 = time.perf_counter()
+    packed, passed, reasons, secs = pack_source(
+        source, sel.idx, kin_idx, opts.grm_type, opts.filters, opts.memory_gb,
+        progress=log.progress("kinship variants (packing): variants", kin_idx.size))
+    log.lines(qc_report_lines(reasons, opts.filters, kin_idx.size, packed.m))
+    log.write(f"packed genotypes: {n} samples x {packed.m} variants at 2 bits "
+              f"({packed.nbytes / 2**20:.1f} MiB) in {secs:.2f}s; the kinship ({opts.grm_type}) "
+              f"is never formed")
+    log.stage("pack", secs)
+    Wq = np.linalg.qr(sel.W)[0]
+    block = _decode_block(n, opts.memory_gb)
+    op = KinshipOperator(packed, Wq, np.float32, block)
+    y, name = sel.y[:, 0], sel.pheno_names[0]
+    fit = mc_reml(op, y, sel.W, name, seed=opts.seed, log=log)
+    log.lines(fit.log_lines())
+    log.stage("null", fit.seconds)
+    # one right-hand side per LOCO mask, plus the calibration variants
+    labels = list(packed.chromosomes)
+    if opts.loco:
+        scopes = list(chromosomes)
+        masks = [labels.index(c) if c in labels else ALL for c in scopes]
+    else:
+        scopes, masks = [None], [ALL]
+    rng = np.random.default_rng(opts.seed + 1)
+    n_cal = min(CALIBRATION_VARIANTS, packed.m)
+    cal = np.sort(rng.choice(packed.m, size=n_cal, replace=False))
+    Zc = op.project(op.columns(cal))
+    cal_masks = packed.chrom[cal].astype(np.int64) if opts.loco else np.full(n_cal, ALL)
+    yq = op.project(y)
+    B = np.column_stack([np.repeat(yq[:, None], len(masks), axis=1), Zc])
+    all_masks = np.concatenate([np.array(masks, dtype=np.int64), cal_masks])
+    t1 = time.perf_counter()
+    res = h_solve(op, B, all_masks, fit.delta, opts.cg_tol, what="LOCO solve")
+    nm = len(masks)
+    PY = res.X[:, :nm]
+    U = res.X[:, nm:]
+    ratio = np.einsum("ij,ij->j", Zc, U) / np.einsum("ij,ij->j", Zc, Zc)
+    gamma, gamma_se = float(ratio.mean()), float(ratio.std(ddof=1) / np.sqrt(n_cal))
+    log.write(f"solve: {B.shape[1]} right-hand sides ({nm} phenotype mask(s) + {n_cal} "
+              f"calibration variants), {res.iterations} CG passes to relative residual "
+              f"{opts.cg_tol:g} (largest reached {res.residual.max():.2g}) in "
+              f"{time.perf_counter() - t1:.1f}s")
+    log.write(f"calibration: x'Px / x'Qx = {gamma:.6g} (se {gamma_se:.2g}, sd "
+              f"{ratio.std(ddof=1):.3g} over {n_cal} random variants; range "
+              f"{ratio.min():.4g}-{ratio.max():.4g})")
+    log.stage("solve", time.perf_counter() - t1)
+    sols = [MaskSolution(mask=mk, py=PY[:, j], q=float(yq @ PY[:, j]), gamma=gamma,
+                         gamma_se=gamma_se, exact={}) for j, mk in enumerate(masks)]
+    op64 = op.with_dtype(np.float64)
+    solver = ExactSolver(op64, y, fit.delta)
+    t2 = time.perf_counter()
+    n_re = retest_packed(op, solver, sols, masks, sel.W.shape[1], tested, opts.retest_p, log)
+    log.stage("retest", time.perf_counter() - t2)
+
+    fp = _fingerprint(fit, sel)
+    log.write(f"CG engine: {op.passes} passes over the packed genotypes in {op.seconds:.1f}s "
+              f"(float32 blocks of {block} variants), {op64.passes} in float64 for {n_re} "
+              f"re-tested variants; {time.perf_counter() - t0:.1f}s before the scan")
+    for scope, sol in zip(scopes, sols):
+        scanner = CalibratedScanner(sol, Wq, opts.test, solver, opts.retest_p)
+        yield Fitted(scope=scope, fit=fit, fingerprint=fp, scanner=scanner)
+
+
+def _decode_block(n: int, memory_gb: float) -> int:
+    """Variants decoded at a time: a float32 buffer of at most 1/8 of the budget, 4096 at most."""
+    per = 4 * n
+    return int(max(64, min(4096, memory_gb * 2**30 / 8 / per)))
+
+
+def _fingerprint(fit, sel) -> str:
+    h = hashlib.sha256()
+    h.update(np.float64(fit.delta).tobytes())
+    h.update(np.ascontiguousarray(sel.y[:, 0]).tobytes())
+    h.update(np.ascontiguousarray(sel.idx).tobytes())
+    return h.hexdigest()[:16]
+
+
+class ExactSolver:
+    """Exact a = x'P_H x, b = x'P_H y (each (k,)) and q = y'P_H y for columns
+    X (n, k) under a LOCO mask: one float64 CG solve of [Q X, Q y] (the
+    phenotype again, so that q is exact too) to relative residual EXACT_TOL."""
+
+    def __init__(self, op64, y: np.ndarray, delta: float):
+        self.op, self.yq, self.delta = op64, op64.project(y), delta
+
+    def __call__(self, X: np.ndarray, mask: int):
+        from ..nullmodel.cg import EXACT_TOL, h_solve
+
+        Xq = self.op.project(np.asarray(X, dtype=np.float64))
+        res = h_solve(self.op, np.column_stack([Xq, self.yq]), mask, self.delta, EXACT_TOL,
+                      what="re-test solve")
+        U, py = res.X[:, :-1], res.X[:, -1]
+        return (np.einsum("ij,ij->j", Xq, U), self.yq @ U, float(self.yq @ py))
+
+
+def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarray,
+                  retest_p: float, log) -> int:
+    """Exact a, b, q for the packed variants that are tested and whose
+    calibrated p is below ``retest_p`` (with a margin of 1.5x): Z'[P y per
+    mask, Wq] in one pass, then their solves batched per mask.  Fills each
+    solution's ``exact`` (raw genotype scale) and ``q_exact``."""
+    from ..scan.calibrated import approximate_neglog10
+
+    packed = op.packed
+    n = packed.n
+    nm = len(sols)
+    ZtV = op.genotypes_t_times(np.column_stack([np.column_stack([s.py for s in sols]), op.Wq]))
+    if nm > 1:  # LOCO: each variant with its own chromosome's mask
+        pos = {mk: j for j, mk in enumerate(masks)}
+        col = np.array([pos.get(int(ch), -1) for ch in packed.chrom], dtype=np.int64)
+    else:
+        col = np.zeros(packed.m, dtype=np.int64)
+    ok = col >= 0
+    colc = np.maximum(col, 0)
+    sxx = packed.centred_sumsq - np.einsum("ij,ij->i", ZtV[:, nm:], ZtV[:, nm:])
+    b = ZtV[np.arange(packed.m), colc]
+    q = np.array([s.q for s in sols])[colc]
+    nl = approximate_neglog10(q, n - c - 1, n, sols[0].gamma * sxx, b)
+    is_tested = np.isin(packed.variant_idx, tested)
+    hits = np.flatnonzero(ok & is_tested & (nl > -np.log10(retest_p / 1.5)))
+    if not hits.size:
+        log.write(f"re-test: no tested kinship variant has a calibrated p below {retest_p:g}")
+        return 0
+    for j in np.unique(col[hits]).tolist():
+        sol, rows = sols[j], hits[col[hits] == j]
+        for s in range(0, rows.size, RETEST_BATCH):
+            part = rows[s:s + RETEST_BATCH]
+            a_std, b_std, sol.q_exact = solver(op.columns(part), int(masks[j]))
+            # the scan's raw genotypes x = z / scale + const: a / scale^2, b / scale
+            scale = packed.scale[part]
+            for v, ai, bi in zip(packed.variant_idx[part].tolist(), a_std / scale ** 2,
+                                 b_std / scale):
+                sol.exact[v] = (float(ai), float(bi))
+    log.write(f"re-test: {hits.size} tested kinship variants with a calibrated p below "
+              f"{retest_p:g} (with a 1.5x margin) solved exactly (float64, relative residual "
+              f"1e-9)")
+    return int(hits.size)

@@ -1,0 +1,378 @@
+"""The one-kinship mixed model without the n x n kinship: products with K
+from the packed genotypes, V^-1 B by batched conjugate gradient, REML h2
+by Monte-Carlo REML (BOLT-LMM's; Loh et al. 2015).
+
+Model and scale.  y = W alpha + g + e, g ~ N(0, sigma_g^2 K), e ~ N(0,
+sigma_e^2 I), K = Z Z' / M from :mod:`gwaslmm.genotypes.packed`; V =
+sigma_g^2 H with H = K + delta I, delta = sigma_e^2 / sigma_g^2 = 1 / lam.
+The covariates are projected out: with Q = I - Wq Wq', REML's projection
+is P = Q (Q H Q)^+ Q / sigma_g^2, and P_H B = sigma_g^2 P B is the solution
+x in range(Q) of (Q K Q + delta I) x = Q B, which CG finds from x0 = 0
+(every iterate stays in range(Q)).  A LOCO mask c replaces K by K_-c =
+sum over variants off chromosome c of z z' / M_-c: one right-hand side per
+chromosome, all in the same passes over the genotypes
+(:class:`KinshipOperator`).  h2 = lam t / (lam t + 1) with t = tr(Kc)/n,
+GEMMA's (and the dense engine's) definition.
+
+Monte-Carlo REML: at REML's optimum y'PKPy / y'PPy = tr(PK) / tr(P); for
+y_r ~ N(0, H) (projected), E[y_r' P K P y_r] = tr(PK) and E[y_r' P P y_r] =
+tr(P), so delta is the root of f(log delta) = log(y'PKPy / y'PPy) -
+log(sum_r y_r'PKPy_r / sum_r y_r'PPy_r) over random phenotypes with fixed
+genetic and noise draws (secant in log delta).  Its SEs: the AI-REML
+information at the estimate (sampling SE, two more solves) and a
+jackknife over the random phenotypes (Monte-Carlo SE).
+
+The dense references are in the tests: the operator against K formed from
+the decoded genotypes, CG against numpy's solve, h2 against the dense REML.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import NumericalError
+
+ALL = -1  # the mask of "no chromosome left out"
+REML_TOL = 5e-3   # CG relative residual while estimating delta (BOLT-LMM's)
+SOLVE_TOL = 5e-4  # the LOCO solves of the phenotype and the calibration variants
+EXACT_TOL = 1e-9  # re-tested variants (float64)
+MAX_ITER = 500
+SECANT_STEPS = 10
+LOG_DELTA_TOL = 1e-3
+
+
+def n_probes(n: int) -> int:
+    """BOLT-LMM's number of Monte-Carlo phenotypes: max(min(4e9 / n^2, 15), 3)."""
+    return int(max(min(4e9 / float(n) ** 2, 15), 3))
+
+
+class KinshipOperator:
+    """K_mask B without K, from packed genotypes (block GEMMs on decoded floats).
+
+    packed : :class:`~gwaslmm.genotypes.packed.PackedGenotypes`.
+    Wq : ndarray (n, c) float64, orthonormal basis of the covariates.
+    dtype : the precision of the decoded blocks and their products
+        (float32: half the time; float64 for the exact re-tests).
+    block : variants decoded at a time (the buffer is n x block).
+    """
+
+    def __init__(self, packed, Wq: np.ndarray, dtype=np.float32, block: int = 2048):
+        self.packed = packed
+        self.Wq = np.asarray(Wq, dtype=np.float64)
+        self.dtype = np.dtype(dtype)
+        self.block = int(max(16, block))
+        self.blocks = packed.runs(self.block)
+        nch = len(packed.chromosomes)
+        self.m_chrom = np.bincount(packed.chrom, minlength=nch).astype(np.int64)
+        self.m = int(packed.m)
+        tr_c = np.bincount(packed.chrom, weights=packed.centred_sumsq, minlength=nch)
+        self.trace_chrom = tr_c  # tr(Kc) * M per chromosome's variants
+        self.passes = 0
+        self.seconds = 0.0
+        self._buf = None
+
+    def with_dtype(self, dtype) -> "KinshipOperator":
+        other = KinshipOperator(self.packed, self.Wq, dtype, self.block)
+        return other
+
+    def m_without(self, masks: np.ndarray) -> np.ndarray:
+        """M_-c per mask (ALL: M)."""
+        masks = np.asarray(masks)
+        out = np.full(masks.size, float(self.m))
+        sel = masks >= 0
+        out[sel] -= self.m_chrom[masks[sel]]
+        return out
+
+    def t(self, mask: int = ALL) -> float:
+        """tr(Kc_mask) / n."""
+        tot = self.trace_chrom.sum() - (self.trace_chrom[mask] if mask >= 0 else 0.0)
+        return float(tot / self.m_without(np.array([mask]))[0] / self.packed.n)
+
+    def _buffer(self):
+        if self._buf is None:
+            self._buf = np.empty((self.packed.n, self.block), dtype=self.dtype, order="F")
+        return self._buf
+
+    def kinship_times(self, B: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """K_mask[j] B[:, j] for every column j: B (n, k) float64, masks (k,)
+        int (chromosome index or ALL); returns (n, k) float64."""
+        t0 = time.perf_counter()
+        n, k = B.shape
+        masks = np.asarray(masks, dtype=np.int64)
+        Bd = np.asfortranarray(B, dtype=self.dtype)
+        out = np.zeros((n, k))
+        buf = self._buffer()
+        for a, b in self.blocks:
+            ch = self.packed.chrom[a]
+            drop = masks == ch
+            if drop.all():
+                continue
+            Z = self.packed.decode(a, b, buf)
+            T = Z.T @ Bd
+            if drop.any():
+                T[:, drop] = 0.0
+            out += Z @ T
+        out /= self.m_without(masks)
+        self.passes += 1
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def genotypes_t_times(self, B: np.ndarray) -> np.ndarray:
+        """Z' B: B (n, k) float64 -> (M, k) float64 (one pass)."""
+        t0 = time.perf_counter()
+        Bd = np.asfortranarray(B, dtype=self.dtype)
+        out = np.empty((self.m, B.shape[1]))
+        buf = self._buffer()
+        for a, b in self.blocks:
+            out[a:b] = self.packed.decode(a, b, buf).T @ Bd
+        self.passes += 1
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def genotypes_times(self, C: np.ndarray) -> np.ndarray:
+        """Z C: C (M, k) float64 -> (n, k) float64 (one pass)."""
+        t0 = time.perf_counter()
+        out = np.zeros((self.packed.n, C.shape[1]))
+        buf = self._buffer()
+        for a, b in self.blocks:
+            out += self.packed.decode(a, b, buf) @ np.asarray(C[a:b], dtype=self.dtype)
+        self.passes += 1
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def columns(self, rows: np.ndarray) -> np.ndarray:
+        """The standardized genotypes of packed variants ``rows``: (n, len) float64."""
+        out = np.empty((self.packed.n, len(rows)), order="F")
+        one = np.empty((self.packed.n, 1), order="F")
+        for t, r in enumerate(rows):
+            out[:, t] = self.packed.decode(int(r), int(r) + 1, one)[:, 0]
+        return out
+
+    def project(self, B: np.ndarray) -> np.ndarray:
+        """Q B = B - Wq Wq' B."""
+        return B - self.Wq @ (self.Wq.T @ B)
+
+
+@dataclass
+class CGResult:
+    X: np.ndarray          # (n, k) float64 solutions
+    iterations: int        # passes until every column met the tolerance
+    residual: np.ndarray   # (k,) relative residual |b - A x| / |b| reached (recursive)
+    seconds: float
+
+
+def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
+               what: str = "CG") -> CGResult:
+    """Solve A_j x_j = b_j for every column of B (n, k) float64 by conjugate
+    gradient, all columns in each pass: ``apply(P, cols)`` returns A_j p_j for
+    the columns ``cols`` (indices into B) of P (n, len(cols)).  A column stops
+    when |r| <= tol |b|; a column that does not within ``max_iter`` passes is
+    a :class:`NumericalError` with the residual reached."""
+    t0 = time.perf_counter()
+    n, k = B.shape
+    X = np.zeros((n, k))
+    R = np.array(B, dtype=np.float64, copy=True)
+    bnorm = np.sqrt(np.einsum("ij,ij->j", B, B))
+    rs = bnorm ** 2
+    Pd = R.copy()
+    active = bnorm > 0
+    it = 0
+    while active.any():
+        if it >= max_iter:
+            worst = int(np.argmax(np.where(active, np.sqrt(rs) / np.maximum(bnorm, 1e-300), 0)))
+            raise NumericalError(
+                f"{what}: conjugate gradient did not converge in {max_iter} passes: "
+                f"{int(active.sum())} of {k} right-hand sides above the relative residual "
+                f"{tol:g} (worst {np.sqrt(rs[worst]) / bnorm[worst]:.3g})")
+        idx = np.flatnonzero(active)
+        Pa = Pd[:, idx]
+        AP = apply(Pa, idx)
+        pap = np.einsum("ij,ij->j", Pa, AP)
+        if not (pap > 0).all():
+            raise NumericalError(f"{what}: the system is not positive definite (p'Ap = "
+                                 f"{pap.min():.3g}) after {it} passes")
+        alpha = rs[idx] / pap
+        X[:, idx] += Pa * alpha
+        R[:, idx] -= AP * alpha
+        rs_new = np.einsum("ij,ij->j", R[:, idx], R[:, idx])
+        Pd[:, idx] = R[:, idx] + Pa * (rs_new / rs[idx])
+        rs[idx] = rs_new
+        active[idx] = np.sqrt(rs_new) > tol * bnorm[idx]
+        it += 1
+    return CGResult(X=X, iterations=it, residual=np.sqrt(rs) / np.where(bnorm > 0, bnorm, 1.0),
+                    seconds=time.perf_counter() - t0)
+
+
+def h_solve(op: KinshipOperator, B: np.ndarray, masks, delta: float, tol: float,
+            what: str = "solve") -> CGResult:
+    """x_j in range(Q) with (Q K_mask_j Q + delta I) x_j = Q b_j (B (n, k))."""
+    masks = np.broadcast_to(np.asarray(masks, dtype=np.int64), (B.shape[1],))
+
+    def apply(P, cols):
+        return op.project(op.kinship_times(P, masks[cols])) + delta * P
+
+    return batched_cg(apply, op.project(np.asarray(B, dtype=np.float64)), tol, what=what)
+
+
+@dataclass
+class McRemlFit:
+    """Monte-Carlo REML estimates (one kinship, all variants)."""
+
+    name: str
+    n: int
+    c: int
+    m: int
+    delta: float
+    sigma_g2: float
+    sigma_e2: float
+    h2: float
+    h2_se: float       # AI-REML sampling SE
+    h2_se_mc: float    # Monte-Carlo SE (jackknife over the random phenotypes)
+    probes: int
+    t: float
+    beta: np.ndarray
+    beta_se: np.ndarray
+    steps: list = field(default_factory=list)  # (h2, f, CG passes) per secant step
+    boundary: str = "none"
+    seconds: float = 0.0
+
+    @property
+    def lam(self) -> float:
+        return 1.0 / self.delta
+
+    def row(self) -> list:
+        vals = (self.h2, self.h2_se, self.sigma_g2, self.sigma_e2, self.lam, np.nan, np.nan,
+                np.nan)
+        return [self.name, self.n] + ["NA" if not np.isfinite(v) else f"{v:.8g}"
+                                      for v in vals] + [self.boundary]
+
+    def log_lines(self, label: str = "") -> list:
+        lines = [f"null model{label} '{self.name}' (Monte-Carlo REML, {self.probes} random "
+                 f"phenotypes, {self.m} variants): n = {self.n}, h2 = {self.h2:.6g} (se "
+                 f"{self.h2_se:.3g}; Monte-Carlo se {self.h2_se_mc:.3g}), sigma_g2 = "
+                 f"{self.sigma_g2:.6g}, sigma_e2 = {self.sigma_e2:.6g}, lambda = "
+                 f"{self.lam:.6g}",
+                 "  secant steps (h2, f, CG passes): " + "; ".join(
+                     f"{h:.5f}, {f:+.4g}, {p}" for h, f, p in self.steps)]
+        if self.boundary != "none":
+            lines.append(f"  note: the REML equation has no root inside h2 in (0.001, 0.999) "
+                         f"(f keeps its sign); h2 is at the {self.boundary} end and has no "
+                         f"standard error")
+        return lines
+
+
+def _ratios(X: np.ndarray, B: np.ndarray, delta: float):
+    """Per column x'Kx and x'x for solutions X of (QKQ + delta) X = B
+    (QKQ x = b - delta x, so x'QKQx = x'b - delta x'x)."""
+    xx = np.einsum("ij,ij->j", X, X)
+    xkx = np.einsum("ij,ij->j", X, B) - delta * xx
+    return xkx, xx
+
+
+def mc_reml(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, seed: int = 1,
+            probes: int | None = None, log=None) -> McRemlFit:
+    """Monte-Carlo REML of h2 for y (n,) float64 with covariates W (n, c)
+    (intercept included) on the operator's kinship (all variants)."""
+    t0 = time.perf_counter()
+    n, c = W.shape
+    R = probes or n_probes(n)
+    rng = np.random.default_rng(seed)
+    yq = op.project(y)
+    if not np.dot(yq, yq) > 1e-12 * max(np.dot(y, y), 1e-300):
+        raise NumericalError(f"phenotype '{name}' is explained by the covariates (its residual "
+                             f"variance is {np.dot(yq, yq) / n:.3g})")
+    G = op.project(op.genotypes_times(rng.standard_normal((op.m, R))) / np.sqrt(op.m))
+    E = op.project(rng.standard_normal((n, R)))
+    t = op.t()
+    steps = []
+
+    def f(log_delta):
+        delta = float(np.exp(log_delta))
+        B = np.column_stack([yq, G + np.sqrt(delta) * E])
+        passes0 = op.passes
+        res = h_solve(op, B, ALL, delta, REML_TOL, what="Monte-Carlo REML")
+        xkx, xx = _ratios(res.X, B, delta)
+        val = float(np.log(xkx[0] / xx[0]) - np.log(xkx[1:].sum() / xx[1:].sum()))
+        jack = np.array([np.log(xkx[0] / xx[0])
+                         - np.log((xkx[1:].sum() - xkx[1 + r]) / (xx[1:].sum() - xx[1 + r]))
+                         for r in range(R)])
+        steps.append((t / (t + delta), val, op.passes - passes0))
+        return val, res, jack
+
+    lo_ld, hi_ld = np.log(t / 0.999 - t), np.log(t / 0.001 - t)  # h2 0.999 .. 0.001
+    x0, x1 = np.log(t / 0.25 - t), np.log(t / 0.5 - t)  # start at h2 = 0.25 and 0.5
+    f0, _, _ = f(x0)
+    f1, res, jack = f(x1)
+    boundary = "none"
+    for _ in range(SECANT_STEPS):
+        if f1 == f0:
+            break
+        x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
+        x2 = float(np.clip(x2, lo_ld, hi_ld))
+        if abs(x2 - x1) < LOG_DELTA_TOL:
+            x0, f0 = x1, f1
+            x1 = x2
+            f1, res, jack = f(x1)
+            break
+        x0, f0 = x1, f1
+        x1 = x2
+        f1, res, jack = f(x1)
+        if x1 in (lo_ld, hi_ld) and np.sign(f1) == np.sign(f0):
+            boundary = "upper" if x1 == lo_ld else "lower"
+            break
+    delta = float(np.exp(x1))
+    slope = (f1 - f0) / (x1 - x0) if x1 != x0 else np.nan
+    # REML scale at delta: sigma_g^2 = y'P_H y / (n - c)
+    py = res.X[:, 0]
+    sigma_g2 = float(np.dot(yq, py) / (n - c))
+    sigma_e2 = delta * sigma_g2
+    h2 = t / (t + delta)
+    # Monte-Carlo SE: the jackknife SD of f at the root over its slope in log delta
+    var_f = (R - 1) / R * np.sum((jack - jack.mean()) ** 2)
+    se_mc = float(h2 * (1 - h2) * np.sqrt(var_f) / abs(slope)) if np.isfinite(slope) and \
+        slope != 0 else float("nan")
+    # AI-REML information in (sigma_g2, sigma_e2): AI_ij = y'P A_i P A_j P y / 2
+    kpy = op.project(op.kinship_times(py[:, None], np.array([ALL])))[:, 0]
+    aux = h_solve(op, np.column_stack([kpy, py]), ALL, delta, SOLVE_TOL, what="AI-REML")
+    U = aux.X  # P_H K P_H y, P_H P_H y (in units of H)
+    vecs = np.column_stack([kpy, py])
+    ai = 0.5 * (vecs.T @ U) / sigma_g2 ** 3  # sigma_g^2 P = P_H: three P's
+    ai = 0.5 * (ai + ai.T)
+    try:
+        cov = np.linalg.inv(ai)
+        grad = np.array([t * sigma_e2, -t * sigma_g2]) / (t * sigma_g2 + sigma_e2) ** 2
+        h2_se = float(np.sqrt(grad @ cov @ grad))
+    except np.linalg.LinAlgError:
+        h2_se = float("nan")
+    if boundary != "none":
+        h2_se = se_mc = float("nan")
+    # fixed effects by GLS: alpha = (W'V^-1W)^-1 W'V^-1 y, with V^-1 W by CG
+    beta, beta_se = _fixed_effects(op, W, y, delta, sigma_g2)
+    return McRemlFit(name=name, n=n, c=c, m=op.m, delta=delta, sigma_g2=sigma_g2,
+                     sigma_e2=sigma_e2, h2=h2, h2_se=h2_se, h2_se_mc=se_mc, probes=R, t=t,
+                     beta=beta, beta_se=beta_se, steps=steps, boundary=boundary,
+                     seconds=time.perf_counter() - t0)
+
+
+def _fixed_effects(op: KinshipOperator, W: np.ndarray, y: np.ndarray, delta: float,
+                   sigma_g2: float):
+    """GLS alpha and its SE: H^-1 [W, y] by CG on the full space (no projection)."""
+    B = np.column_stack([W, y]).astype(np.float64)
+
+    def apply(P, cols):
+        return op.kinship_times(P, np.full(P.shape[1], ALL)) + delta * P
+
+    res = batched_cg(apply, B, SOLVE_TOL, what="fixed effects")
+    HiW = res.X[:, :-1]
+    A = W.T @ HiW
+    try:
+        Ai = np.linalg.inv(A)
+    except np.linalg.LinAlgError:
+        nan = np.full(W.shape[1], np.nan)
+        return nan, nan
+    beta = Ai @ (W.T @ res.X[:, -1])
+    se = np.sqrt(np.clip(np.diag(Ai) * sigma_g2, 0, None))
+    return beta, se

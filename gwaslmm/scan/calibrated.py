@@ -1,0 +1,123 @@
+"""Fixed-variance tests for the large-sample (CG) engine: x'Py exact from one
+solve per LOCO mask, x'Px from a calibration factor, exact where it matters.
+
+With H = K_c + delta I (the null model of :mod:`gwaslmm.nullmodel.cg`, delta
+fixed at its REML estimate) the statistics are those of the dense engine's
+``--fast`` scan (:func:`gwaslmm.scan.fixed.fixed_variance_stats`: Wald F
+with the scale re-estimated per variant) from q = y'P y, b = x'P y and a =
+x'P x.  b comes from P y (one CG solve per left-out chromosome); a is
+approximated by gamma * x'Q x (Q the covariate projection), gamma the mean
+of x'Px / x'Qx over random variants solved exactly (the device of BOLT-LMM,
+fastGWA and SAIGE).  Every variant whose approximate p is below a threshold
+is re-tested with its own solve, so a, b and q are exact there (``p_method``
+``exact``; the others ``calibrated``).  Re-tests of the packed (kinship)
+variants are solved together before the scan (:func:`retest_packed`); a
+tested variant outside them is solved in its block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..columns import METHOD_LABELS
+from .base import BlockResult, Prepared, collinear, column_sumsq
+from .designs import ADDITIVE
+from .fixed import block_result, fixed_variance_stats
+from .pvalues import neglog10_f1
+
+CALIBRATED = METHOD_LABELS.index("calibrated")
+EXACT = METHOD_LABELS.index("exact")
+COLUMNS = {"wald": ("t_stat", "p_method"), "score": ("t_stat", "f_score", "p_method")}
+
+
+@dataclass(frozen=True)
+class CGPrepared(Prepared):
+    """A block for :class:`CalibratedScanner`: Xt the kept raw (mean-imputed)
+    genotypes (n, k) float64; sxx (k,) = x'Qx; idx (k,) their variant indices."""
+
+    sxx: np.ndarray = None
+    idx: np.ndarray = None
+
+
+@dataclass
+class MaskSolution:
+    """What the scan of one LOCO mask needs: py = P_H y (n,), q = y'P_H y,
+    gamma the calibration factor and its SE, ``exact`` {variant index: (a, b)}
+    on the raw genotype scale and ``q_exact`` (float64 solve) when there are
+    re-tested variants."""
+
+    mask: int
+    py: np.ndarray
+    q: float
+    gamma: float
+    gamma_se: float
+    exact: dict
+    q_exact: float | None = None
+
+
+class CalibratedScanner:
+    """:class:`~gwaslmm.scan.base.Scanner` of the CG engine for one LOCO mask.
+
+    sol : :class:`MaskSolution`; Wq (n, c) the covariates' basis; solver :
+    ``solver(X (n, k), mask) -> (a (k,), b (k,), q)`` exact values by a
+    float64 CG solve (for re-tests found in a block); retest_p : re-test
+    variants with an approximate p below it."""
+
+    copies_per_variant = 4
+
+    def __init__(self, sol: MaskSolution, Wq: np.ndarray, test: str, solver, retest_p: float):
+        self.sol, self.Wq, self.solver = sol, Wq, solver
+        self.test_name, self.design = test, ADDITIVE
+        self.label = f"cg {test}"
+        self.columns = COLUMNS[test]
+        self.n, self.c = Wq.shape
+        self.df = self.n - self.c - 1
+        self.retest_nl = -np.log10(retest_p)
+        self.stages = {}
+        self.reserved_bytes = 0
+        self._idx = None
+        self.retested_in_scan = 0
+
+    def locate(self, idx: np.ndarray) -> None:
+        """The variant indices of the columns the next ``prepare`` gets."""
+        self._idx = np.asarray(idx, dtype=np.int64)
+
+    def prepare(self, X: np.ndarray) -> Prepared:
+        raw = column_sumsq(X)
+        sxx = raw - column_sumsq(self.Wq.T @ X)
+        keep = ~collinear(raw, sxx)
+        idx = self._idx if self._idx is not None else np.full(X.shape[1], -1)
+        Xk = X[:, keep] if not keep.all() else X
+        return CGPrepared(Xt=np.array(Xk, order="F"), keep=keep, sxx=sxx[keep], idx=idx[keep])
+
+    def test(self, prep: CGPrepared) -> BlockResult:
+        sol = self.sol
+        X = prep.Xt
+        b = X.T @ sol.py
+        a = sol.gamma * prep.sxx
+        q = np.full(b.size, sol.q)
+        code = np.full(b.size, CALIBRATED, dtype=np.int64)
+        for t, v in enumerate(prep.idx.tolist()):
+            hit = sol.exact.get(v)
+            if hit is not None:
+                a[t], b[t] = hit
+                q[t] = sol.q_exact
+                code[t] = EXACT
+        st = fixed_variance_stats(q, self.df, self.n, a, b)
+        nl = neglog10_f1(st["F_wald"], self.df)
+        miss = np.flatnonzero((code == CALIBRATED) & (nl > self.retest_nl))
+        if miss.size:  # below the threshold yet not solved before the scan
+            ae, be, qe = self.solver(X[:, miss], sol.mask)
+            a[miss], b[miss], q[miss] = ae, be, qe
+            code[miss] = EXACT
+            self.retested_in_scan += miss.size
+            st = fixed_variance_stats(q, self.df, self.n, a, b)
+        return replace(block_result(prep, st, self.df, self.test_name),
+                       extra={"p_method": code})
+
+
+def approximate_neglog10(q, df: int, n: int, a, b) -> np.ndarray:
+    """-log10 p of the fixed-variance Wald test from q, a, b (arrays (m,))."""
+    return neglog10_f1(fixed_variance_stats(q, df, n, a, b)["F_wald"], df)
