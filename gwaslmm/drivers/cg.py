@@ -21,6 +21,7 @@ from .models import Fitted
 # --engine auto: the CG engine from this many analysed samples (README, Performance)
 AUTO_CROSSOVER = 8000
 CALIBRATION_VARIANTS = 30
+DEFLATE = 20  # leading eigenpairs of the kinship for the preconditioner and the calibration
 RETEST_P = 1e-5
 RETEST_BATCH = 256  # re-tested variants per batched solve
 
@@ -66,8 +67,9 @@ def check_cg_options(opts) -> None:
 def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
     """Yield a :class:`Fitted` (scanner built) per LOCO mask, or one for the run."""
     from ..genotypes.packed import pack_source
-    from ..nullmodel.cg import ALL, KinshipOperator, h_solve, mc_reml
-    from ..scan.calibrated import CalibratedScanner, MaskSolution
+    from ..nullmodel.cg import ALL, KinshipOperator, h_solve, mc_reml, top_eigen
+    from ..scan.calibrated import (CalibratedScanner, MaskSolution, deflated_parts,
+                                   inverse_top)
 
     n = sel.n
     if opts.loco and not chromosomes:
@@ -85,7 +87,14 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
     block = _decode_block(n, opts.memory_gb)
     op = KinshipOperator(packed, Wq, np.float32, block)
     y, name = sel.y[:, 0], sel.pheno_names[0]
-    fit = mc_reml(op, y, sel.W, name, seed=opts.seed, log=log)
+    t_e = time.perf_counter()
+    defl = top_eigen(op, DEFLATE, seed=opts.seed + 2)
+    log.write(f"leading eigenvalues of the kinship (covariates projected out): "
+              f"{', '.join(f'{v:.4g}' for v in defl.s[:6])}{', ...' if defl.s.size > 6 else ''}"
+              f" ({defl.s.size} kept; the rest average {defl.rest:.4g}): the CG preconditioner "
+              f"and the calibration deflate them ({time.perf_counter() - t_e:.1f}s)")
+    log.stage("eigen", time.perf_counter() - t_e)
+    fit = mc_reml(op, y, sel.W, name, seed=opts.seed, deflation=defl)
     log.lines(fit.log_lines())
     log.stage("null", fit.seconds)
     # one right-hand side per LOCO mask, plus the calibration variants
@@ -104,24 +113,31 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
     B = np.column_stack([np.repeat(yq[:, None], len(masks), axis=1), Zc])
     all_masks = np.concatenate([np.array(masks, dtype=np.int64), cal_masks])
     t1 = time.perf_counter()
-    res = h_solve(op, B, all_masks, fit.delta, opts.cg_tol, what="LOCO solve")
+    res = h_solve(op, B, all_masks, fit.delta, opts.cg_tol, what="LOCO solve", deflation=defl)
     nm = len(masks)
     PY = res.X[:, :nm]
-    U = res.X[:, nm:]
-    ratio = np.einsum("ij,ij->j", Zc, U) / np.einsum("ij,ij->j", Zc, Zc)
+    exact = np.einsum("ij,ij->j", Zc, res.X[:, nm:])
+    top, rest = deflated_parts(defl.U.T @ Zc, np.einsum("ij,ij->j", Zc, Zc),
+                               inverse_top(defl, cal_masks, fit.delta).T)
+    ratio = (exact - top) / rest
+    plain = exact / np.einsum("ij,ij->j", Zc, Zc)
     gamma, gamma_se = float(ratio.mean()), float(ratio.std(ddof=1) / np.sqrt(n_cal))
     log.write(f"solve: {B.shape[1]} right-hand sides ({nm} phenotype mask(s) + {n_cal} "
               f"calibration variants), {res.iterations} CG passes to relative residual "
               f"{opts.cg_tol:g} (largest reached {res.residual.max():.2g}) in "
               f"{time.perf_counter() - t1:.1f}s")
-    log.write(f"calibration: x'Px / x'Qx = {gamma:.6g} (se {gamma_se:.2g}, sd "
-              f"{ratio.std(ddof=1):.3g} over {n_cal} random variants; range "
-              f"{ratio.min():.4g}-{ratio.max():.4g})")
+    log.write(f"calibration: x'Px = sum_i (u_i'x)^2 / (s_i + delta) + gamma (x'Qx - sum_i "
+              f"(u_i'x)^2) over the leading eigenpairs, gamma = {gamma:.6g} (se "
+              f"{gamma_se:.2g}) from {n_cal} random variants; their relative spread: "
+              f"{ratio.std(ddof=1) / gamma:.3g} (plain x'Px/x'Qx: "
+              f"{plain.std(ddof=1) / plain.mean():.3g})")
     log.stage("solve", time.perf_counter() - t1)
     sols = [MaskSolution(mask=mk, py=PY[:, j], q=float(yq @ PY[:, j]), gamma=gamma,
-                         gamma_se=gamma_se, exact={}) for j, mk in enumerate(masks)]
+                         gamma_se=gamma_se, exact={},
+                         inv_top=inverse_top(defl, np.array([mk]), fit.delta)[0])
+            for j, mk in enumerate(masks)]
     op64 = op.with_dtype(np.float64)
-    solver = ExactSolver(op64, y, fit.delta)
+    solver = ExactSolver(op64, y, fit.delta, defl)
     t2 = time.perf_counter()
     n_re = retest_packed(op, solver, sols, masks, sel.W.shape[1], tested, opts.retest_p, log)
     log.stage("retest", time.perf_counter() - t2)
@@ -131,7 +147,7 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
               f"(float32 blocks of {block} variants), {op64.passes} in float64 for {n_re} "
               f"re-tested variants; {time.perf_counter() - t0:.1f}s before the scan")
     for scope, sol in zip(scopes, sols):
-        scanner = CalibratedScanner(sol, Wq, opts.test, solver, opts.retest_p)
+        scanner = CalibratedScanner(sol, Wq, defl.U, opts.test, solver, opts.retest_p)
         yield Fitted(scope=scope, fit=fit, fingerprint=fp, scanner=scanner)
 
 
@@ -154,17 +170,25 @@ class ExactSolver:
     X (n, k) under a LOCO mask: one float64 CG solve of [Q X, Q y] (the
     phenotype again, so that q is exact too) to relative residual EXACT_TOL."""
 
-    def __init__(self, op64, y: np.ndarray, delta: float):
+    def __init__(self, op64, y: np.ndarray, delta: float, deflation=None):
         self.op, self.yq, self.delta = op64, op64.project(y), delta
+        self.deflation = deflation
 
-    def __call__(self, X: np.ndarray, mask: int):
+    def __call__(self, X: np.ndarray, masks):
+        """(a, b, q), each (k,), for columns X (n, k) under ``masks`` (one per
+        column, or one for all)."""
         from ..nullmodel.cg import EXACT_TOL, h_solve
 
+        k = X.shape[1]
+        masks = np.broadcast_to(np.asarray(masks, dtype=np.int64), (k,))
+        uniq, which = np.unique(masks, return_inverse=True)
         Xq = self.op.project(np.asarray(X, dtype=np.float64))
-        res = h_solve(self.op, np.column_stack([Xq, self.yq]), mask, self.delta, EXACT_TOL,
-                      what="re-test solve")
-        U, py = res.X[:, :-1], res.X[:, -1]
-        return (np.einsum("ij,ij->j", Xq, U), self.yq @ U, float(self.yq @ py))
+        B = np.column_stack([Xq, np.repeat(self.yq[:, None], uniq.size, axis=1)])
+        res = h_solve(self.op, B, np.concatenate([masks, uniq]), self.delta, EXACT_TOL,
+                      what="re-test solve", deflation=self.deflation)
+        U, PY = res.X[:, :k], res.X[:, k:]
+        q = self.yq @ PY
+        return np.einsum("ij,ij->j", Xq, U), self.yq @ U, q[which.reshape(-1)]
 
 
 def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarray,
@@ -173,12 +197,15 @@ def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarr
     calibrated p is below ``retest_p`` (with a margin of 1.5x): Z'[P y per
     mask, Wq] in one pass, then their solves batched per mask.  Fills each
     solution's ``exact`` (raw genotype scale) and ``q_exact``."""
-    from ..scan.calibrated import approximate_neglog10
+    from ..scan.calibrated import approximate_neglog10, deflated_parts
 
     packed = op.packed
     n = packed.n
     nm = len(sols)
-    ZtV = op.genotypes_t_times(np.column_stack([np.column_stack([s.py for s in sols]), op.Wq]))
+    U = solver.deflation.U
+    k = U.shape[1]
+    ZtV = op.genotypes_t_times(np.column_stack([np.column_stack([s.py for s in sols]), op.Wq,
+                                                U]))
     if nm > 1:  # LOCO: each variant with its own chromosome's mask
         pos = {mk: j for j, mk in enumerate(masks)}
         col = np.array([pos.get(int(ch), -1) for ch in packed.chrom], dtype=np.int64)
@@ -186,25 +213,28 @@ def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarr
         col = np.zeros(packed.m, dtype=np.int64)
     ok = col >= 0
     colc = np.maximum(col, 0)
-    sxx = packed.centred_sumsq - np.einsum("ij,ij->i", ZtV[:, nm:], ZtV[:, nm:])
+    wz = ZtV[:, nm:ZtV.shape[1] - k]
+    sxx = packed.centred_sumsq - np.einsum("ij,ij->i", wz, wz)
     b = ZtV[np.arange(packed.m), colc]
     q = np.array([s.q for s in sols])[colc]
-    nl = approximate_neglog10(q, n - c - 1, n, sols[0].gamma * sxx, b)
+    inv_top = np.array([s.inv_top for s in sols])[colc]  # (m, k)
+    top, rest = deflated_parts(ZtV[:, -k:].T, sxx, inv_top.T)
+    nl = approximate_neglog10(q, n - c - 1, n, top + sols[0].gamma * rest, b)
     is_tested = np.isin(packed.variant_idx, tested)
-    hits = np.flatnonzero(ok & is_tested & (nl > -np.log10(retest_p / 1.5)))
+    hits = np.flatnonzero(ok & is_tested & (nl > -np.log10(retest_p * 1.5)))
     if not hits.size:
         log.write(f"re-test: no tested kinship variant has a calibrated p below {retest_p:g}")
         return 0
-    for j in np.unique(col[hits]).tolist():
-        sol, rows = sols[j], hits[col[hits] == j]
-        for s in range(0, rows.size, RETEST_BATCH):
-            part = rows[s:s + RETEST_BATCH]
-            a_std, b_std, sol.q_exact = solver(op.columns(part), int(masks[j]))
-            # the scan's raw genotypes x = z / scale + const: a / scale^2, b / scale
-            scale = packed.scale[part]
-            for v, ai, bi in zip(packed.variant_idx[part].tolist(), a_std / scale ** 2,
-                                 b_std / scale):
-                sol.exact[v] = (float(ai), float(bi))
+    for s0 in range(0, hits.size, RETEST_BATCH):  # every mask in the same passes
+        part = hits[s0:s0 + RETEST_BATCH]
+        a_std, b_std, q = solver(op.columns(part), np.asarray(masks)[col[part]])
+        # the scan's raw genotypes x = z / scale + const: a / scale^2, b / scale
+        scale = packed.scale[part]
+        for r, v, ai, bi, qi in zip(part.tolist(), packed.variant_idx[part].tolist(),
+                                    a_std / scale ** 2, b_std / scale, q):
+            sol = sols[col[r]]
+            sol.exact[v] = (float(ai), float(bi))
+            sol.q_exact = float(qi)
     log.write(f"re-test: {hits.size} tested kinship variants with a calibrated p below "
               f"{retest_p:g} (with a 1.5x margin) solved exactly (float64, relative residual "
               f"1e-9)")

@@ -165,28 +165,32 @@ class CGResult:
 
 
 def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
-               what: str = "CG") -> CGResult:
-    """Solve A_j x_j = b_j for every column of B (n, k) float64 by conjugate
-    gradient, all columns in each pass: ``apply(P, cols)`` returns A_j p_j for
-    the columns ``cols`` (indices into B) of P (n, len(cols)).  A column stops
-    when |r| <= tol |b|; a column that does not within ``max_iter`` passes is
-    a :class:`NumericalError` with the residual reached."""
+               what: str = "CG", precond=None) -> CGResult:
+    """Solve A_j x_j = b_j for every column of B (n, k) float64 by (preconditioned)
+    conjugate gradient, all columns in each pass: ``apply(P, cols)`` returns
+    A_j p_j for the columns ``cols`` (indices into B) of P (n, len(cols));
+    ``precond(R, cols)`` (optional) M_j^-1 r_j, M_j symmetric positive
+    definite.  A column stops when |r| <= tol |b|; a column that does not
+    within ``max_iter`` passes is a :class:`NumericalError` with the residual
+    reached."""
     t0 = time.perf_counter()
     n, k = B.shape
     X = np.zeros((n, k))
     R = np.array(B, dtype=np.float64, copy=True)
     bnorm = np.sqrt(np.einsum("ij,ij->j", B, B))
-    rs = bnorm ** 2
-    Pd = R.copy()
+    rr = bnorm ** 2
+    Zp = R.copy() if precond is None else precond(R, np.arange(k))
+    rz = np.einsum("ij,ij->j", R, Zp)
+    Pd = Zp.copy()
     active = bnorm > 0
     it = 0
     while active.any():
         if it >= max_iter:
-            worst = int(np.argmax(np.where(active, np.sqrt(rs) / np.maximum(bnorm, 1e-300), 0)))
+            rel = np.where(active, np.sqrt(rr) / np.maximum(bnorm, 1e-300), 0)
             raise NumericalError(
                 f"{what}: conjugate gradient did not converge in {max_iter} passes: "
                 f"{int(active.sum())} of {k} right-hand sides above the relative residual "
-                f"{tol:g} (worst {np.sqrt(rs[worst]) / bnorm[worst]:.3g})")
+                f"{tol:g} (worst {rel.max():.3g})")
         idx = np.flatnonzero(active)
         Pa = Pd[:, idx]
         AP = apply(Pa, idx)
@@ -194,27 +198,109 @@ def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
         if not (pap > 0).all():
             raise NumericalError(f"{what}: the system is not positive definite (p'Ap = "
                                  f"{pap.min():.3g}) after {it} passes")
-        alpha = rs[idx] / pap
+        alpha = rz[idx] / pap
         X[:, idx] += Pa * alpha
         R[:, idx] -= AP * alpha
-        rs_new = np.einsum("ij,ij->j", R[:, idx], R[:, idx])
-        Pd[:, idx] = R[:, idx] + Pa * (rs_new / rs[idx])
-        rs[idx] = rs_new
-        active[idx] = np.sqrt(rs_new) > tol * bnorm[idx]
+        Ra = R[:, idx]
+        rr[idx] = np.einsum("ij,ij->j", Ra, Ra)
+        Za = Ra if precond is None else precond(Ra, idx)
+        rz_new = np.einsum("ij,ij->j", Ra, Za)
+        Pd[:, idx] = Za + Pa * (rz_new / rz[idx])
+        rz[idx] = rz_new
+        active[idx] = np.sqrt(rr[idx]) > tol * bnorm[idx]
         it += 1
-    return CGResult(X=X, iterations=it, residual=np.sqrt(rs) / np.where(bnorm > 0, bnorm, 1.0),
+    return CGResult(X=X, iterations=it, residual=np.sqrt(rr) / np.where(bnorm > 0, bnorm, 1.0),
                     seconds=time.perf_counter() - t0)
 
 
-def h_solve(op: KinshipOperator, B: np.ndarray, masks, delta: float, tol: float,
-            what: str = "solve") -> CGResult:
-    """x_j in range(Q) with (Q K_mask_j Q + delta I) x_j = Q b_j (B (n, k))."""
-    masks = np.broadcast_to(np.asarray(masks, dtype=np.int64), (B.shape[1],))
+@dataclass(frozen=True)
+class Deflation:
+    """The leading eigenpairs of Q K Q (population structure): U (n, k)
+    float64 orthonormal in range(Q), s (k,) their eigenvalues, s_mask
+    (n_chrom, k) u'Q K_-c Q u per left-out chromosome, and the mean of the
+    remaining spectrum (rest, and rest_mask (n_chrom,)).  Used twice: the CG
+    preconditioner M = U diag(s + delta) U' + (rest + delta)(I - UU'), which
+    takes the few large eigenvalues out of the condition number, and the
+    calibration of x'Px, whose spread across variants comes mostly from
+    these directions (:mod:`gwaslmm.scan.calibrated`)."""
+
+    U: np.ndarray
+    s: np.ndarray
+    s_mask: np.ndarray
+    rest: float
+    rest_mask: np.ndarray
+
+    def eigenvalues(self, mask: int) -> np.ndarray:
+        return self.s if mask < 0 else self.s_mask[mask]
+
+    def preconditioner(self, masks, delta):
+        """precond(R, cols) for :func:`batched_cg` (per-column masks and delta)."""
+        masks = np.asarray(masks, dtype=np.int64)
+        delta = np.broadcast_to(np.asarray(delta, dtype=np.float64), masks.shape)
+        S = np.where(masks[:, None] < 0, self.s[None, :],
+                     self.s_mask[np.maximum(masks, 0)])  # (k_rhs, k)
+        rest = np.where(masks < 0, self.rest, self.rest_mask[np.maximum(masks, 0)])
+        inv_top = 1.0 / (S + delta[:, None])  # (k_rhs, k)
+        inv_rest = 1.0 / (rest + delta)
+
+        def precond(R, cols):
+            C = self.U.T @ R  # (k, len(cols))
+            return (R - self.U @ C) * inv_rest[cols] + self.U @ (C * inv_top[cols].T)
+
+        return precond
+
+
+def top_eigen(op: KinshipOperator, k: int, seed: int = 7, iterations: int = 4) -> Deflation:
+    """The k leading eigenpairs of Q K Q by randomized subspace iteration
+    (k + 10 columns, ``iterations`` power passes, then Rayleigh-Ritz), and
+    u' Q K_-c Q u for every chromosome c from one more pass (Z'U)."""
+    from scipy.linalg import eigh, qr
+
+    n = op.packed.n
+    c = op.Wq.shape[1]
+    k = int(max(1, min(k, n - c - 2)))
+    p = min(k + 10, n - c)
+    rng = np.random.default_rng(seed)
+    Y = op.project(rng.standard_normal((n, p)))
+    allm = np.full(p, ALL)
+    for _ in range(iterations):
+        Y = qr(op.project(op.kinship_times(Y, allm)), mode="economic")[0]
+        Y = op.project(Y)
+    AY = op.project(op.kinship_times(Y, allm))
+    T = Y.T @ AY
+    w, V = eigh(0.5 * (T + T.T))
+    top = np.argsort(w)[::-1][:k]
+    U = np.linalg.qr(Y @ V[:, top])[0]
+    s = np.maximum(w[top], 0.0)
+    # u'K_c u = |Z_c'u|^2 / M_c per chromosome, then K_-c = (M K - M_c K_c) / M_-c
+    ZU = op.genotypes_t_times(U)
+    nch = op.m_chrom.size
+    part = np.zeros((nch, k))
+    np.add.at(part, op.packed.chrom, ZU * ZU)  # sum over chromosome c's variants of (z'u)^2
+    m_rest = (op.m - op.m_chrom).astype(float)
+    s_mask = np.maximum((op.m * s[None, :] - part) / np.maximum(m_rest, 1)[:, None], 0.0)
+    tr_all = op.t() * n
+    tr_mask = np.array([op.t(ch) * n for ch in range(nch)])
+    free = max(n - c - k, 1)
+    rest = max((tr_all - s.sum()) / free, 1e-6)
+    rest_mask = np.maximum((tr_mask - s_mask.sum(1)) / free, 1e-6)
+    return Deflation(U=U, s=s, s_mask=s_mask, rest=float(rest), rest_mask=rest_mask)
+
+
+def h_solve(op: KinshipOperator, B: np.ndarray, masks, delta, tol: float,
+            what: str = "solve", deflation: Deflation | None = None) -> CGResult:
+    """x_j in range(Q) with (Q K_mask_j Q + delta_j I) x_j = Q b_j (B (n, k));
+    delta a scalar or one per column; preconditioned with ``deflation``."""
+    k = B.shape[1]
+    masks = np.broadcast_to(np.asarray(masks, dtype=np.int64), (k,))
+    deltas = np.broadcast_to(np.asarray(delta, dtype=np.float64), (k,))
 
     def apply(P, cols):
-        return op.project(op.kinship_times(P, masks[cols])) + delta * P
+        return op.project(op.kinship_times(P, masks[cols])) + deltas[cols] * P
 
-    return batched_cg(apply, op.project(np.asarray(B, dtype=np.float64)), tol, what=what)
+    pre = deflation.preconditioner(masks, deltas) if deflation is not None else None
+    return batched_cg(apply, op.project(np.asarray(B, dtype=np.float64)), tol, what=what,
+                      precond=pre)
 
 
 @dataclass
@@ -273,9 +359,10 @@ def _ratios(X: np.ndarray, B: np.ndarray, delta: float):
 
 
 def mc_reml(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, seed: int = 1,
-            probes: int | None = None, log=None) -> McRemlFit:
+            probes: int | None = None, deflation: Deflation | None = None) -> McRemlFit:
     """Monte-Carlo REML of h2 for y (n,) float64 with covariates W (n, c)
-    (intercept included) on the operator's kinship (all variants)."""
+    (intercept included) on the operator's kinship (all variants); the
+    solves preconditioned with ``deflation`` when given."""
     t0 = time.perf_counter()
     n, c = W.shape
     R = probes or n_probes(n)
@@ -293,7 +380,8 @@ def mc_reml(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, seed: 
         delta = float(np.exp(log_delta))
         B = np.column_stack([yq, G + np.sqrt(delta) * E])
         passes0 = op.passes
-        res = h_solve(op, B, ALL, delta, REML_TOL, what="Monte-Carlo REML")
+        res = h_solve(op, B, ALL, delta, REML_TOL, what="Monte-Carlo REML",
+                      deflation=deflation)
         xkx, xx = _ratios(res.X, B, delta)
         val = float(np.log(xkx[0] / xx[0]) - np.log(xkx[1:].sum() / xx[1:].sum()))
         jack = np.array([np.log(xkx[0] / xx[0])
@@ -336,7 +424,8 @@ def mc_reml(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, seed: 
         slope != 0 else float("nan")
     # AI-REML information in (sigma_g2, sigma_e2): AI_ij = y'P A_i P A_j P y / 2
     kpy = op.project(op.kinship_times(py[:, None], np.array([ALL])))[:, 0]
-    aux = h_solve(op, np.column_stack([kpy, py]), ALL, delta, SOLVE_TOL, what="AI-REML")
+    aux = h_solve(op, np.column_stack([kpy, py]), ALL, delta, SOLVE_TOL, what="AI-REML",
+                  deflation=deflation)
     U = aux.X  # P_H K P_H y, P_H P_H y (in units of H)
     vecs = np.column_stack([kpy, py])
     ai = 0.5 * (vecs.T @ U) / sigma_g2 ** 3  # sigma_g^2 P = P_H: three P's
@@ -350,7 +439,7 @@ def mc_reml(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, seed: 
     if boundary != "none":
         h2_se = se_mc = float("nan")
     # fixed effects by GLS: alpha = (W'V^-1W)^-1 W'V^-1 y, with V^-1 W by CG
-    beta, beta_se = _fixed_effects(op, W, y, delta, sigma_g2)
+    beta, beta_se = _fixed_effects(op, W, y, delta, sigma_g2, deflation)
     return McRemlFit(name=name, n=n, c=c, m=op.m, delta=delta, sigma_g2=sigma_g2,
                      sigma_e2=sigma_e2, h2=h2, h2_se=h2_se, h2_se_mc=se_mc, probes=R, t=t,
                      beta=beta, beta_se=beta_se, steps=steps, boundary=boundary,
@@ -358,14 +447,16 @@ def mc_reml(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, seed: 
 
 
 def _fixed_effects(op: KinshipOperator, W: np.ndarray, y: np.ndarray, delta: float,
-                   sigma_g2: float):
+                   sigma_g2: float, deflation: Deflation | None = None):
     """GLS alpha and its SE: H^-1 [W, y] by CG on the full space (no projection)."""
     B = np.column_stack([W, y]).astype(np.float64)
 
     def apply(P, cols):
         return op.kinship_times(P, np.full(P.shape[1], ALL)) + delta * P
 
-    res = batched_cg(apply, B, SOLVE_TOL, what="fixed effects")
+    pre = (deflation.preconditioner(np.full(B.shape[1], ALL), delta)
+           if deflation is not None else None)
+    res = batched_cg(apply, B, SOLVE_TOL, what="fixed effects", precond=pre)
     HiW = res.X[:, :-1]
     A = W.T @ HiW
     try:
