@@ -44,6 +44,11 @@ def _columns():
 @click.option("--cg-tol", type=click.FloatRange(min=1e-12, max=0.1), default=5e-4,
               show_default=True,
               help="--engine cg: relative residual of the LOCO solves (BOLT-LMM's 5e-4).")
+@click.option("--loco-h2", type=click.Choice(["once", "each"]), default="once",
+              show_default=True,
+              help="--engine cg --loco: h2 estimated once on every variant (BOLT-LMM's LOCO) "
+                   "or for each left-out chromosome (the dense engine's --loco; costs one "
+                   "Monte-Carlo REML per chromosome, in the same passes).")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="--engine cg: seed of the Monte-Carlo REML phenotypes and the calibration "
                    "variants.")

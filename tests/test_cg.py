@@ -332,6 +332,7 @@ def test_cg_cli_chunks_merge_and_log(cg_run, tmp_path):
     (["--test", "lrt"], "--test lrt is not offered"),
     (["--binary"], "--binary not offered"),
     (["--retest-p", "2"], "--retest-p must be in"),
+    (["--loco-h2", "each"], "add --loco"),
 ])
 def test_cg_usage_errors(tmp_path, extra, message):
     res = run_cli(["assoc", "--bfile", SIM, "--pheno", SIM + ".pheno", "--pheno-name", "trait",

@@ -111,7 +111,10 @@ def run_settings(opts, method, selection: str) -> list:
                                                        else [])
     binary = ["binary=True", f"spa_cutoff={opts.spa_cutoff!r}",
               *([f"firth_p={opts.firth_p!r}"] if opts.firth else [])] if opts.binary else []
+    cg = ([f"loco_h2={opts.loco_h2}", f"retest_p={opts.retest_p!r}", f"cg_tol={opts.cg_tol!r}",
+           f"seed={opts.seed}"] if method.engine == "cg" else [])
     return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}", *comps, *binary,
+            *cg,
             *([f"gxe={opts.gxe}"] if opts.gxe else []),
             *(["gxe_joint=True"] if opts.gxe_joint else []),
             *(["within_family=True"] if opts.within_family else []),
@@ -242,7 +245,7 @@ def _finish(opts, log, method, source, sel, out, summary, fits, fps, selection, 
             tested_in_kinship: bool = True) -> float:
     """After a phenotype's scan: its summary in the log, the analysed samples,
     the GWAS-SSF metadata and the plots; returns lambda_GC."""
-    if opts.loco and method.engine == "cg":
+    if opts.loco and method.engine == "cg" and opts.loco_h2 == "once":
         h2_text = (f"{fits[0][1].h2:.4g} (se {fits[0][1].h2_se:.3g}; all variants, the same "
                    f"for every LOCO mask)") if fits else "NA"
     elif opts.loco:

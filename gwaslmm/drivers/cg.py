@@ -20,7 +20,8 @@ from .models import Fitted
 
 # --engine auto: the CG engine from this many analysed samples (README, Performance)
 AUTO_CROSSOVER = 8000
-CALIBRATION_VARIANTS = 30
+CALIBRATION_VARIANTS = 30  # in all, spread over the LOCO masks
+CALIBRATION_MIN = 8  # per mask
 DEFLATE = 20  # leading eigenpairs of the kinship for the preconditioner and the calibration
 RETEST_P = 1e-5
 RETEST_BATCH = 256  # re-tested variants per batched solve
@@ -60,6 +61,8 @@ def check_cg_options(opts) -> None:
     if opts.test not in ("wald", "score"):
         raise UsageError(f"--engine cg fixes the variance ratio at the null estimate (like "
                          f"--fast): --test {opts.test} is not offered; choose wald or score")
+    if opts.loco_h2 == "each" and not opts.loco:
+        raise UsageError("--loco-h2 each estimates h2 per left-out chromosome: add --loco")
     if not 0 < opts.retest_p < 1:
         raise UsageError(f"--retest-p must be in (0, 1), got {opts.retest_p}")
 
@@ -67,9 +70,8 @@ def check_cg_options(opts) -> None:
 def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
     """Yield a :class:`Fitted` (scanner built) per LOCO mask, or one for the run."""
     from ..genotypes.packed import pack_source
-    from ..nullmodel.cg import ALL, KinshipOperator, h_solve, mc_reml, top_eigen
-    from ..scan.calibrated import (CalibratedScanner, MaskSolution, deflated_parts,
-                                   inverse_top)
+    from ..nullmodel.cg import ALL, KinshipOperator, h_solve, mc_reml, mc_reml_masks, top_eigen
+    from ..scan.calibrated import CalibratedScanner, MaskSolution, deflated_parts
 
     n = sel.n
     if opts.loco and not chromosomes:
@@ -94,61 +96,83 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
               f" ({defl.s.size} kept; the rest average {defl.rest:.4g}): the CG preconditioner "
               f"and the calibration deflate them ({time.perf_counter() - t_e:.1f}s)")
     log.stage("eigen", time.perf_counter() - t_e)
-    fit = mc_reml(op, y, sel.W, name, seed=opts.seed, deflation=defl)
-    log.lines(fit.log_lines())
-    log.stage("null", fit.seconds)
-    # one right-hand side per LOCO mask, plus the calibration variants
+    t_e = time.perf_counter()
     labels = list(packed.chromosomes)
     if opts.loco:
         scopes = list(chromosomes)
         masks = [labels.index(c) if c in labels else ALL for c in scopes]
     else:
         scopes, masks = [None], [ALL]
-    rng = np.random.default_rng(opts.seed + 1)
-    n_cal = min(CALIBRATION_VARIANTS, packed.m)
-    cal = np.sort(rng.choice(packed.m, size=n_cal, replace=False))
-    Zc = op.project(op.columns(cal))
-    cal_masks = packed.chrom[cal].astype(np.int64) if opts.loco else np.full(n_cal, ALL)
-    yq = op.project(y)
-    B = np.column_stack([np.repeat(yq[:, None], len(masks), axis=1), Zc])
-    all_masks = np.concatenate([np.array(masks, dtype=np.int64), cal_masks])
-    t1 = time.perf_counter()
-    res = h_solve(op, B, all_masks, fit.delta, opts.cg_tol, what="LOCO solve", deflation=defl)
     nm = len(masks)
+    if opts.loco and opts.loco_h2 == "each":  # h2 per left-out chromosome, as the dense engine
+        fits = mc_reml_masks(op, y, sel.W, name, masks, seed=opts.seed, deflation=defl)
+        for sc, ft in zip(scopes, fits):
+            log.lines(ft.log_lines(label=f" without chr {sc}"))
+    else:  # h2 once, on every variant (BOLT-LMM's LOCO)
+        fits = [mc_reml(op, y, sel.W, name, seed=opts.seed, deflation=defl)] * nm
+        log.lines(fits[0].log_lines())
+    log.stage("null", time.perf_counter() - t_e)
+    deltas = np.array([ft.delta for ft in fits])
+    # one right-hand side per LOCO mask, plus calibration variants of each mask's chromosome
+    rng = np.random.default_rng(opts.seed + 1)
+    per = max(CALIBRATION_MIN, CALIBRATION_VARIANTS // nm)
+    cal, cal_of = [], []
+    for j, mk in enumerate(masks):
+        pool = np.flatnonzero(packed.chrom == mk) if mk >= 0 else np.arange(packed.m)
+        pick = np.sort(rng.choice(pool, size=min(per, pool.size), replace=False))
+        cal.append(pick)
+        cal_of.append(np.full(pick.size, j))
+    cal, cal_of = np.concatenate(cal), np.concatenate(cal_of)
+    n_cal = cal.size
+    Zc = op.project(op.columns(cal))
+    yq = op.project(y)
+    B = np.column_stack([np.repeat(yq[:, None], nm, axis=1), Zc])
+    mask_arr = np.array(masks, dtype=np.int64)
+    col_of = np.concatenate([np.arange(nm), cal_of])
+    t1 = time.perf_counter()
+    res = h_solve(op, B, mask_arr[col_of], deltas[col_of], opts.cg_tol, what="LOCO solve",
+                  deflation=defl)
     PY = res.X[:, :nm]
+    zz = np.einsum("ij,ij->j", Zc, Zc)
     exact = np.einsum("ij,ij->j", Zc, res.X[:, nm:])
-    top, rest = deflated_parts(defl.U.T @ Zc, np.einsum("ij,ij->j", Zc, Zc),
-                               inverse_top(defl, cal_masks, fit.delta).T)
+    inv = np.array([1.0 / (defl.eigenvalues(mk) + d) for mk, d in zip(masks, deltas)])
+    top, rest = deflated_parts(defl.U.T @ Zc, zz, inv[cal_of].T)
     ratio = (exact - top) / rest
-    plain = exact / np.einsum("ij,ij->j", Zc, Zc)
-    gamma, gamma_se = float(ratio.mean()), float(ratio.std(ddof=1) / np.sqrt(n_cal))
+    gam = np.array([ratio[cal_of == j].mean() for j in range(nm)])
+    spread = np.sqrt(np.mean([np.var(ratio[cal_of == j] / gam[j], ddof=1)
+                              for j in range(nm) if (cal_of == j).sum() > 1]))
+    plain = exact / zz
+    plain_spread = np.sqrt(np.mean([np.var(plain[cal_of == j] / plain[cal_of == j].mean(),
+                                           ddof=1) for j in range(nm)
+                                    if (cal_of == j).sum() > 1]))
     log.write(f"solve: {B.shape[1]} right-hand sides ({nm} phenotype mask(s) + {n_cal} "
               f"calibration variants), {res.iterations} CG passes to relative residual "
               f"{opts.cg_tol:g} (largest reached {res.residual.max():.2g}) in "
               f"{time.perf_counter() - t1:.1f}s")
     log.write(f"calibration: x'Px = sum_i (u_i'x)^2 / (s_i + delta) + gamma (x'Qx - sum_i "
-              f"(u_i'x)^2) over the leading eigenpairs, gamma = {gamma:.6g} (se "
-              f"{gamma_se:.2g}) from {n_cal} random variants; their relative spread: "
-              f"{ratio.std(ddof=1) / gamma:.3g} (plain x'Px/x'Qx: "
-              f"{plain.std(ddof=1) / plain.mean():.3g})")
+              f"(u_i'x)^2) over the leading eigenpairs, gamma per mask from {per} random "
+              f"variants of its chromosome ({', '.join(f'{g:.5g}' for g in gam[:8])}"
+              f"{', ...' if nm > 8 else ''}); the remainder's relative spread between variants "
+              f"{spread:.3g} (the plain ratio x'Px/x'Qx's: {plain_spread:.3g}), so the "
+              f"calibrated gamma's relative se is about {spread / np.sqrt(per):.2g}")
     log.stage("solve", time.perf_counter() - t1)
-    sols = [MaskSolution(mask=mk, py=PY[:, j], q=float(yq @ PY[:, j]), gamma=gamma,
-                         gamma_se=gamma_se, exact={},
-                         inv_top=inverse_top(defl, np.array([mk]), fit.delta)[0])
+    sols = [MaskSolution(mask=mk, py=PY[:, j], q=float(yq @ PY[:, j]), gamma=float(gam[j]),
+                         gamma_se=float(spread * gam[j] / np.sqrt(per)), exact={},
+                         inv_top=inv[j])
             for j, mk in enumerate(masks)]
     op64 = op.with_dtype(np.float64)
-    solver = ExactSolver(op64, y, fit.delta, defl)
+    solver = ExactSolver(op64, y, dict(zip(masks, deltas.tolist())), defl)
     t2 = time.perf_counter()
     n_re = retest_packed(op, solver, sols, masks, sel.W.shape[1], tested, opts.retest_p, log)
     log.stage("retest", time.perf_counter() - t2)
 
-    fp = _fingerprint(fit, sel)
+    fp = _fingerprint(fits[0], sel)
     log.write(f"CG engine: {op.passes} passes over the packed genotypes in {op.seconds:.1f}s "
               f"(float32 blocks of {block} variants), {op64.passes} in float64 for {n_re} "
               f"re-tested variants; {time.perf_counter() - t0:.1f}s before the scan")
-    for scope, sol in zip(scopes, sols):
+    for scope, sol, ft in zip(scopes, sols, fits):
         scanner = CalibratedScanner(sol, Wq, defl.U, opts.test, solver, opts.retest_p)
-        yield Fitted(scope=scope, fit=fit, fingerprint=fp, scanner=scanner)
+        yield Fitted(scope=scope, fit=ft, fingerprint=fp, scanner=scanner)
 
 
 def _decode_block(n: int, memory_gb: float) -> int:
@@ -170,8 +194,8 @@ class ExactSolver:
     X (n, k) under a LOCO mask: one float64 CG solve of [Q X, Q y] (the
     phenotype again, so that q is exact too) to relative residual EXACT_TOL."""
 
-    def __init__(self, op64, y: np.ndarray, delta: float, deflation=None):
-        self.op, self.yq, self.delta = op64, op64.project(y), delta
+    def __init__(self, op64, y: np.ndarray, delta_of: dict, deflation=None):
+        self.op, self.yq, self.delta_of = op64, op64.project(y), delta_of
         self.deflation = deflation
 
     def __call__(self, X: np.ndarray, masks):
@@ -184,8 +208,9 @@ class ExactSolver:
         uniq, which = np.unique(masks, return_inverse=True)
         Xq = self.op.project(np.asarray(X, dtype=np.float64))
         B = np.column_stack([Xq, np.repeat(self.yq[:, None], uniq.size, axis=1)])
-        res = h_solve(self.op, B, np.concatenate([masks, uniq]), self.delta, EXACT_TOL,
-                      what="re-test solve", deflation=self.deflation)
+        cm = np.concatenate([masks, uniq])
+        res = h_solve(self.op, B, cm, np.array([self.delta_of[int(mk)] for mk in cm]),
+                      EXACT_TOL, what="re-test solve", deflation=self.deflation)
         U, PY = res.X[:, :k], res.X[:, k:]
         q = self.yq @ PY
         return np.einsum("ij,ij->j", Xq, U), self.yq @ U, q[which.reshape(-1)]

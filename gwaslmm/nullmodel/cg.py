@@ -143,6 +143,19 @@ class KinshipOperator:
         self.seconds += time.perf_counter() - t0
         return out
 
+    def genotypes_times_by_chromosome(self, C: np.ndarray) -> np.ndarray:
+        """Z_c C_c for every chromosome c: C (M, k) float64 -> (n_chrom, n, k)
+        float64 (one pass)."""
+        t0 = time.perf_counter()
+        out = np.zeros((self.m_chrom.size, self.packed.n, C.shape[1]))
+        buf = self._buffer()
+        for a, b in self.blocks:
+            out[self.packed.chrom[a]] += (self.packed.decode(a, b, buf)
+                                          @ np.asarray(C[a:b], dtype=self.dtype))
+        self.passes += 1
+        self.seconds += time.perf_counter() - t0
+        return out
+
     def columns(self, rows: np.ndarray) -> np.ndarray:
         """The standardized genotypes of packed variants ``rows``: (n, len) float64."""
         out = np.empty((self.packed.n, len(rows)), order="F")
@@ -363,87 +376,131 @@ def mc_reml(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, seed: 
     """Monte-Carlo REML of h2 for y (n,) float64 with covariates W (n, c)
     (intercept included) on the operator's kinship (all variants); the
     solves preconditioned with ``deflation`` when given."""
+    return mc_reml_masks(op, y, W, name, [ALL], seed, probes, deflation)[0]
+
+
+def mc_reml_masks(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, masks,
+                  seed: int = 1, probes: int | None = None,
+                  deflation: Deflation | None = None) -> list:
+    """:func:`mc_reml` on each kinship K_mask of ``masks`` (ALL or a
+    chromosome), every mask's secant steps in the same passes: a list of
+    :class:`McRemlFit` (fixed effects only for ALL).  The random phenotypes
+    share their draws: g_r = Z_-c beta_r / sqrt(M_-c) from one pass of
+    per-chromosome products."""
     t0 = time.perf_counter()
     n, c = W.shape
+    masks = [int(mk) for mk in masks]
+    nm = len(masks)
     R = probes or n_probes(n)
     rng = np.random.default_rng(seed)
     yq = op.project(y)
     if not np.dot(yq, yq) > 1e-12 * max(np.dot(y, y), 1e-300):
         raise NumericalError(f"phenotype '{name}' is explained by the covariates (its residual "
                              f"variance is {np.dot(yq, yq) / n:.3g})")
-    G = op.project(op.genotypes_times(rng.standard_normal((op.m, R))) / np.sqrt(op.m))
+    parts = op.genotypes_times_by_chromosome(rng.standard_normal((op.m, R)))
+    total = parts.sum(axis=0)
+    m_rest = op.m_without(np.array(masks))
+    G = [op.project((total - (parts[mk] if mk >= 0 else 0.0)) / np.sqrt(m_rest[j]))
+         for j, mk in enumerate(masks)]
+    del parts, total
     E = op.project(rng.standard_normal((n, R)))
-    t = op.t()
-    steps = []
+    t = np.array([op.t(mk) for mk in masks])
+    steps = [[] for _ in masks]
 
-    def f(log_delta):
-        delta = float(np.exp(log_delta))
-        B = np.column_stack([yq, G + np.sqrt(delta) * E])
+    def f(which, log_delta):
+        """f at log_delta[j] for masks ``which``: (val, py, jack) per mask."""
+        deltas = np.exp(np.asarray(log_delta, dtype=float))
+        B = np.column_stack([np.column_stack([yq, G[j] + np.sqrt(d) * E])
+                             for j, d in zip(which, deltas)])
+        cm = np.repeat([masks[j] for j in which], R + 1)
+        cd = np.repeat(deltas, R + 1)
         passes0 = op.passes
-        res = h_solve(op, B, ALL, delta, REML_TOL, what="Monte-Carlo REML",
-                      deflation=deflation)
-        xkx, xx = _ratios(res.X, B, delta)
-        val = float(np.log(xkx[0] / xx[0]) - np.log(xkx[1:].sum() / xx[1:].sum()))
-        jack = np.array([np.log(xkx[0] / xx[0])
-                         - np.log((xkx[1:].sum() - xkx[1 + r]) / (xx[1:].sum() - xx[1 + r]))
-                         for r in range(R)])
-        steps.append((t / (t + delta), val, op.passes - passes0))
-        return val, res, jack
+        res = h_solve(op, B, cm, cd, REML_TOL, what="Monte-Carlo REML", deflation=deflation)
+        out = []
+        for i, (j, d) in enumerate(zip(which, deltas)):
+            sl = slice(i * (R + 1), (i + 1) * (R + 1))
+            xkx, xx = _ratios(res.X[:, sl], B[:, sl], d)
+            data = np.log(xkx[0] / xx[0])
+            val = float(data - np.log(xkx[1:].sum() / xx[1:].sum()))
+            jack = np.array([data - np.log((xkx[1:].sum() - xkx[1 + r])
+                                           / (xx[1:].sum() - xx[1 + r])) for r in range(R)])
+            steps[j].append((t[j] / (t[j] + d), val, op.passes - passes0))
+            out.append((val, res.X[:, sl.start], jack))
+        return out
 
     lo_ld, hi_ld = np.log(t / 0.999 - t), np.log(t / 0.001 - t)  # h2 0.999 .. 0.001
     x0, x1 = np.log(t / 0.25 - t), np.log(t / 0.5 - t)  # start at h2 = 0.25 and 0.5
-    f0, _, _ = f(x0)
-    f1, res, jack = f(x1)
-    boundary = "none"
+    everyone = list(range(nm))
+    f0 = np.array([v for v, _, _ in f(everyone, x0)])
+    got = f(everyone, x1)
+    f1 = np.array([v for v, _, _ in got])
+    py = [g[1] for g in got]
+    jack = [g[2] for g in got]
+    boundary = ["none"] * nm
+    active = np.ones(nm, dtype=bool)
     for _ in range(SECANT_STEPS):
-        if f1 == f0:
+        which, nxt, last = [], [], []
+        for j in np.flatnonzero(active):
+            if f1[j] == f0[j]:
+                active[j] = False
+                continue
+            x2 = float(np.clip(x1[j] - f1[j] * (x1[j] - x0[j]) / (f1[j] - f0[j]),
+                               lo_ld[j], hi_ld[j]))
+            converged = abs(x2 - x1[j]) < LOG_DELTA_TOL
+            x0[j], f0[j], x1[j] = x1[j], f1[j], x2
+            which.append(j)
+            nxt.append(x2)
+            last.append(converged)
+        if not which:
             break
-        x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
-        x2 = float(np.clip(x2, lo_ld, hi_ld))
-        if abs(x2 - x1) < LOG_DELTA_TOL:
-            x0, f0 = x1, f1
-            x1 = x2
-            f1, res, jack = f(x1)
-            break
-        x0, f0 = x1, f1
-        x1 = x2
-        f1, res, jack = f(x1)
-        if x1 in (lo_ld, hi_ld) and np.sign(f1) == np.sign(f0):
-            boundary = "upper" if x1 == lo_ld else "lower"
-            break
-    delta = float(np.exp(x1))
-    slope = (f1 - f0) / (x1 - x0) if x1 != x0 else np.nan
-    # REML scale at delta: sigma_g^2 = y'P_H y / (n - c)
-    py = res.X[:, 0]
-    sigma_g2 = float(np.dot(yq, py) / (n - c))
-    sigma_e2 = delta * sigma_g2
-    h2 = t / (t + delta)
-    # Monte-Carlo SE: the jackknife SD of f at the root over its slope in log delta
-    var_f = (R - 1) / R * np.sum((jack - jack.mean()) ** 2)
-    se_mc = float(h2 * (1 - h2) * np.sqrt(var_f) / abs(slope)) if np.isfinite(slope) and \
-        slope != 0 else float("nan")
+        for j, conv, (v, p, jk) in zip(which, last, f(which, nxt)):
+            f1[j], py[j], jack[j] = v, p, jk
+            if conv:
+                active[j] = False
+            elif x1[j] in (lo_ld[j], hi_ld[j]) and np.sign(f1[j]) == np.sign(f0[j]):
+                boundary[j] = "upper" if x1[j] == lo_ld[j] else "lower"
+                active[j] = False
+    deltas = np.exp(x1)
     # AI-REML information in (sigma_g2, sigma_e2): AI_ij = y'P A_i P A_j P y / 2
-    kpy = op.project(op.kinship_times(py[:, None], np.array([ALL])))[:, 0]
-    aux = h_solve(op, np.column_stack([kpy, py]), ALL, delta, SOLVE_TOL, what="AI-REML",
+    PYm = np.column_stack(py)
+    KPY = op.project(op.kinship_times(PYm, np.array(masks)))
+    aux = h_solve(op, np.column_stack([KPY, PYm]), np.array(masks * 2),
+                  np.concatenate([deltas, deltas]), SOLVE_TOL, what="AI-REML",
                   deflation=deflation)
-    U = aux.X  # P_H K P_H y, P_H P_H y (in units of H)
-    vecs = np.column_stack([kpy, py])
-    ai = 0.5 * (vecs.T @ U) / sigma_g2 ** 3  # sigma_g^2 P = P_H: three P's
-    ai = 0.5 * (ai + ai.T)
-    try:
-        cov = np.linalg.inv(ai)
-        grad = np.array([t * sigma_e2, -t * sigma_g2]) / (t * sigma_g2 + sigma_e2) ** 2
-        h2_se = float(np.sqrt(grad @ cov @ grad))
-    except np.linalg.LinAlgError:
-        h2_se = float("nan")
-    if boundary != "none":
-        h2_se = se_mc = float("nan")
-    # fixed effects by GLS: alpha = (W'V^-1W)^-1 W'V^-1 y, with V^-1 W by CG
-    beta, beta_se = _fixed_effects(op, W, y, delta, sigma_g2, deflation)
-    return McRemlFit(name=name, n=n, c=c, m=op.m, delta=delta, sigma_g2=sigma_g2,
-                     sigma_e2=sigma_e2, h2=h2, h2_se=h2_se, h2_se_mc=se_mc, probes=R, t=t,
-                     beta=beta, beta_se=beta_se, steps=steps, boundary=boundary,
-                     seconds=time.perf_counter() - t0)
+    fits = []
+    for j, mk in enumerate(masks):
+        delta = float(deltas[j])
+        slope = (f1[j] - f0[j]) / (x1[j] - x0[j]) if x1[j] != x0[j] else np.nan
+        sigma_g2 = float(np.dot(yq, py[j]) / (n - c))  # REML scale at delta: y'P_H y / (n - c)
+        sigma_e2 = delta * sigma_g2
+        h2 = t[j] / (t[j] + delta)
+        # Monte-Carlo SE: the jackknife SD of f at the root over its slope in log delta
+        var_f = (R - 1) / R * np.sum((jack[j] - jack[j].mean()) ** 2)
+        se_mc = (float(h2 * (1 - h2) * np.sqrt(var_f) / abs(slope))
+                 if np.isfinite(slope) and slope != 0 else float("nan"))
+        vecs = np.column_stack([KPY[:, j], PYm[:, j]])
+        U = np.column_stack([aux.X[:, j], aux.X[:, nm + j]])  # P_H K P_H y, P_H P_H y
+        ai = 0.5 * (vecs.T @ U) / sigma_g2 ** 3  # sigma_g^2 P = P_H: three P's
+        ai = 0.5 * (ai + ai.T)
+        try:
+            cov = np.linalg.inv(ai)
+            grad = np.array([t[j] * sigma_e2, -t[j] * sigma_g2]) / (
+                t[j] * sigma_g2 + sigma_e2) ** 2
+            h2_se = float(np.sqrt(grad @ cov @ grad))
+        except np.linalg.LinAlgError:
+            h2_se = float("nan")
+        if boundary[j] != "none":
+            h2_se = se_mc = float("nan")
+        if mk == ALL:  # fixed effects by GLS: (W'V^-1W)^-1 W'V^-1 y, V^-1 [W, y] by CG
+            beta, beta_se = _fixed_effects(op, W, y, delta, sigma_g2, deflation)
+        else:
+            beta = beta_se = np.full(c, np.nan)
+        fits.append(McRemlFit(name=name, n=n, c=c, m=int(m_rest[j]), delta=delta,
+                              sigma_g2=sigma_g2, sigma_e2=sigma_e2, h2=float(h2), h2_se=h2_se,
+                              h2_se_mc=se_mc, probes=R, t=float(t[j]), beta=beta,
+                              beta_se=beta_se, steps=steps[j], boundary=boundary[j],
+                              seconds=time.perf_counter() - t0))
+    return fits
 
 
 def _fixed_effects(op: KinshipOperator, W: np.ndarray, y: np.ndarray, delta: float,
