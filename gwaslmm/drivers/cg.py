@@ -22,6 +22,7 @@ from .models import Fitted
 AUTO_CROSSOVER = 8000
 CALIBRATION_VARIANTS = 30  # in all, spread over the LOCO masks
 CALIBRATION_MIN = 8  # per mask
+RETEST_TOL = 1e-5  # the re-tests' float32 solve, before the float64 correction
 DEFLATE = 20  # leading eigenpairs of the kinship for the preconditioner and the calibration
 RETEST_P = 1e-5
 RETEST_BATCH = 256  # re-tested variants per batched solve
@@ -113,46 +114,62 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
         log.lines(fits[0].log_lines())
     log.stage("null", time.perf_counter() - t_e)
     deltas = np.array([ft.delta for ft in fits])
-    # one right-hand side per LOCO mask, plus calibration variants of each mask's chromosome
+    # one right-hand side per LOCO mask, plus calibration variants: with h2 per mask, each
+    # mask's own (gamma depends on delta); with one h2, 30 in all (the masks' gammas agree)
     rng = np.random.default_rng(opts.seed + 1)
-    per = max(CALIBRATION_MIN, CALIBRATION_VARIANTS // nm)
-    cal, cal_of = [], []
-    for j, mk in enumerate(masks):
-        pool = np.flatnonzero(packed.chrom == mk) if mk >= 0 else np.arange(packed.m)
-        pick = np.sort(rng.choice(pool, size=min(per, pool.size), replace=False))
-        cal.append(pick)
-        cal_of.append(np.full(pick.size, j))
-    cal, cal_of = np.concatenate(cal), np.concatenate(cal_of)
+    labels_mask = np.array(masks, dtype=np.int64)
+    each = bool(opts.loco and opts.loco_h2 == "each")
+    if each:
+        per = max(CALIBRATION_MIN, CALIBRATION_VARIANTS // nm)
+        cal, cal_of = [], []
+        for j, mk in enumerate(masks):
+            pool = np.flatnonzero(packed.chrom == mk) if mk >= 0 else np.arange(packed.m)
+            pick = np.sort(rng.choice(pool, size=min(per, pool.size), replace=False))
+            cal.append(pick)
+            cal_of.append(np.full(pick.size, j))
+        cal, cal_of = np.concatenate(cal), np.concatenate(cal_of)
+        cal_masks = labels_mask[cal_of]
+    else:
+        per = min(CALIBRATION_VARIANTS, packed.m)
+        cal = np.sort(rng.choice(packed.m, size=per, replace=False))
+        cal_of = np.zeros(per, dtype=np.int64)  # one pooled gamma
+        cal_masks = packed.chrom[cal].astype(np.int64) if opts.loco else np.full(per, ALL)
     n_cal = cal.size
     Zc = op.project(op.columns(cal))
     yq = op.project(y)
     B = np.column_stack([np.repeat(yq[:, None], nm, axis=1), Zc])
-    mask_arr = np.array(masks, dtype=np.int64)
-    col_of = np.concatenate([np.arange(nm), cal_of])
     t1 = time.perf_counter()
-    res = h_solve(op, B, mask_arr[col_of], deltas[col_of], opts.cg_tol, what="LOCO solve",
+    res = h_solve(op, B, np.concatenate([labels_mask, cal_masks]),
+                  np.concatenate([deltas, deltas[cal_of]]), opts.cg_tol, what="LOCO solve",
                   deflation=defl)
     PY = res.X[:, :nm]
     zz = np.einsum("ij,ij->j", Zc, Zc)
     exact = np.einsum("ij,ij->j", Zc, res.X[:, nm:])
     inv = np.array([1.0 / (defl.eigenvalues(mk) + d) for mk, d in zip(masks, deltas)])
-    top, rest = deflated_parts(defl.U.T @ Zc, zz, inv[cal_of].T)
+    inv_cal = np.array([1.0 / (defl.eigenvalues(int(mk)) + deltas[j])
+                        for mk, j in zip(cal_masks, cal_of)])
+    top, rest = deflated_parts(defl.U.T @ Zc, zz, inv_cal.T)
     ratio = (exact - top) / rest
-    gam = np.array([ratio[cal_of == j].mean() for j in range(nm)])
-    spread = np.sqrt(np.mean([np.var(ratio[cal_of == j] / gam[j], ddof=1)
-                              for j in range(nm) if (cal_of == j).sum() > 1]))
+    groups = [np.flatnonzero(cal_of == j) for j in range(nm if each else 1)]
+    gam = np.array([ratio[g].mean() for g in groups])
+    spread = np.sqrt(np.mean([np.var(ratio[g] / ratio[g].mean(), ddof=1)
+                              for g in groups if g.size > 1]))
     plain = exact / zz
-    plain_spread = np.sqrt(np.mean([np.var(plain[cal_of == j] / plain[cal_of == j].mean(),
-                                           ddof=1) for j in range(nm)
-                                    if (cal_of == j).sum() > 1]))
+    plain_spread = np.sqrt(np.mean([np.var(plain[g] / plain[g].mean(), ddof=1)
+                                    for g in groups if g.size > 1]))
+    if not each:
+        gam = np.repeat(gam, nm)
     log.write(f"solve: {B.shape[1]} right-hand sides ({nm} phenotype mask(s) + {n_cal} "
               f"calibration variants), {res.iterations} CG passes to relative residual "
               f"{opts.cg_tol:g} (largest reached {res.residual.max():.2g}) in "
               f"{time.perf_counter() - t1:.1f}s")
     log.write(f"calibration: x'Px = sum_i (u_i'x)^2 / (s_i + delta) + gamma (x'Qx - sum_i "
-              f"(u_i'x)^2) over the leading eigenpairs, gamma per mask from {per} random "
-              f"variants of its chromosome ({', '.join(f'{g:.5g}' for g in gam[:8])}"
-              f"{', ...' if nm > 8 else ''}); the remainder's relative spread between variants "
+              f"(u_i'x)^2) over the leading eigenpairs, gamma "
+              + (f"per mask from {per} random variants of its chromosome ("
+                 f"{', '.join(f'{g:.5g}' for g in gam[:8])}{', ...' if nm > 8 else ''})"
+                 if each else f"{gam[0]:.6g} from {per} random variants, each solved with its "
+                              f"chromosome left out")
+              + f"; the remainder's relative spread between variants "
               f"{spread:.3g} (the plain ratio x'Px/x'Qx's: {plain_spread:.3g}), so the "
               f"calibrated gamma's relative se is about {spread / np.sqrt(per):.2g}")
     log.stage("solve", time.perf_counter() - t1)
@@ -161,24 +178,26 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
                          inv_top=inv[j])
             for j, mk in enumerate(masks)]
     op64 = op.with_dtype(np.float64)
-    solver = ExactSolver(op64, y, dict(zip(masks, deltas.tolist())), defl)
+    solver = ExactSolver(op, op64, y, dict(zip(masks, deltas.tolist())), defl)
     t2 = time.perf_counter()
     n_re = retest_packed(op, solver, sols, masks, sel.W.shape[1], tested, opts.retest_p, log)
     log.stage("retest", time.perf_counter() - t2)
 
     fp = _fingerprint(fits[0], sel)
     log.write(f"CG engine: {op.passes} passes over the packed genotypes in {op.seconds:.1f}s "
-              f"(float32 blocks of {block} variants), {op64.passes} in float64 for {n_re} "
-              f"re-tested variants; {time.perf_counter() - t0:.1f}s before the scan")
+              f"(float32 blocks of {block} variants), {op64.passes} in float64 (re-test "
+              f"residuals, {n_re} variants); {time.perf_counter() - t0:.1f}s before the scan")
     for scope, sol, ft in zip(scopes, sols, fits):
         scanner = CalibratedScanner(sol, Wq, defl.U, opts.test, solver, opts.retest_p)
         yield Fitted(scope=scope, fit=ft, fingerprint=fp, scanner=scanner)
 
 
 def _decode_block(n: int, memory_gb: float) -> int:
-    """Variants decoded at a time: a float32 buffer of at most 1/8 of the budget, 4096 at most."""
-    per = 4 * n
-    return int(max(64, min(4096, memory_gb * 2**30 / 8 / per)))
+    """Variants decoded at a time: a float64 buffer (the re-tests' residual
+    pass) of at most 1/16 of the budget and 32 MiB, 64 to 1024 variants
+    (1024 and 4096 give the same pass time, benchmarks in the commit)."""
+    per = 8 * n
+    return int(max(64, min(1024, memory_gb * 2**30 / 16 / per, 32 * 2**20 / per)))
 
 
 def _fingerprint(fit, sel) -> str:
@@ -191,29 +210,41 @@ def _fingerprint(fit, sel) -> str:
 
 class ExactSolver:
     """Exact a = x'P_H x, b = x'P_H y (each (k,)) and q = y'P_H y for columns
-    X (n, k) under a LOCO mask: one float64 CG solve of [Q X, Q y] (the
-    phenotype again, so that q is exact too) to relative residual EXACT_TOL."""
+    X (n, k) under LOCO masks, by mixed precision: one batched CG solve of
+    [Q X, Q y per mask] on the float32 operator to relative residual
+    RETEST_TOL, then one pass of the float64 operator for the true residuals
+    r, which correct each quadratic form to second order (a = x'u + u'r_x,
+    b = y'u + p'r_x, q = y'p + p'r_y with u, p the float32 solutions; the
+    error left is O(|r|^2 / lambda_min))."""
 
-    def __init__(self, op64, y: np.ndarray, delta_of: dict, deflation=None):
-        self.op, self.yq, self.delta_of = op64, op64.project(y), delta_of
+    def __init__(self, op32, op64, y: np.ndarray, delta_of: dict, deflation=None):
+        self.op32, self.op = op32, op64
+        self.yq, self.delta_of = op64.project(y), delta_of
         self.deflation = deflation
 
     def __call__(self, X: np.ndarray, masks):
         """(a, b, q), each (k,), for columns X (n, k) under ``masks`` (one per
         column, or one for all)."""
-        from ..nullmodel.cg import EXACT_TOL, h_solve
+        from ..nullmodel.cg import h_solve
 
         k = X.shape[1]
         masks = np.broadcast_to(np.asarray(masks, dtype=np.int64), (k,))
         uniq, which = np.unique(masks, return_inverse=True)
+        which = which.reshape(-1)
         Xq = self.op.project(np.asarray(X, dtype=np.float64))
         B = np.column_stack([Xq, np.repeat(self.yq[:, None], uniq.size, axis=1)])
         cm = np.concatenate([masks, uniq])
-        res = h_solve(self.op, B, cm, np.array([self.delta_of[int(mk)] for mk in cm]),
-                      EXACT_TOL, what="re-test solve", deflation=self.deflation)
-        U, PY = res.X[:, :k], res.X[:, k:]
-        q = self.yq @ PY
-        return np.einsum("ij,ij->j", Xq, U), self.yq @ U, q[which.reshape(-1)]
+        cd = np.array([self.delta_of[int(mk)] for mk in cm])
+        res = h_solve(self.op32, B, cm, cd, RETEST_TOL, what="re-test solve",
+                      deflation=self.deflation)
+        S = res.X
+        R = B - (self.op.project(self.op.kinship_times(S, cm)) + cd * S)  # float64 residuals
+        U, Rx = S[:, :k], R[:, :k]
+        PY, Ry = S[:, k:], R[:, k:]
+        a = np.einsum("ij,ij->j", Xq, U) + np.einsum("ij,ij->j", U, Rx)
+        b = self.yq @ U + np.einsum("ij,ij->j", PY[:, which], Rx)
+        q = self.yq @ PY + np.einsum("ij,ij->j", PY, Ry)
+        return a, b, q[which]
 
 
 def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarray,
@@ -261,6 +292,6 @@ def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarr
             sol.exact[v] = (float(ai), float(bi))
             sol.q_exact = float(qi)
     log.write(f"re-test: {hits.size} tested kinship variants with a calibrated p below "
-              f"{retest_p:g} (with a 1.5x margin) solved exactly (float64, relative residual "
-              f"1e-9)")
+              f"{retest_p:g} (with a 1.5x margin) solved exactly (float32 CG to relative "
+              f"residual {RETEST_TOL:g}, corrected to second order by the float64 residual)")
     return int(hits.size)

@@ -96,7 +96,8 @@ def scan_many(targets: list, source: GenotypeSource, samples: np.ndarray,
     first = targets[0][0]
     copies = getattr(first, "copies_per_variant", 4)  # float64 columns held per variant
     bs = block_size or snp_block_size(n, memory_gb, copies=copies,
-                                      reserved_bytes=first.reserved_bytes, max_block=4096)
+                                      reserved_bytes=first.reserved_bytes,
+                                      max_block=getattr(first, "max_block", 4096))
     variants = source.variants
     text = targets[0][2].text_tables(variants)
     blocks = [(a, min(variant_idx.size, a + bs)) for a in range(0, variant_idx.size, bs)]

@@ -175,7 +175,7 @@ def pack_source(source, samples: np.ndarray, variant_idx: np.ndarray, grm_type: 
     n = samples.size
     nb = (n + 3) // 4
     if block_size is None:
-        block_size = snp_block_size(n, memory_gb, bytes_per_value=1, copies=4, max_block=8192)
+        block_size = snp_block_size(n, memory_gb, bytes_per_value=1, copies=4, max_block=2048)
     labels = sorted(set(source.variants.chromosome[variant_idx].tolist()),
                     key=chromosome_sort_key)
     code_of = {c: i for i, c in enumerate(labels)}

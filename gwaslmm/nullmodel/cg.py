@@ -38,7 +38,6 @@ from ..errors import NumericalError
 ALL = -1  # the mask of "no chromosome left out"
 REML_TOL = 5e-3   # CG relative residual while estimating delta (BOLT-LMM's)
 SOLVE_TOL = 5e-4  # the LOCO solves of the phenotype and the calibration variants
-EXACT_TOL = 1e-9  # re-tested variants (float64)
 MAX_ITER = 500
 SECANT_STEPS = 10
 LOG_DELTA_TOL = 1e-3

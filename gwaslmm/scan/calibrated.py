@@ -70,7 +70,8 @@ class CalibratedScanner:
     float64 CG solve (for re-tests found in a block); retest_p : re-test
     variants with an approximate p below it."""
 
-    copies_per_variant = 4
+    copies_per_variant = 2  # the block's float64 buffer and U'X, P y products are small
+    max_block = 512  # variants per block: the engine is for many samples, keep blocks small
 
     def __init__(self, sol: MaskSolution, Wq: np.ndarray, U: np.ndarray, test: str, solver,
                  retest_p: float):
@@ -95,8 +96,8 @@ class CalibratedScanner:
         sxx = raw - column_sumsq(self.Wq.T @ X)
         keep = ~collinear(raw, sxx)
         idx = self._idx if self._idx is not None else np.full(X.shape[1], -1)
-        Xk = X[:, keep] if not keep.all() else X
-        return CGPrepared(Xt=np.array(Xk, order="F"), keep=keep, sxx=sxx[keep], idx=idx[keep])
+        Xk = X[:, keep] if not keep.all() else X  # tested before the next block is read
+        return CGPrepared(Xt=Xk, keep=keep, sxx=sxx[keep], idx=idx[keep])
 
     def test(self, prep: CGPrepared) -> BlockResult:
         sol = self.sol
