@@ -163,8 +163,8 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
               f"calibration variants), {res.iterations} CG passes to relative residual "
               f"{opts.cg_tol:g} (largest reached {res.residual.max():.2g}) in "
               f"{time.perf_counter() - t1:.1f}s")
-    log.write(f"calibration: x'Px = sum_i (u_i'x)^2 / (s_i + delta) + gamma (x'Qx - sum_i "
-              f"(u_i'x)^2) over the leading eigenpairs, gamma "
+    log.write("calibration: x'Px = sum_i (u_i'x)^2 / (s_i + delta) + gamma (x'Qx - sum_i "
+              "(u_i'x)^2) over the leading eigenpairs, gamma "
               + (f"per mask from {per} random variants of its chromosome ("
                  f"{', '.join(f'{g:.5g}' for g in gam[:8])}{', ...' if nm > 8 else ''})"
                  if each else f"{gam[0]:.6g} from {per} random variants, each solved with its "
