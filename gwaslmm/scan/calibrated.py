@@ -15,7 +15,8 @@ structured samples; deflating the population-structure directions leaves
 about 0.4%, measured on the 5,000-sample simulation).  Every variant whose
 approximate p is below a threshold is re-tested with its own solve, so a, b
 and q are exact there (``p_method`` ``exact``; the others ``calibrated``).
-Re-tests of the packed (kinship) variants are solved together before the scan (:func:`retest_packed`); a
+Re-tests of the packed (kinship) variants are solved together before the scan
+(:func:`retest_packed`); a
 tested variant outside them is solved in its block.
 """
 
