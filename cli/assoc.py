@@ -49,6 +49,9 @@ def _columns():
               help="--engine cg --loco: h2 estimated once on every variant (BOLT-LMM's LOCO) "
                    "or for each left-out chromosome (the dense engine's --loco; costs one "
                    "Monte-Carlo REML per chromosome, in the same passes).")
+@click.option("--mc-probes", type=click.IntRange(min=2, max=1000), default=None,
+              help="--engine cg: random phenotypes of the Monte-Carlo REML (default BOLT-LMM's "
+                   "max(min(4e9/n^2, 15), 3)); its Monte-Carlo SE falls as 1/sqrt(probes).")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="--engine cg: seed of the Monte-Carlo REML phenotypes and the calibration "
                    "variants.")

@@ -112,7 +112,7 @@ def run_settings(opts, method, selection: str) -> list:
     binary = ["binary=True", f"spa_cutoff={opts.spa_cutoff!r}",
               *([f"firth_p={opts.firth_p!r}"] if opts.firth else [])] if opts.binary else []
     cg = ([f"loco_h2={opts.loco_h2}", f"retest_p={opts.retest_p!r}", f"cg_tol={opts.cg_tol!r}",
-           f"seed={opts.seed}"] if method.engine == "cg" else [])
+           f"seed={opts.seed}", f"mc_probes={opts.mc_probes}"] if method.engine == "cg" else [])
     return [f"engine={method.engine}", f"test={opts.test}", f"loco={opts.loco}", *comps, *binary,
             *cg,
             *([f"gxe={opts.gxe}"] if opts.gxe else []),

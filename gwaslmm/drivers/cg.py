@@ -106,11 +106,13 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
         scopes, masks = [None], [ALL]
     nm = len(masks)
     if opts.loco and opts.loco_h2 == "each":  # h2 per left-out chromosome, as the dense engine
-        fits = mc_reml_masks(op, y, sel.W, name, masks, seed=opts.seed, deflation=defl)
+        fits = mc_reml_masks(op, y, sel.W, name, masks, seed=opts.seed, probes=opts.mc_probes,
+                             deflation=defl)
         for sc, ft in zip(scopes, fits):
             log.lines(ft.log_lines(label=f" without chr {sc}"))
     else:  # h2 once, on every variant (BOLT-LMM's LOCO)
-        fits = [mc_reml(op, y, sel.W, name, seed=opts.seed, deflation=defl)] * nm
+        fits = [mc_reml(op, y, sel.W, name, seed=opts.seed, probes=opts.mc_probes,
+                        deflation=defl)] * nm
         log.lines(fits[0].log_lines())
     log.stage("null", time.perf_counter() - t_e)
     deltas = np.array([ft.delta for ft in fits])

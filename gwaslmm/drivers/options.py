@@ -180,6 +180,7 @@ class AssocOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentO
     retest_p: float = 1e-5   # --engine cg: exact re-test below this calibrated p
     cg_tol: float = 5e-4     # --engine cg: relative residual of the LOCO solves
     seed: int = 1            # --engine cg: Monte-Carlo REML and calibration draws
+    mc_probes: int | None = None  # --engine cg: Monte-Carlo REML phenotypes (None: BOLT's)
     loco_h2: str = "once"    # --engine cg --loco: h2 once (BOLT-LMM) or per left-out chromosome
 
     @property
