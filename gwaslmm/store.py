@@ -153,7 +153,8 @@ def file_kind(path: str) -> str:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return ("components" if "vc_theta" in npz.files else
-                    "binary" if "bin_tau" in npz.files else "eigen")
+                    "binary" if "bin_tau" in npz.files else
+                    "cg" if "cg_delta" in npz.files else "eigen")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return "unreadable"
 
@@ -239,6 +240,82 @@ def load_vc_null(prefix: str, source) -> tuple:
     for k in ("L", "Q", "yw", "y", "W", "vc_theta", "q"):
         if not np.isfinite(z[k]).all():
             raise InputError(f"{path} is damaged: '{k}' holds non-finite values")
+    return _stored_selection(path, z, source, str(z["name"])), z
+
+
+CG_FIT = ("cg_delta", "cg_sigma_g2", "cg_sigma_e2", "cg_h2", "cg_h2_se", "cg_h2_se_mc",
+          "cg_t", "cg_m", "cg_probes", "cg_boundary")
+CG_KEYS = CG_FIT + ("cg_labels", "cg_each", "PY", "cg_q", "cg_gamma", "cg_gamma_se",
+                    "cg_inv_top", "U", "cg_s", "cg_s_mask", "cg_rest", "cg_rest_mask",
+                    "cg_variant_idx", "cg_variant_ids", "grm_type", "y", "beta", "beta_se",
+                    "name", "fid", "iid", "W", "covar_names", "bed_n", "bed_m")
+
+
+def save_cg_null(path: str, null, sel: SampleSelection, source, grm_type: str,
+                 each: bool) -> str:
+    """The CG engine's null model (``reml --engine cg --save-null``): per LOCO
+    mask the Monte-Carlo REML estimates, P y, y'Py and the calibration; the
+    leading eigenpairs; the packed kinship variants (indices, and a hash of
+    their IDs) and the analysed samples."""
+    import hashlib
+
+    f = null.fits
+    ids = source.variants.id[null.variant_idx]
+    first = next((x for x in f if np.isfinite(x.beta).all()), f[0])
+    d = null.deflation
+    return write_npz(path, dict(
+        cg_delta=np.array([x.delta for x in f]), cg_sigma_g2=np.array([x.sigma_g2 for x in f]),
+        cg_sigma_e2=np.array([x.sigma_e2 for x in f]), cg_h2=np.array([x.h2 for x in f]),
+        cg_h2_se=np.array([x.h2_se for x in f]), cg_h2_se_mc=np.array([x.h2_se_mc for x in f]),
+        cg_t=np.array([x.t for x in f]), cg_m=np.array([x.m for x in f], dtype=np.int64),
+        cg_probes=np.array([x.probes for x in f], dtype=np.int64),
+        cg_boundary=np.array([x.boundary for x in f], dtype=str),
+        cg_labels=np.array(["" if c is None else c for c in null.labels], dtype=str),
+        cg_each=np.bool_(each), PY=np.column_stack([x.py for x in null.sols]),
+        cg_q=np.array([x.q for x in null.sols]), cg_gamma=np.array([x.gamma for x in null.sols]),
+        cg_gamma_se=np.array([x.gamma_se for x in null.sols]),
+        cg_inv_top=np.array([x.inv_top for x in null.sols]), U=d.U, cg_s=d.s,
+        cg_s_mask=d.s_mask, cg_rest=np.float64(d.rest), cg_rest_mask=d.rest_mask,
+        cg_variant_idx=np.asarray(null.variant_idx, dtype=np.int64),
+        cg_variant_ids=np.array(hashlib.sha256("\n".join(ids.tolist()).encode()).hexdigest()),
+        grm_type=np.array(grm_type), y=sel.y[:, 0], beta=first.beta, beta_se=first.beta_se,
+        name=np.array(first.name), fid=sel.fid, iid=sel.iid, W=sel.W,
+        covar_names=np.array(sel.covar_names, dtype=str),
+        bed_n=np.int64(source.samples.n), bed_m=np.int64(source.variants.m)))
+
+
+def load_cg_null(path: str, source) -> tuple:
+    """(SampleSelection, dict of the stored arrays) of a CG null model file,
+    checked for shapes, finiteness and the genotype file's variants."""
+    import hashlib
+
+    z = read_npz(path, "null model", CG_KEYS)
+    n, c = z["W"].shape if z["W"].ndim == 2 else (-1, -1)
+    nm = z["cg_delta"].size
+    k = z["cg_s"].size
+    want = {"PY": (n, nm), "U": (n, k), "cg_inv_top": (nm, k), "y": (n,), "fid": (n,),
+            "iid": (n,), "beta": (c,), "beta_se": (c,), "cg_labels": (nm,), "cg_q": (nm,),
+            "cg_gamma": (nm,), **{key: (nm,) for key in CG_FIT}}
+    bad = next((key for key, shape in want.items() if z[key].shape != shape), None)
+    if n < 1 or nm < 1 or bad is not None:
+        raise InputError(f"{path} is inconsistent: '{bad or 'W'}' has shape "
+                         f"{z[bad or 'W'].shape} for {n} samples, {c} covariates and {nm} "
+                         f"masks (a damaged or edited file?)")
+    for key in ("PY", "U", "y", "W", "cg_delta", "cg_q", "cg_gamma", "cg_inv_top"):
+        if not np.isfinite(z[key]).all():
+            raise InputError(f"{path} is damaged: '{key}' holds non-finite values")
+    if not ((z["cg_delta"] > 0).all() and (z["cg_gamma"] > 0).all() and (z["cg_q"] > 0).all()):
+        raise InputError(f"{path} is damaged: a variance ratio, calibration factor or y'Py "
+                         f"<= 0")
+    idx = z["cg_variant_idx"]
+    m = source.variants.m
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= m or int(z["bed_m"]) != m:
+        raise InputError(f"{path} was fitted on a genotype file of {int(z['bed_m'])} variants; "
+                         f"{source.variants.source} has {m}")
+    ids = source.variants.id[idx]
+    if hashlib.sha256("\n".join(ids.tolist()).encode()).hexdigest() != str(z["cg_variant_ids"]):
+        raise InputError(f"{path}: the IDs of its {idx.size} kinship variants differ from those "
+                         f"of {source.variants.source} (another genotype file?)")
     return _stored_selection(path, z, source, str(z["name"])), z
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..qc import qc_report_lines
 from .models import Fitted
 
@@ -22,7 +23,7 @@ from .models import Fitted
 AUTO_CROSSOVER = 8000
 CALIBRATION_VARIANTS = 30  # in all, spread over the LOCO masks
 CALIBRATION_MIN = 8  # per mask
-RETEST_TOL = 1e-5  # the re-tests' float32 solve, before the float64 correction
+RETEST_TOL = 1e-4  # the re-tests' float32 solve, before the float64 correction
 DEFLATE = 20  # leading eigenpairs of the kinship for the preconditioner and the calibration
 RETEST_P = 1e-5
 RETEST_BATCH = 256  # re-tested variants per batched solve
@@ -49,7 +50,7 @@ def check_cg_options(opts) -> None:
     """What the CG engine does not offer (yet): one usage error naming it."""
     from .options import given_flags
 
-    given = given_flags(opts, "--grm", "--kinship", "--eigen", "--save-eigen", "--null",
+    given = given_flags(opts, "--grm", "--kinship", "--eigen", "--save-eigen",
                         "--gxe", "--within-family", "--binary", "--random", "--random-slope",
                         "--mgrm", "--no-kinship", "--model-snps")
     if given:
@@ -68,27 +69,50 @@ def check_cg_options(opts) -> None:
         raise UsageError(f"--retest-p must be in (0, 1), got {opts.retest_p}")
 
 
-def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
-    """Yield a :class:`Fitted` (scanner built) per LOCO mask, or one for the run."""
-    from ..genotypes.packed import pack_source
-    from ..nullmodel.cg import ALL, KinshipOperator, h_solve, mc_reml, mc_reml_masks, top_eigen
-    from ..scan.calibrated import CalibratedScanner, MaskSolution, deflated_parts
+@dataclass
+class CGNull:
+    """A fitted null model of the CG engine, per LOCO mask (``labels``: the
+    left-out chromosome, or None): the Monte-Carlo REML fits, the solutions
+    the scan needs (P y, y'Py, the calibration) and the deflation; what
+    ``reml --engine cg --save-null`` stores and ``assoc --null`` loads."""
 
-    n = sel.n
-    if opts.loco and not chromosomes:
-        return  # nothing to scan (an empty chunk): no null model to fit
-    t0 = time.perf_counter()
-    packed, passed, reasons, secs = pack_source(
+    labels: list
+    fits: list
+    sols: list
+    deflation: object
+    variant_idx: np.ndarray  # the packed kinship variants (indices into the source)
+
+    @property
+    def deltas(self) -> np.ndarray:
+        return np.array([f.delta for f in self.fits])
+
+
+def pack_for(opts, source, sel, kin_idx, log):
+    """Pack the kinship's variants of the analysed samples; (packed, operator)."""
+    from ..genotypes.packed import pack_source
+    from ..nullmodel.cg import KinshipOperator
+
+    packed, _, reasons, secs = pack_source(
         source, sel.idx, kin_idx, opts.grm_type, opts.filters, opts.memory_gb,
         progress=log.progress("kinship variants (packing): variants", kin_idx.size))
     log.lines(qc_report_lines(reasons, opts.filters, kin_idx.size, packed.m))
-    log.write(f"packed genotypes: {n} samples x {packed.m} variants at 2 bits "
+    log.write(f"packed genotypes: {sel.n} samples x {packed.m} variants at 2 bits "
               f"({packed.nbytes / 2**20:.1f} MiB) in {secs:.2f}s; the kinship ({opts.grm_type}) "
               f"is never formed")
     log.stage("pack", secs)
-    Wq = np.linalg.qr(sel.W)[0]
-    block = _decode_block(n, opts.memory_gb)
-    op = KinshipOperator(packed, Wq, np.float32, block)
+    block = _decode_block(sel.n, opts.memory_gb)
+    return packed, KinshipOperator(packed, np.linalg.qr(sel.W)[0], np.float32, block)
+
+
+def fit_cg_null(opts, op, sel, labels: list, each: bool, log,
+                fixed_effects: bool = False) -> CGNull:
+    """The leading eigenpairs, the Monte-Carlo REML (once, or per mask with
+    ``each``) and one batched solve for P y of every mask of ``labels``
+    (chromosome labels, or [None]) with the calibration variants."""
+    from ..nullmodel.cg import ALL, h_solve, mc_reml, mc_reml_masks, top_eigen
+    from ..scan.calibrated import MaskSolution, deflated_parts
+
+    packed = op.packed
     y, name = sel.y[:, 0], sel.pheno_names[0]
     t_e = time.perf_counter()
     defl = top_eigen(op, DEFLATE, seed=opts.seed + 2)
@@ -98,21 +122,17 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
               f"and the calibration deflate them ({time.perf_counter() - t_e:.1f}s)")
     log.stage("eigen", time.perf_counter() - t_e)
     t_e = time.perf_counter()
-    labels = list(packed.chromosomes)
-    if opts.loco:
-        scopes = list(chromosomes)
-        masks = [labels.index(c) if c in labels else ALL for c in scopes]
-    else:
-        scopes, masks = [None], [ALL]
+    chrom_labels = list(packed.chromosomes)
+    masks = [chrom_labels.index(c) if c in chrom_labels else ALL for c in labels]
     nm = len(masks)
-    if opts.loco and opts.loco_h2 == "each":  # h2 per left-out chromosome, as the dense engine
+    if each:  # h2 per left-out chromosome, as the dense engine
         fits = mc_reml_masks(op, y, sel.W, name, masks, seed=opts.seed, probes=opts.mc_probes,
-                             deflation=defl)
-        for sc, ft in zip(scopes, fits):
+                             deflation=defl, fixed_effects=fixed_effects)
+        for sc, ft in zip(labels, fits):
             log.lines(ft.log_lines(label=f" without chr {sc}"))
     else:  # h2 once, on every variant (BOLT-LMM's LOCO)
         fits = [mc_reml(op, y, sel.W, name, seed=opts.seed, probes=opts.mc_probes,
-                        deflation=defl)] * nm
+                        deflation=defl, fixed_effects=fixed_effects)] * nm
         log.lines(fits[0].log_lines())
     log.stage("null", time.perf_counter() - t_e)
     deltas = np.array([ft.delta for ft in fits])
@@ -120,7 +140,6 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
     # mask's own (gamma depends on delta); with one h2, 30 in all (the masks' gammas agree)
     rng = np.random.default_rng(opts.seed + 1)
     labels_mask = np.array(masks, dtype=np.int64)
-    each = bool(opts.loco and opts.loco_h2 == "each")
     if each:
         per = max(CALIBRATION_MIN, CALIBRATION_VARIANTS // nm)
         cal, cal_of = [], []
@@ -135,7 +154,8 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
         per = min(CALIBRATION_VARIANTS, packed.m)
         cal = np.sort(rng.choice(packed.m, size=per, replace=False))
         cal_of = np.zeros(per, dtype=np.int64)  # one pooled gamma
-        cal_masks = packed.chrom[cal].astype(np.int64) if opts.loco else np.full(per, ALL)
+        cal_masks = (packed.chrom[cal].astype(np.int64) if labels != [None]
+                     else np.full(per, ALL))
     n_cal = cal.size
     Zc = op.project(op.columns(cal))
     yq = op.project(y)
@@ -179,18 +199,93 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
                          gamma_se=float(spread * gam[j] / np.sqrt(per)), exact={},
                          inv_top=inv[j])
             for j, mk in enumerate(masks)]
-    op64 = op.with_dtype(np.float64)
-    solver = ExactSolver(op, op64, y, dict(zip(masks, deltas.tolist())), defl)
-    t2 = time.perf_counter()
-    n_re = retest_packed(op, solver, sols, masks, sel.W.shape[1], tested, opts.retest_p, log)
-    log.stage("retest", time.perf_counter() - t2)
+    return CGNull(labels=list(labels), fits=fits, sols=sols, deflation=defl,
+                  variant_idx=packed.variant_idx)
 
-    fp = _fingerprint(fits[0], sel)
+
+def load_cg_null(prefix: str, source, sel, log) -> CGNull:
+    """A saved CG null model (``reml --engine cg --save-null``) as a :class:`CGNull`."""
+    from ..nullmodel.cg import Deflation, McRemlFit
+    from ..paths import null_path
+    from ..scan.calibrated import MaskSolution
+    from ..store import load_cg_null as load
+
+    path = null_path(prefix)
+    _, z = load(path, source)
+    nm = z["cg_delta"].size
+    fits = []
+    for j in range(nm):
+        all_mask = j == 0 or not bool(z["cg_each"])
+        fits.append(McRemlFit(
+            name=str(z["name"]), n=sel.n, c=sel.W.shape[1], m=int(z["cg_m"][j]),
+            delta=float(z["cg_delta"][j]), sigma_g2=float(z["cg_sigma_g2"][j]),
+            sigma_e2=float(z["cg_sigma_e2"][j]), h2=float(z["cg_h2"][j]),
+            h2_se=float(z["cg_h2_se"][j]), h2_se_mc=float(z["cg_h2_se_mc"][j]),
+            probes=int(z["cg_probes"][j]), t=float(z["cg_t"][j]),
+            beta=z["beta"] if all_mask else np.full(sel.W.shape[1], np.nan),
+            beta_se=z["beta_se"] if all_mask else np.full(sel.W.shape[1], np.nan),
+            boundary=str(z["cg_boundary"][j])))
+    sols = [MaskSolution(mask=-1, py=z["PY"][:, j], q=float(z["cg_q"][j]),
+                         gamma=float(z["cg_gamma"][j]), gamma_se=float(z["cg_gamma_se"][j]),
+                         exact={}, inv_top=z["cg_inv_top"][j]) for j in range(nm)]
+    defl = Deflation(U=z["U"], s=z["cg_s"], s_mask=z["cg_s_mask"], rest=float(z["cg_rest"]),
+                     rest_mask=z["cg_rest_mask"])
+    labels = [None if lab == "" else str(lab) for lab in z["cg_labels"].tolist()]
+    log.write(f"null model: loaded {path} ({sel.n} samples, phenotype '{z['name']}', "
+              f"{'LOCO masks ' + ', '.join(labels) if labels != [None] else 'no LOCO'}; h2 "
+              + ", ".join(f"{f.h2:.4g}" for f in fits[:8]) + ")")
+    return CGNull(labels=labels, fits=fits, sols=sols, deflation=defl,
+                  variant_idx=z["cg_variant_idx"])
+
+
+def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
+    """Yield a :class:`Fitted` (scanner built) per LOCO mask, or one for the
+    run: the null model fitted here, or loaded (``--null``)."""
+    from ..scan.calibrated import CalibratedScanner
+
+    if opts.loco and not chromosomes:
+        return  # nothing to scan (an empty chunk): no null model to fit
+    t0 = time.perf_counter()
+    scopes = list(chromosomes) if opts.loco else [None]
+    if opts.null:
+        null = load_cg_null(opts.null, source, sel, log)
+        packed, op = pack_for(opts, source, sel, null.variant_idx, log)
+        if not np.array_equal(packed.variant_idx, null.variant_idx):
+            raise InputError(f"--null {opts.null}: {packed.m} kinship variants pass QC now, "
+                             f"{null.variant_idx.size} did when it was fitted (other genotypes "
+                             f"or QC options?)")
+        missing = [c for c in scopes if c not in null.labels]
+        if missing:
+            raise UsageError(f"--null {opts.null} holds "
+                             + ("no LOCO masks (fitted without --loco)" if null.labels == [None]
+                                else f"no mask for chromosome(s) {', '.join(missing[:5])}")
+                             + (": drop --loco" if null.labels == [None] else ""))
+        keep = [null.labels.index(c) for c in scopes]
+        null = CGNull(labels=scopes, fits=[null.fits[j] for j in keep],
+                      sols=[null.sols[j] for j in keep], deflation=null.deflation,
+                      variant_idx=null.variant_idx)
+    else:
+        packed, op = pack_for(opts, source, sel, kin_idx, log)
+        null = fit_cg_null(opts, op, sel, scopes, bool(opts.loco and opts.loco_h2 == "each"),
+                           log)
+    chrom_labels = list(packed.chromosomes)
+    masks = [chrom_labels.index(c) if c in chrom_labels else -1 for c in scopes]
+    for sol, mk in zip(null.sols, masks):
+        sol.mask = mk
+    op64 = op.with_dtype(np.float64)
+    solver = ExactSolver(op, op64, sel.y[:, 0], dict(zip(masks, null.deltas.tolist())),
+                         null.deflation)
+    t2 = time.perf_counter()
+    n_re = retest_packed(op, solver, null.sols, masks, sel.W.shape[1], tested, opts.retest_p,
+                         log)
+    log.stage("retest", time.perf_counter() - t2)
+    fp = _fingerprint(null.fits[0], sel)
     log.write(f"CG engine: {op.passes} passes over the packed genotypes in {op.seconds:.1f}s "
-              f"(float32 blocks of {block} variants), {op64.passes} in float64 (re-test "
+              f"(float32 blocks of {op.block} variants), {op64.passes} in float64 (re-test "
               f"residuals, {n_re} variants); {time.perf_counter() - t0:.1f}s before the scan")
-    for scope, sol, ft in zip(scopes, sols, fits):
-        scanner = CalibratedScanner(sol, Wq, defl.U, opts.test, solver, opts.retest_p)
+    Wq = op.Wq
+    for scope, sol, ft in zip(scopes, null.sols, null.fits):
+        scanner = CalibratedScanner(sol, Wq, null.deflation.U, opts.test, solver, opts.retest_p)
         yield Fitted(scope=scope, fit=ft, fingerprint=fp, scanner=scanner)
 
 
@@ -297,3 +392,76 @@ def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarr
               f"{retest_p:g} (with a 1.5x margin) solved exactly (float32 CG to relative "
               f"residual {RETEST_TOL:g}, corrected to second order by the float64 residual)")
     return int(hits.size)
+
+
+def run_reml_cg(opts, source, sel, snp_idx, log, out) -> dict:
+    """``reml --engine cg``: Monte-Carlo REML of each phenotype (with --loco,
+    of one phenotype per left-out chromosome, the masks in the same passes)
+    on the packed kinship variants; OUT.reml.tsv (or OUT.reml.loco.tsv),
+    OUT.reml.fixed.tsv and OUT.samples.tsv as the dense engine writes them."""
+    from ..columns import FIXED_COLUMNS, REML_COLUMNS
+    from ..nullmodel.cg import mc_reml, mc_reml_masks, top_eigen
+    from ..paths import null_path
+    from ..store import save_cg_null
+    from ..writers import write_tsv
+    from .inputs import write_samples
+    from .options import given_flags
+
+    given = given_flags(opts, "--grm", "--kinship", "--eigen", "--save-eigen", "--binary",
+                        "--random", "--random-slope", "--mgrm", "--no-kinship")
+    if given:
+        raise UsageError(f"reml --engine cg builds its kinship from the genotypes and fits one "
+                         f"kinship for a quantitative trait; {', '.join(given)} not offered "
+                         f"with it (yet): use the dense engine")
+    if opts.loco_h2 == "each" and not opts.loco:
+        raise UsageError("--loco-h2 each estimates h2 per left-out chromosome: add --loco")
+    if opts.save_null and len(sel.pheno_names) > 1:
+        raise UsageError("--save-null stores the null model of one phenotype; pick one with "
+                         "--pheno-name")
+    missing = np.isnan(sel.y).any(axis=0)
+    if missing.any():
+        names = [nm for nm, mi in zip(sel.pheno_names, missing) if mi]
+        raise UsageError(f"reml --engine cg fits phenotypes observed in every analysed sample; "
+                         f"{', '.join(names[:5])} {'has' if len(names) == 1 else 'have'} missing "
+                         f"values there: fit {'it' if len(names) == 1 else 'them'} alone with "
+                         f"--pheno-name")
+    packed, op = pack_for(opts, source, sel, snp_idx, log)
+    t0 = time.perf_counter()
+    labels = list(packed.chromosomes) if opts.loco else [None]
+    each = bool(opts.loco and opts.loco_h2 == "each")
+    if opts.save_null:  # what assoc --null needs: the fits and the solves of every mask
+        null = fit_cg_null(opts, op, sel, labels, each, log, fixed_effects=True)
+        path = save_cg_null(null_path(opts.save_null), null, sel, source, opts.grm_type, each)
+        fits = null.fits
+    else:
+        defl = top_eigen(op, DEFLATE, seed=opts.seed + 2)
+        log.stage("eigen", time.perf_counter() - t0)
+        if each:
+            fits = mc_reml_masks(op, sel.y[:, 0], sel.W, sel.pheno_names[0],
+                                 list(range(len(labels))), seed=opts.seed,
+                                 probes=opts.mc_probes, deflation=defl)
+        else:
+            fits = [mc_reml(op, sel.y[:, k], sel.W, name, seed=opts.seed, probes=opts.mc_probes,
+                            deflation=defl) for k, name in enumerate(sel.pheno_names)]
+            if opts.loco:
+                fits = fits * len(labels)
+        for lab, ft in zip(labels if opts.loco else [None] * len(fits), fits):
+            if len(fits) <= 20:
+                log.lines(ft.log_lines(label=f" without chr {lab}" if each else ""))
+    if opts.loco:
+        path_loco = write_tsv(out.reml_loco, ["left_out_chromosome"] + REML_COLUMNS,
+                              [[ch] + ft.row() for ch, ft in zip(labels, fits)])
+        log.write("h2 per left-out chromosome: " + ", ".join(
+            f"chr {c}: {f.h2:.4g}" for c, f in zip(labels, fits)))
+        log.write(f"wrote {path_loco}")
+    else:
+        log.write(f"wrote {write_tsv(out.reml, REML_COLUMNS, [f.row() for f in fits])}")
+        frows = [[f.name, nm, f"{b:.8g}", f"{s:.8g}"] for f in fits
+                 for nm, b, s in zip(sel.covar_names, f.beta, f.beta_se)]
+        log.write(f"wrote {write_tsv(out.reml_fixed, FIXED_COLUMNS, frows)}")
+    if opts.save_null:
+        log.write(f"wrote {path}")
+    log.stage("null", time.perf_counter() - t0)
+    log.write(f"CG engine: {op.passes} passes over the packed genotypes in {op.seconds:.1f}s")
+    log.write(f"wrote {write_samples(out.samples, sel)} ({sel.n} analysed samples)")
+    return dict(fits=fits)

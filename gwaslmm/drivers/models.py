@@ -53,6 +53,22 @@ def load_selection(opts, source, log):
     file for ``--null --loco``)."""
     from ..store import file_kind, load_binary_null, load_vc_null, null_kind
 
+    cg = getattr(opts, "engine_choice", "dense") == "cg"
+    kind = file_kind(null_path(opts.null))
+    if cg or kind == "cg":  # one file, every LOCO mask in it
+        if kind == "unreadable":
+            from ..store import load_cg_null
+
+            return load_cg_null(null_path(opts.null), source)[0]
+        if kind != "cg":
+            raise UsageError(f"--null {opts.null} holds a null model of the dense engine: drop "
+                             f"--engine cg (or fit one with reml --engine cg --save-null)")
+        if not cg:
+            raise UsageError(f"--null {opts.null} holds a null model of the CG engine: add "
+                             f"--engine cg")
+        from ..store import load_cg_null
+
+        return load_cg_null(null_path(opts.null), source)[0]
     if opts.loco:
         first = sorted(glob.glob(loco_null_pattern(opts.null)))
         if not first and null_kind(opts.null) == "components":

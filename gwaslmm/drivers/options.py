@@ -141,6 +141,11 @@ class RemlOptions(GenotypeOptions, PhenotypeOptions, KinshipOptions, ComponentOp
     all_pheno: bool = False
     loco: bool = False
     save_null: str | None = None
+    engine_choice: str = "dense"  # --engine dense|cg
+    mc_probes: int | None = None  # --engine cg
+    seed: int = 1                 # --engine cg
+    loco_h2: str = "once"         # --engine cg --loco
+    cg_tol: float = 5e-4          # --engine cg --save-null: the LOCO solves' relative residual
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,6 +40,10 @@ def run_reml(opts, log) -> dict:
     snp_idx = selected_variants(opts, source, log)
     out = Outputs(opts.out)
     check_binary_options(opts)
+    if opts.engine_choice == "cg":
+        from .cg import run_reml_cg
+
+        return run_reml_cg(opts, source, sel, snp_idx, log, out)
     if opts.binary:
         if wants_components(opts):
             raise UsageError("reml --binary fits the kinship's variance only; several variance "

@@ -190,11 +190,11 @@ def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
     X = np.zeros((n, k))
     R = np.array(B, dtype=np.float64, copy=True)
     bnorm = np.sqrt(np.einsum("ij,ij->j", B, B))
-    rr = bnorm ** 2
+    rr = np.einsum("ij,ij->j", R, R)
     Zp = R.copy() if precond is None else precond(R, np.arange(k))
     rz = np.einsum("ij,ij->j", R, Zp)
     Pd = Zp.copy()
-    active = bnorm > 0
+    active = (bnorm > 0) & (np.sqrt(rr) > tol * bnorm)
     it = 0
     while active.any():
         if it >= max_iter:
@@ -262,7 +262,7 @@ class Deflation:
         return precond
 
 
-def top_eigen(op: KinshipOperator, k: int, seed: int = 7, iterations: int = 4) -> Deflation:
+def top_eigen(op: KinshipOperator, k: int, seed: int = 7, iterations: int = 3) -> Deflation:
     """The k leading eigenpairs of Q K Q by randomized subspace iteration
     (k + 10 columns, ``iterations`` power passes, then Rayleigh-Ritz), and
     u' Q K_-c Q u for every chromosome c from one more pass (Z'U)."""
@@ -371,16 +371,18 @@ def _ratios(X: np.ndarray, B: np.ndarray, delta: float):
 
 
 def mc_reml(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, seed: int = 1,
-            probes: int | None = None, deflation: Deflation | None = None) -> McRemlFit:
+            probes: int | None = None, deflation: Deflation | None = None,
+            fixed_effects: bool = True) -> McRemlFit:
     """Monte-Carlo REML of h2 for y (n,) float64 with covariates W (n, c)
     (intercept included) on the operator's kinship (all variants); the
-    solves preconditioned with ``deflation`` when given."""
-    return mc_reml_masks(op, y, W, name, [ALL], seed, probes, deflation)[0]
+    solves preconditioned with ``deflation`` when given; the GLS fixed
+    effects (one more solve) unless ``fixed_effects`` is False (NaN)."""
+    return mc_reml_masks(op, y, W, name, [ALL], seed, probes, deflation, fixed_effects)[0]
 
 
 def mc_reml_masks(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, masks,
                   seed: int = 1, probes: int | None = None,
-                  deflation: Deflation | None = None) -> list:
+                  deflation: Deflation | None = None, fixed_effects: bool = True) -> list:
     """:func:`mc_reml` on each kinship K_mask of ``masks`` (ALL or a
     chromosome), every mask's secant steps in the same passes: a list of
     :class:`McRemlFit` (fixed effects only for ALL).  The random phenotypes
@@ -490,7 +492,7 @@ def mc_reml_masks(op: KinshipOperator, y: np.ndarray, W: np.ndarray, name: str, 
             h2_se = float("nan")
         if boundary[j] != "none":
             h2_se = se_mc = float("nan")
-        if mk == ALL:  # fixed effects by GLS: (W'V^-1W)^-1 W'V^-1 y, V^-1 [W, y] by CG
+        if mk == ALL and fixed_effects:  # GLS: (W'V^-1W)^-1 W'V^-1 y, V^-1 [W, y] by CG
             beta, beta_se = _fixed_effects(op, W, y, delta, sigma_g2, deflation)
         else:
             beta = beta_se = np.full(c, np.nan)
