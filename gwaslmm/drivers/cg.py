@@ -26,7 +26,7 @@ CALIBRATION_MIN = 8  # per mask
 RETEST_TOL = 1e-4  # the re-tests' float32 solve, before the float64 correction
 DEFLATE = 20  # leading eigenpairs of the kinship for the preconditioner and the calibration
 RETEST_P = 1e-5
-RETEST_BATCH = 256  # re-tested variants per batched solve
+RETEST_BATCH = 128  # re-tested variants per batched solve (memory: ~10 n x 128 float64)
 
 
 def resolve_engine(opts, n: int, log):
@@ -272,7 +272,7 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
     masks = [chrom_labels.index(c) if c in chrom_labels else -1 for c in scopes]
     for sol, mk in zip(null.sols, masks):
         sol.mask = mk
-    op64 = op.with_dtype(np.float64)
+    op64 = op.with_dtype(np.float64, block=max(32, op.block // 2))  # one pass: half the block
     solver = ExactSolver(op, op64, sel.y[:, 0], dict(zip(masks, null.deltas.tolist())),
                          null.deflation)
     t2 = time.perf_counter()
@@ -290,11 +290,12 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
 
 
 def _decode_block(n: int, memory_gb: float) -> int:
-    """Variants decoded at a time: a float64 buffer (the re-tests' residual
-    pass) of at most 1/16 of the budget and 32 MiB, 64 to 1024 variants
-    (1024 and 4096 give the same pass time, benchmarks in the commit)."""
-    per = 8 * n
-    return int(max(64, min(1024, memory_gb * 2**30 / 16 / per, 32 * 2**20 / per)))
+    """Variants decoded at a time into the float32 buffer: at most 1/16 of the
+    budget and 64 MiB, 64 to 1,024 variants (1,024 was fastest at 20,000
+    samples: 2.97 s a pass with 38 right-hand sides against 3.53 s with 209;
+    4,096 gave the same as 1,024 at 5,000)."""
+    per = 4 * n
+    return int(max(64, min(1024, memory_gb * 2**30 / 16 / per, 64 * 2**20 / per)))
 
 
 def _fingerprint(fit, sel) -> str:
@@ -328,17 +329,22 @@ class ExactSolver:
         masks = np.broadcast_to(np.asarray(masks, dtype=np.int64), (k,))
         uniq, which = np.unique(masks, return_inverse=True)
         which = which.reshape(-1)
-        Xq = self.op.project(np.asarray(X, dtype=np.float64))
-        B = np.column_stack([Xq, np.repeat(self.yq[:, None], uniq.size, axis=1)])
+        B = np.empty((X.shape[0], k + uniq.size))
+        B[:, :k] = X
+        B[:, :k] = self.op.project(B[:, :k])
+        B[:, k:] = self.yq[:, None]
         cm = np.concatenate([masks, uniq])
         cd = np.array([self.delta_of[int(mk)] for mk in cm])
         res = h_solve(self.op32, B, cm, cd, RETEST_TOL, what="re-test solve",
                       deflation=self.deflation)
         S = res.X
-        R = B - (self.op.project(self.op.kinship_times(S, cm)) + cd * S)  # float64 residuals
+        del res
+        R = self.op.project(self.op.kinship_times(S, cm))  # float64 residuals B - A S
+        R += cd * S
+        np.subtract(B, R, out=R)
         U, Rx = S[:, :k], R[:, :k]
         PY, Ry = S[:, k:], R[:, k:]
-        a = np.einsum("ij,ij->j", Xq, U) + np.einsum("ij,ij->j", U, Rx)
+        a = np.einsum("ij,ij->j", B[:, :k], U) + np.einsum("ij,ij->j", U, Rx)
         b = self.yq @ U + np.einsum("ij,ij->j", PY[:, which], Rx)
         q = self.yq @ PY + np.einsum("ij,ij->j", PY, Ry)
         return a, b, q[which]

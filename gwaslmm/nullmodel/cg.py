@@ -73,9 +73,9 @@ class KinshipOperator:
         self.seconds = 0.0
         self._buf = None
 
-    def with_dtype(self, dtype) -> "KinshipOperator":
-        other = KinshipOperator(self.packed, self.Wq, dtype, self.block)
-        return other
+    def with_dtype(self, dtype, block: int | None = None) -> "KinshipOperator":
+        """The same products in another precision (its own buffer)."""
+        return KinshipOperator(self.packed, self.Wq, dtype, block or self.block)
 
     def m_without(self, masks: np.ndarray) -> np.ndarray:
         """M_-c per mask (ALL: M)."""
@@ -191,9 +191,8 @@ def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
     R = np.array(B, dtype=np.float64, copy=True)
     bnorm = np.sqrt(np.einsum("ij,ij->j", B, B))
     rr = np.einsum("ij,ij->j", R, R)
-    Zp = R.copy() if precond is None else precond(R, np.arange(k))
-    rz = np.einsum("ij,ij->j", R, Zp)
-    Pd = Zp.copy()
+    Pd = R.copy() if precond is None else precond(R, np.arange(k))  # search directions
+    rz = np.einsum("ij,ij->j", R, Pd)
     active = (bnorm > 0) & (np.sqrt(rr) > tol * bnorm)
     it = 0
     while active.any():
@@ -204,20 +203,33 @@ def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
                 f"{int(active.sum())} of {k} right-hand sides above the relative residual "
                 f"{tol:g} (worst {rel.max():.3g})")
         idx = np.flatnonzero(active)
-        Pa = Pd[:, idx]
+        every = idx.size == k  # views instead of copies while every column is active
+        Pa = Pd if every else Pd[:, idx]
         AP = apply(Pa, idx)
         pap = np.einsum("ij,ij->j", Pa, AP)
         if not (pap > 0).all():
             raise NumericalError(f"{what}: the system is not positive definite (p'Ap = "
                                  f"{pap.min():.3g}) after {it} passes")
         alpha = rz[idx] / pap
-        X[:, idx] += Pa * alpha
-        R[:, idx] -= AP * alpha
-        Ra = R[:, idx]
+        if every:
+            X += Pa * alpha
+            AP *= alpha
+            R -= AP
+            Ra = R
+        else:
+            X[:, idx] += Pa * alpha
+            R[:, idx] -= AP * alpha
+            Ra = R[:, idx]
+        del AP
         rr[idx] = np.einsum("ij,ij->j", Ra, Ra)
-        Za = Ra if precond is None else precond(Ra, idx)
+        Za = Ra.copy() if precond is None else precond(Ra, idx)  # a new array either way
         rz_new = np.einsum("ij,ij->j", Ra, Za)
-        Pd[:, idx] = Za + Pa * (rz_new / rz[idx])
+        Za += Pa * (rz_new / rz[idx])  # the new search directions
+        if every:
+            Pd = Za
+        else:
+            Pd[:, idx] = Za
+        del Za, Pa
         rz[idx] = rz_new
         active[idx] = np.sqrt(rr[idx]) > tol * bnorm[idx]
         it += 1
