@@ -26,7 +26,7 @@ CALIBRATION_MIN = 8  # per mask
 RETEST_TOL = 1e-4  # the re-tests' float32 solve, before the float64 correction
 DEFLATE = 20  # leading eigenpairs of the kinship for the preconditioner and the calibration
 RETEST_P = 1e-5
-RETEST_BATCH = 128  # re-tested variants per batched solve (memory: ~10 n x 128 float64)
+RETEST_MEMORY = 256 * 2**20  # bytes for a batch of re-tests (~10 float64 arrays n x batch)
 
 
 def resolve_engine(opts, n: int, log):
@@ -279,6 +279,8 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
     n_re = retest_packed(op, solver, null.sols, masks, sel.W.shape[1], tested, opts.retest_p,
                          log)
     log.stage("retest", time.perf_counter() - t2)
+    op.release()  # the decode buffers, until an in-scan re-test needs them again
+    op64.release()
     fp = _fingerprint(null.fits[0], sel)
     log.write(f"CG engine: {op.passes} passes over the packed genotypes in {op.seconds:.1f}s "
               f"(float32 blocks of {op.block} variants), {op64.passes} in float64 (re-test "
@@ -384,8 +386,9 @@ def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarr
     if not hits.size:
         log.write(f"re-test: no tested kinship variant has a calibrated p below {retest_p:g}")
         return 0
-    for s0 in range(0, hits.size, RETEST_BATCH):  # every mask in the same passes
-        part = hits[s0:s0 + RETEST_BATCH]
+    batch = int(np.clip(RETEST_MEMORY // (80 * n), 16, 256))
+    for s0 in range(0, hits.size, batch):  # every mask in the same passes
+        part = hits[s0:s0 + batch]
         a_std, b_std, q = solver(op.columns(part), np.asarray(masks)[col[part]])
         # the scan's raw genotypes x = z / scale + const: a / scale^2, b / scale
         scale = packed.scale[part]

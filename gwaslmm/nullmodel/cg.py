@@ -90,6 +90,10 @@ class KinshipOperator:
         tot = self.trace_chrom.sum() - (self.trace_chrom[mask] if mask >= 0 else 0.0)
         return float(tot / self.m_without(np.array([mask]))[0] / self.packed.n)
 
+    def release(self) -> None:
+        """Free the decode buffer (made again on the next product)."""
+        self._buf = None
+
     def _buffer(self):
         if self._buf is None:
             self._buf = np.empty((self.packed.n, self.block), dtype=self.dtype, order="F")

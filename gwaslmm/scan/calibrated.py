@@ -72,7 +72,7 @@ class CalibratedScanner:
     variants with an approximate p below it."""
 
     copies_per_variant = 2  # the block's float64 buffer and U'X, P y products are small
-    max_block = 512  # variants per block: the engine is for many samples, keep blocks small
+    max_block = 256  # variants per block: the engine is for many samples, keep blocks small
 
     def __init__(self, sol: MaskSolution, Wq: np.ndarray, U: np.ndarray, test: str, solver,
                  retest_p: float):
