@@ -410,3 +410,7 @@ def test_cg_saved_null_model(cg_run, tmp_path):
     bad = run_cli(["assoc", "--bfile", SIM, "--null", tmp_path / "one", "--loco", "--engine",
                    "cg", "--out", tmp_path / "b"])
     assert bad.exit_code != 0 and "fitted without --loco" in bad.output, bad.output
+    bad = run_cli(["assoc", "--bfile", SIM, "--null", tmp_path / "n", "--engine", "cg",
+                   "--out", tmp_path / "b"])
+    assert bad.exit_code != 0 and "add --loco" in bad.output, bad.output
+    assert "Traceback" not in bad.output and "internal error" not in bad.output

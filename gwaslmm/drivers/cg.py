@@ -254,12 +254,14 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
             raise InputError(f"--null {opts.null}: {packed.m} kinship variants pass QC now, "
                              f"{null.variant_idx.size} did when it was fitted (other genotypes "
                              f"or QC options?)")
+        if (null.labels == [None]) != (scopes == [None]):
+            raise UsageError(f"--null {opts.null} was fitted "
+                             + ("without --loco (no LOCO masks): drop --loco"
+                                if null.labels == [None] else "with --loco: add --loco"))
         missing = [c for c in scopes if c not in null.labels]
         if missing:
-            raise UsageError(f"--null {opts.null} holds "
-                             + ("no LOCO masks (fitted without --loco)" if null.labels == [None]
-                                else f"no mask for chromosome(s) {', '.join(missing[:5])}")
-                             + (": drop --loco" if null.labels == [None] else ""))
+            raise UsageError(f"--null {opts.null} holds no LOCO mask for chromosome(s) "
+                             f"{', '.join(missing[:5])} (fitted on other variants?)")
         keep = [null.labels.index(c) for c in scopes]
         null = CGNull(labels=scopes, fits=[null.fits[j] for j in keep],
                       sols=[null.sols[j] for j in keep], deflation=null.deflation,
