@@ -2,7 +2,7 @@ import click
 
 from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
 from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
-from .options import binary_options, component_options, run_logged
+from .options import binary_options, cg_options, component_options, run_logged
 
 
 def _columns():
@@ -31,30 +31,7 @@ def _columns():
 @click.option("--fast", is_flag=True,
               help="Fix lambda at the null REML estimate (EMMAX/GCTA-MLMA style).")
 @click.option("--loco", is_flag=True, help="Leave-one-chromosome-out kinships.")
-@click.option("--engine", "engine_choice", type=click.Choice(["dense", "cg", "auto"]),
-              default="dense", show_default=True,
-              help="dense: the kinship and its decomposition (exact, or --fast); cg: the "
-                   "large-sample engine (never forms the kinship: genotypes at 2 bits, "
-                   "Monte-Carlo REML, one batched conjugate-gradient solve for every LOCO "
-                   "mask, fixed-variance tests with a calibrated x'Px, exact below "
-                   "--retest-p); auto: cg from 8,000 analysed samples where it applies.")
-@click.option("--retest-p", type=float, default=1e-5, show_default=True,
-              help="--engine cg: re-test every variant with a calibrated p below this by its "
-                   "own exact solve.")
-@click.option("--cg-tol", type=click.FloatRange(min=1e-12, max=0.1), default=5e-4,
-              show_default=True,
-              help="--engine cg: relative residual of the LOCO solves (BOLT-LMM's 5e-4).")
-@click.option("--loco-h2", type=click.Choice(["once", "each"]), default="once",
-              show_default=True,
-              help="--engine cg --loco: h2 estimated once on every variant (BOLT-LMM's LOCO) "
-                   "or for each left-out chromosome (the dense engine's --loco; costs one "
-                   "Monte-Carlo REML per chromosome, in the same passes).")
-@click.option("--mc-probes", type=click.IntRange(min=2, max=1000), default=None,
-              help="--engine cg: random phenotypes of the Monte-Carlo REML (default BOLT-LMM's "
-                   "max(min(4e9/n^2, 15), 3)); its Monte-Carlo SE falls as 1/sqrt(probes).")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="--engine cg: seed of the Monte-Carlo REML phenotypes and the calibration "
-                   "variants.")
+@cg_options(scan=True)
 @click.option("--gxe", metavar="NAME",
               help="Gene-by-environment: test x*NAME per variant (NAME a quantitative or 0/1 "
                    "covariate, kept as a main effect; GEMMA -gxe). Wald test.")

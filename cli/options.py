@@ -453,3 +453,48 @@ def _last_words(log, line: str) -> None:
         log.write(line, echo=False)
     except GwaslmmError:
         pass
+
+
+def cg_options(scan: bool):
+    """The large-sample (CG) engine (reml, and with the scan's own options assoc)."""
+    def deco(f):
+        engines = ["dense", "cg", "auto"] if scan else ["dense", "cg"]
+        opts = [
+            click.option("--engine", "engine_choice", type=click.Choice(engines),
+                         default="dense", show_default=True,
+                         help="dense: the kinship and its decomposition"
+                              + (" (exact, or --fast)" if scan else "")
+                              + "; cg: the large-sample engine, which never forms the kinship "
+                                "(genotypes at 2 bits, Monte-Carlo REML, batched conjugate "
+                                "gradient"
+                              + (", fixed-variance tests with a calibrated x'Px, exact below "
+                                 "--retest-p); auto: cg from 8,000 analysed samples where it "
+                                 "applies." if scan else
+                                 "; logl_reml/logl_ml/p_h2 NA, h2_se the AI-REML SE; "
+                                 "--save-null stores every LOCO mask in one file).")),
+            click.option("--cg-tol", type=click.FloatRange(min=1e-12, max=0.1), default=5e-4,
+                         show_default=True,
+                         help="--engine cg: relative residual of the LOCO solves (BOLT-LMM's "
+                              "5e-4)."),
+            click.option("--loco-h2", type=click.Choice(["once", "each"]), default="once",
+                         show_default=True,
+                         help="--engine cg --loco: h2 estimated once on every variant "
+                              "(BOLT-LMM's LOCO) or for each left-out chromosome (the dense "
+                              "engine's --loco; the chromosomes' fits share their passes)."),
+            click.option("--mc-probes", type=click.IntRange(min=2, max=1000), default=None,
+                         help="--engine cg: random phenotypes of the Monte-Carlo REML (default "
+                              "BOLT-LMM's max(min(4e9/n^2, 15), 3)); its Monte-Carlo SE falls "
+                              "as 1/sqrt(probes)."),
+            click.option("--seed", type=int, default=1, show_default=True,
+                         help="--engine cg: seed of the Monte-Carlo REML phenotypes and the "
+                              "calibration variants."),
+        ]
+        if scan:
+            opts.insert(1, click.option(
+                "--retest-p", type=float, default=1e-5, show_default=True,
+                help="--engine cg: re-test every variant with a calibrated p below this by "
+                     "its own exact solve."))
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco

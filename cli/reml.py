@@ -2,7 +2,7 @@ import click
 
 from .options import EXIT_CODES, NAME_LISTS, StrictCommand, build_options, covar_options, epilog
 from .options import handle_errors, input_options, kinship_options, pheno_options, repeats
-from .options import binary_options, component_options, run_logged
+from .options import binary_options, cg_options, component_options, run_logged
 
 
 def _columns():
@@ -36,24 +36,7 @@ def _binary_columns():
               help="One null model per left-out chromosome (OUT.reml.loco.tsv; with "
                    "--save-null, PREFIX.chr<c>.null.npz for assoc --null --loco).")
 @click.option("--save-null", metavar="PREFIX", help="Store the fitted null model for assoc --null.")
-@click.option("--engine", "engine_choice", type=click.Choice(["dense", "cg"]), default="dense",
-              show_default=True,
-              help="cg: h2 by Monte-Carlo REML without forming the kinship (assoc --engine "
-                   "cg's null model; logl_reml/logl_ml/p_h2 are NA, h2_se the AI-REML SE); "
-                   "--save-null then stores what assoc --engine cg --null needs, every LOCO "
-                   "mask in one file.")
-@click.option("--mc-probes", type=click.IntRange(min=2, max=1000), default=None,
-              help="--engine cg: random phenotypes of the Monte-Carlo REML (default "
-                   "max(min(4e9/n^2, 15), 3)).")
-@click.option("--cg-tol", type=click.FloatRange(min=1e-12, max=0.1), default=5e-4,
-              show_default=True,
-              help="--engine cg --save-null: relative residual of the stored LOCO solves.")
-@click.option("--loco-h2", type=click.Choice(["once", "each"]), default="once",
-              show_default=True,
-              help="--engine cg --loco: h2 once on every variant (as assoc --engine cg) or for "
-                   "each left-out chromosome.")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="--engine cg: seed of the random phenotypes.")
+@cg_options(scan=False)
 @component_options
 @binary_options(scan=False)
 @handle_errors

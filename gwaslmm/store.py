@@ -165,6 +165,19 @@ BIN_KEYS = BIN_SCALARS + ("L", "mu", "Y", "b", "y", "beta", "beta_se", "name", "
                           "W", "covar_names")
 
 
+def _check_stored(path: str, z: dict, want: dict, finite, counts: str, empty: bool) -> None:
+    """One error line for a stored model whose arrays disagree in shape
+    (``want``: name -> shape; ``counts`` says what the shapes were derived
+    from; ``empty``: no samples or no masks) or hold non-finite values."""
+    bad = next((k for k, shape in want.items() if z[k].shape != shape), None)
+    if empty or bad is not None:
+        raise InputError(f"{path} is inconsistent: '{bad or 'W'}' has shape "
+                         f"{z[bad or 'W'].shape} for {counts} (a damaged or edited file?)")
+    for k in finite:
+        if not np.isfinite(z[k]).all():
+            raise InputError(f"{path} is damaged: '{k}' holds non-finite values")
+
+
 def save_binary_null(path: str, est, fit, sel: SampleSelection, y01: np.ndarray,
                      source) -> str:
     """A binary trait's logistic mixed model (``reml --binary --save-null``):
@@ -190,14 +203,8 @@ def load_binary_null(path: str, source) -> tuple:
     n, c = z["W"].shape if z["W"].ndim == 2 else (-1, -1)
     want = {"L": (n, n), "mu": (n,), "Y": (n,), "b": (n,), "y": (n,), "fid": (n,),
             "iid": (n,), "beta": (c,), "beta_se": (c,)}
-    bad = next((k for k, shape in want.items() if z[k].shape != shape), None)
-    if n < 1 or bad is not None:
-        raise InputError(f"{path} is inconsistent: '{bad or 'W'}' has shape "
-                         f"{z[bad or 'W'].shape} for {n} samples and {c} covariates (a damaged "
-                         f"or edited file?)")
-    for k in ("L", "mu", "Y", "b", "y", "W", "bin_tau"):
-        if not np.isfinite(z[k]).all():
-            raise InputError(f"{path} is damaged: '{k}' holds non-finite values")
+    _check_stored(path, z, want, ("L", "mu", "Y", "b", "y", "W", "bin_tau"),
+                  f"{n} samples and {c} covariates", n < 1)
     if not ((z["mu"] > 0) & (z["mu"] < 1)).all() or not np.isin(z["y"], (0.0, 1.0)).all():
         raise InputError(f"{path} is damaged: fitted probabilities outside (0, 1) or a "
                          f"phenotype other than 0/1")
@@ -232,14 +239,8 @@ def load_vc_null(prefix: str, source) -> tuple:
     want = {"L": (n, n), "Q": (n, c), "yw": (n,), "y": (n,), "fid": (n,), "iid": (n,),
             "beta": (c,), "beta_se": (c,), "vc_se": (q,), "vc_names": (q,), "vc_kinds": (q,),
             "vc_boundary": (q,)}
-    bad = next((k for k, shape in want.items() if z[k].shape != shape), None)
-    if n < 1 or bad is not None:
-        raise InputError(f"{path} is inconsistent: '{bad or 'W'}' has shape "
-                         f"{z[bad or 'W'].shape} for {n} samples, {c} covariates and {q} "
-                         f"variance components (a damaged or edited file?)")
-    for k in ("L", "Q", "yw", "y", "W", "vc_theta", "q"):
-        if not np.isfinite(z[k]).all():
-            raise InputError(f"{path} is damaged: '{k}' holds non-finite values")
+    _check_stored(path, z, want, ("L", "Q", "yw", "y", "W", "vc_theta", "q"),
+                  f"{n} samples, {c} covariates and {q} variance components", n < 1)
     return _stored_selection(path, z, source, str(z["name"])), z
 
 
@@ -296,14 +297,9 @@ def load_cg_null(path: str, source) -> tuple:
     want = {"PY": (n, nm), "U": (n, k), "cg_inv_top": (nm, k), "y": (n,), "fid": (n,),
             "iid": (n,), "beta": (c,), "beta_se": (c,), "cg_labels": (nm,), "cg_q": (nm,),
             "cg_gamma": (nm,), **{key: (nm,) for key in CG_FIT}}
-    bad = next((key for key, shape in want.items() if z[key].shape != shape), None)
-    if n < 1 or nm < 1 or bad is not None:
-        raise InputError(f"{path} is inconsistent: '{bad or 'W'}' has shape "
-                         f"{z[bad or 'W'].shape} for {n} samples, {c} covariates and {nm} "
-                         f"masks (a damaged or edited file?)")
-    for key in ("PY", "U", "y", "W", "cg_delta", "cg_q", "cg_gamma", "cg_inv_top"):
-        if not np.isfinite(z[key]).all():
-            raise InputError(f"{path} is damaged: '{key}' holds non-finite values")
+    _check_stored(path, z, want, ("PY", "U", "y", "W", "cg_delta", "cg_q", "cg_gamma",
+                                  "cg_inv_top"),
+                  f"{n} samples, {c} covariates and {nm} masks", n < 1 or nm < 1)
     if not ((z["cg_delta"] > 0).all() and (z["cg_gamma"] > 0).all() and (z["cg_q"] > 0).all()):
         raise InputError(f"{path} is damaged: a variance ratio, calibration factor or y'Py "
                          f"<= 0")

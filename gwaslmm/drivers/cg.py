@@ -104,6 +104,20 @@ def pack_for(opts, source, sel, kin_idx, log):
     return packed, KinshipOperator(packed, np.linalg.qr(sel.W)[0], np.float32, block)
 
 
+def loco_masks(op, labels: list) -> list:
+    """The operator's mask of each scope: the packed chromosome's index for a
+    left-out chromosome, ALL (-1) for None or a chromosome without kinship
+    variants; a chromosome that holds every kinship variant is an error, as
+    in the dense engine."""
+    chroms = list(op.packed.chromosomes)
+    masks = [chroms.index(c) if c in chroms else -1 for c in labels]
+    for c, mk in zip(labels, masks):
+        if mk >= 0 and op.m_without(np.array([mk]))[0] <= 0:
+            raise InputError(f"--loco: no SNP outside chromosome {c} passes QC, so there is no "
+                             f"kinship without it")
+    return masks
+
+
 def fit_cg_null(opts, op, sel, labels: list, each: bool, log,
                 fixed_effects: bool = False) -> CGNull:
     """The leading eigenpairs, the Monte-Carlo REML (once, or per mask with
@@ -122,8 +136,7 @@ def fit_cg_null(opts, op, sel, labels: list, each: bool, log,
               f"and the calibration deflate them ({time.perf_counter() - t_e:.1f}s)")
     log.stage("eigen", time.perf_counter() - t_e)
     t_e = time.perf_counter()
-    chrom_labels = list(packed.chromosomes)
-    masks = [chrom_labels.index(c) if c in chrom_labels else ALL for c in labels]
+    masks = loco_masks(op, labels)
     nm = len(masks)
     if each:  # h2 per left-out chromosome, as the dense engine
         fits = mc_reml_masks(op, y, sel.W, name, masks, seed=opts.seed, probes=opts.mc_probes,
@@ -270,8 +283,7 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
         packed, op = pack_for(opts, source, sel, kin_idx, log)
         null = fit_cg_null(opts, op, sel, scopes, bool(opts.loco and opts.loco_h2 == "each"),
                            log)
-    chrom_labels = list(packed.chromosomes)
-    masks = [chrom_labels.index(c) if c in chrom_labels else -1 for c in scopes]
+    masks = loco_masks(op, scopes)
     for sol, mk in zip(null.sols, masks):
         sol.mask = mk
     op64 = op.with_dtype(np.float64, block=max(32, op.block // 2))  # one pass: half the block
@@ -369,9 +381,10 @@ def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarr
     k = U.shape[1]
     ZtV = op.genotypes_t_times(np.column_stack([np.column_stack([s.py for s in sols]), op.Wq,
                                                 U]))
-    if nm > 1:  # LOCO: each variant with its own chromosome's mask
-        pos = {mk: j for j, mk in enumerate(masks)}
-        col = np.array([pos.get(int(ch), -1) for ch in packed.chrom], dtype=np.int64)
+    if nm > 1:  # LOCO: each variant with its own chromosome's mask (-1: not scanned)
+        lut = np.full(len(packed.chromosomes), -1, dtype=np.int64)
+        lut[[mk for mk in masks if mk >= 0]] = [j for j, mk in enumerate(masks) if mk >= 0]
+        col = lut[packed.chrom]
     else:
         col = np.zeros(packed.m, dtype=np.int64)
     ok = col >= 0
@@ -439,6 +452,7 @@ def run_reml_cg(opts, source, sel, snp_idx, log, out) -> dict:
     packed, op = pack_for(opts, source, sel, snp_idx, log)
     t0 = time.perf_counter()
     labels = list(packed.chromosomes) if opts.loco else [None]
+    loco_masks(op, labels)  # a chromosome holding every kinship variant: the dense engine's error
     each = bool(opts.loco and opts.loco_h2 == "each")
     if opts.save_null:  # what assoc --null needs: the fits and the solves of every mask
         null = fit_cg_null(opts, op, sel, labels, each, log, fixed_effects=True)
@@ -449,7 +463,7 @@ def run_reml_cg(opts, source, sel, snp_idx, log, out) -> dict:
         log.stage("eigen", time.perf_counter() - t0)
         if each:
             fits = mc_reml_masks(op, sel.y[:, 0], sel.W, sel.pheno_names[0],
-                                 list(range(len(labels))), seed=opts.seed,
+                                 loco_masks(op, labels), seed=opts.seed,
                                  probes=opts.mc_probes, deflation=defl)
         else:
             fits = [mc_reml(op, sel.y[:, k], sel.W, name, seed=opts.seed, probes=opts.mc_probes,

@@ -22,7 +22,7 @@ tested variant outside them is solved in its block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -61,6 +61,21 @@ class MaskSolution:
     exact: dict
     inv_top: np.ndarray = None  # (k,) 1 / (s_i + delta) of the mask's leading eigenvalues
     q_exact: float | None = None
+    _table: tuple | None = field(default=None, repr=False)  # ``exact`` as sorted arrays
+
+    def exact_rows(self, idx: np.ndarray):
+        """(hit (k,) bool, a, b of the hits) for variant indices ``idx``: the
+        re-tested values, looked up in ``exact`` (filled before the scan)."""
+        if self._table is None or self._table[0].size != len(self.exact):
+            keys = np.array(sorted(self.exact), dtype=np.int64)
+            vals = np.array([self.exact[k] for k in keys.tolist()]).reshape(-1, 2)
+            self._table = (keys, vals)
+        keys, vals = self._table
+        if not keys.size:
+            return np.zeros(idx.size, dtype=bool), vals[:0, 0], vals[:0, 1]
+        at = np.minimum(np.searchsorted(keys, idx), keys.size - 1)
+        hit = keys[at] == idx
+        return hit, vals[at[hit], 0], vals[at[hit], 1]
 
 
 class CalibratedScanner:
@@ -108,12 +123,9 @@ class CalibratedScanner:
         a = top + sol.gamma * rest
         q = np.full(b.size, sol.q)
         code = np.full(b.size, CALIBRATED, dtype=np.int64)
-        for t, v in enumerate(prep.idx.tolist()):
-            hit = sol.exact.get(v)
-            if hit is not None:
-                a[t], b[t] = hit
-                q[t] = sol.q_exact
-                code[t] = EXACT
+        hit, a_exact, b_exact = sol.exact_rows(prep.idx)
+        if hit.any():
+            a[hit], b[hit], q[hit], code[hit] = a_exact, b_exact, sol.q_exact, EXACT
         st = fixed_variance_stats(q, self.df, self.n, a, b)
         nl = neglog10_f1(st["F_wald"], self.df)
         miss = np.flatnonzero((code == CALIBRATED) & (nl > self.retest_nl))
