@@ -174,7 +174,7 @@ def main() -> int:
               f"{diff.std(ddof=1) / np.sqrt(diff.size):.4f}); mean Monte-Carlo SE "
               f"{mc.mean():.4f}; |difference| within one Monte-Carlo SE for {within.sum()} of "
               f"{diff.size}, within two for {(np.abs(diff) <= 2 * mc).sum()}; RMS difference / "
-              f"RMS Monte-Carlo SE = {np.sqrt(np.mean(diff ** 2)) / np.sqrt(np.mean(mc ** 2)):.2f}.",
+              f"RMS Monte-Carlo SE = {np.sqrt(np.mean(diff ** 2) / np.mean(mc ** 2)):.2f}.",
               ""]
 
     # the 20 share one seed's random phenotypes: their Monte-Carlo errors are one common error;

@@ -307,9 +307,8 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
 
 def _decode_block(n: int, memory_gb: float) -> int:
     """Variants decoded at a time into the float32 buffer: at most 1/16 of the
-    budget and 64 MiB, 64 to 1,024 variants (1,024 was fastest at 20,000
-    samples: 2.97 s a pass with 38 right-hand sides against 3.53 s with 209;
-    4,096 gave the same as 1,024 at 5,000)."""
+    budget and 64 MiB, 64 to 1,024 variants (wider blocks make the block
+    GEMMs more efficient; beyond about 1,024 they gained nothing here)."""
     per = 4 * n
     return int(max(64, min(1024, memory_gb * 2**30 / 16 / per, 64 * 2**20 / per)))
 

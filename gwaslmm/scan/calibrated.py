@@ -12,7 +12,7 @@ the covariate projection, gamma the mean of that remainder's ratio over
 random variants solved exactly (the device of BOLT-LMM, fastGWA and SAIGE,
 whose single ratio x'Px / x'Qx varies by about 5% between variants on
 structured samples; deflating the population-structure directions leaves
-about 0.4%, measured on the 5,000-sample simulation).  Every variant whose
+about 0.4%: benchmarks/cg_continuity.py, 5,000-sample simulation).  Every variant whose
 approximate p is below a threshold is re-tested with its own solve, so a, b
 and q are exact there (``p_method`` ``exact``; the others ``calibrated``).
 Re-tests of the packed (kinship) variants are solved together before the scan
