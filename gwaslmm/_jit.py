@@ -81,13 +81,19 @@ def compile_note() -> str | None:
             f"runs load them")
 
 
-def jit(parallel: bool = False):
-    """Decorator: numba.njit with the project's settings."""
+def jit(parallel: bool = False, reassoc: bool = False):
+    """Decorator: numba.njit with the project's settings.
+
+    ``reassoc``: let LLVM reorder floating-point additions (and only that:
+    no approximate division, no assumptions about NaN or infinity), so that
+    sums over samples are vectorized; the result differs from the sequential
+    sum in the last bits only.
+    """
     import numba
 
     _configure()
     return numba.njit(cache=_STATE["cache"] is not None, nogil=True, parallel=parallel,
-                      fastmath=False, error_model="numpy")
+                      fastmath={"reassoc"} if reassoc else False, error_model="numpy")
 
 
 def available_cores() -> int:

@@ -29,11 +29,11 @@ from .._jit import jit
 LN2PI = math.log(2.0 * math.pi)
 
 
-@jit()
+@jit(reassoc=True)
 def _sums(lam, d, x, y, out, with_log):
     """out[:] = a, b, q, a1, b1, q1, a2, b2, q2, tr1, tr2, slogw (slogw only
-    if with_log: the logarithm is the costliest part of a pass)."""
-    a = b = q = a1 = b1 = q1 = a2 = b2 = q2 = tr1 = tr2 = sl = 0.0
+    if with_log, else 0)."""
+    a = b = q = a1 = b1 = q1 = a2 = b2 = q2 = tr1 = tr2 = 0.0
     for j in range(d.size):
         w = 1.0 / (lam * d[j] + 1.0)
         dw = d[j] * w
@@ -53,12 +53,32 @@ def _sums(lam, d, x, y, out, with_log):
         q2 += t2 * yy
         tr1 += dw
         tr2 += dw * dw
-        if with_log:
-            sl += math.log(w)
     out[0] = a; out[1] = b; out[2] = q
     out[3] = a1; out[4] = b1; out[5] = q1
     out[6] = a2; out[7] = b2; out[8] = q2
-    out[9] = tr1; out[10] = tr2; out[11] = sl
+    out[9] = tr1; out[10] = tr2
+    out[11] = -_sum_log1p(lam, d) if with_log else 0.0
+
+
+@jit()
+def _sum_log1p(lam, d):
+    """sum_j ln(1 + lam d_j) (= -sum ln w) for d_j >= 0, lam > 0: one
+    logarithm per 8 factors (their product; each factor is >= 1, and 8 of
+    them overflow only beyond 1e38 each, where the factors' own logarithms
+    are summed instead).  The logarithm was the costliest part of a pass."""
+    n = d.size
+    s = 0.0
+    for j0 in range(0, n, 8):
+        j1 = min(j0 + 8, n)
+        p = 1.0
+        for j in range(j0, j1):
+            p *= lam * d[j] + 1.0
+        if p < 1e300:
+            s += math.log(p)
+        else:
+            for j in range(j0, j1):
+                s += math.log(lam * d[j] + 1.0)
+    return s
 
 
 @jit()
