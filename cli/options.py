@@ -213,7 +213,8 @@ def grm_dtype_option():
         "--grm-dtype", type=click.Choice(["float64", "float32"]), default=None,
         help="Precision of the kinship's block products: float32 is about 1.7x faster, "
              "relative error about 1e-7 (GCTA's storage precision). Default: float32 "
-             "with assoc --fast and --binary (reml and assoc), float64 otherwise.")
+             "with grm (whose file is float32), assoc --fast and --binary (reml and assoc), "
+             "float64 otherwise.")
 
 
 def kinship_options(f):

@@ -14,7 +14,9 @@ def run_grm(opts, log) -> dict:
     source = open_source(opts, log)
     sel = select_samples(opts, source, log, need_phenotype=False)
     snp_idx = selected_variants(opts, source, log)
-    gs = build_grm(opts, source, sel.idx, snp_idx, log, precision=opts.grm_dtype or "float64")
+    # float32 block products by default: the file stores float32 (GCTA's
+    # format), and the products' error (~1e-7 relative) is that rounding's size
+    gs = build_grm(opts, source, sel.idx, snp_idx, log, precision=opts.grm_dtype or "float32")
     K = finish_grm(gs.S, gs.m, inplace=True)
     t0 = time.perf_counter()
     paths = write_gcta_grm(Outputs(opts.out).grm, K, gs.m, sel.fid, sel.iid)
