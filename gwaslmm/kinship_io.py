@@ -111,27 +111,37 @@ def read_gcta_grm(prefix: str) -> Kinship:
     return Kinship(K=K, fid=ids[:, 0], iid=ids[:, 1], n_snps=n_snps, source=prefix + ".grm.*")
 
 
+PARALLEL_PARSE_BYTES = 1 << 22  # texts above 4 MiB are parsed in parallel chunks
+
+
 def parse_text_matrix(data: bytes, path: str, expect: int = 0) -> np.ndarray:
     """A whitespace-separated numeric matrix (rows on lines) as float64 (r, c):
-    numba kernel (:func:`gwaslmm.text_kernels.parse_matrix`), the values it
-    cannot convert exactly by the fast path through ``float()``; a token that
-    is not a number or a ragged row is an InputError naming it.  ``expect``:
-    the number of values expected (room is made for it first)."""
+    numba kernel (:func:`gwaslmm.text_kernels.parse_matrix`, or
+    :func:`~gwaslmm.text_kernels.parse_chunks` in parallel for a large
+    text), the values it cannot convert exactly by the fast path through
+    ``float()``; a token that is not a number or a ragged row is an
+    InputError naming it.  ``expect``: the number of values expected (room is
+    made for it first)."""
     from .text_kernels import POW10, parse_matrix
 
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     buf = np.frombuffer(data, dtype=np.uint8)
-    cap = expect + 1 if expect else len(data) // 2 + 1
-    out = np.empty(cap)
-    spans = np.empty((1024, 3), dtype=np.int64)
-    count, rows, ncol, bad_row, slow = parse_matrix(buf, out, spans, POW10)
-    if count > out.size or slow > spans.shape[0]:  # rare: make room for every value
-        cap = len(data) // 2 + 1
+    parsed = _parse_parallel(data, buf) if len(data) > PARALLEL_PARSE_BYTES else None
+    if parsed is None:
+        cap = expect + 1 if expect else len(data) // 2 + 1
         out = np.empty(cap)
-        spans = np.empty((cap, 3), dtype=np.int64)
+        spans = np.empty((1024, 3), dtype=np.int64)
         count, rows, ncol, bad_row, slow = parse_matrix(buf, out, spans, POW10)
-    for s0, s1, at in spans[:slow]:
+        if count > out.size or slow > spans.shape[0]:  # rare: make room for every value
+            cap = len(data) // 2 + 1
+            out = np.empty(cap)
+            spans = np.empty((cap, 3), dtype=np.int64)
+            count, rows, ncol, bad_row, slow = parse_matrix(buf, out, spans, POW10)
+        spans = spans[:slow]
+    else:
+        out, count, rows, ncol, bad_row, spans = parsed
+    for s0, s1, at in spans:
         tok = data[s0:s1]
         try:
             out[at] = float(tok)
@@ -143,6 +153,47 @@ def parse_text_matrix(data: bytes, path: str, expect: int = 0) -> np.ndarray:
         raise InputError(f"{path} is not a rectangular matrix: its row {bad_row + 1} has another "
                          f"number of values than the first ({ncol})")
     return out[:count].reshape(rows, max(ncol, 0)) if count else np.zeros((0, 0))
+
+
+def _parse_parallel(data: bytes, buf: np.ndarray):
+    """(out, count, rows, ncol, bad_row, slow spans) of :func:`parse_text_matrix`
+    parsed in chunks of whole lines on every thread; None where a chunk has
+    more values the fast path cannot convert than its span table holds (the
+    caller then parses sequentially)."""
+    import numba
+
+    from .text_kernels import POW10, count_values, parse_chunks
+
+    k = 4 * numba.get_num_threads()
+    cuts = [0]
+    for j in range(1, k):
+        at = data.find(b"\n", max(cuts[-1], j * len(data) // k))
+        if at < 0:
+            break
+        cuts.append(at + 1)
+    cuts.append(len(data))
+    bounds = np.array(sorted(set(cuts)), dtype=np.int64)
+    counts = np.zeros(bounds.size - 1, dtype=np.int64)
+    count_values(buf, bounds, counts)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    out = np.empty(int(offsets[-1]))
+    spans = np.empty((counts.size, 1024, 3), dtype=np.int64)
+    res = np.zeros((counts.size, 5), dtype=np.int64)
+    parse_chunks(buf, bounds, offsets, out, spans, POW10, res)
+    if (res[:, 4] > spans.shape[1]).any():
+        return None
+    rows = 0
+    bad_row = ncol = -1
+    for c, (cnt, r, nc, bad, _) in enumerate(res):
+        if r == 0:
+            continue
+        if ncol < 0:
+            ncol = int(nc)
+        if bad_row < 0 and (nc != ncol or bad >= 0):
+            bad_row = rows + (0 if nc != ncol else int(bad))
+        rows += int(r)
+    slow = np.concatenate([spans[c, :res[c, 4]] for c in range(counts.size)])
+    return out, int(offsets[-1]), rows, max(ncol, 0), bad_row, slow
 
 
 def read_gemma_kinship(path: str, fid, iid) -> Kinship:

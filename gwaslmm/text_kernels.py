@@ -5,7 +5,9 @@ significant digits and a decimal exponent within +-22 is exact by Clinger's
 fast path (one correctly rounded multiplication or division of two exactly
 representable doubles); anything else (``1.2e-300``, ``inf``, ``NA``) is left
 to the caller, who uses ``float()``.  :func:`parse_matrix` reads a
-whitespace-separated numeric matrix (a GEMMA text kinship) with it.  The
+whitespace-separated numeric matrix (a GEMMA text kinship) with it;
+:func:`parse_chunks` the same in parallel over chunks of whole lines, after
+:func:`count_values` has found where each chunk's values start.  The
 plain-Python references are ``float`` and ``numpy.fromstring``, which tests
 compare them with.
 """
@@ -13,6 +15,7 @@ compare them with.
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 from ._jit import jit
 
@@ -88,16 +91,24 @@ def parse_matrix(buf, out, spans, pow10):
     ``float()``).  count > out.size, or slow > s, means the arrays were too
     small: nothing more was written to them.
     """
-    n = buf.size
+    return parse_range(buf, 0, buf.size, out, 0, out.size, spans, pow10)
+
+
+@jit()
+def parse_range(buf, s0, e0, out, o0, lim, spans, pow10):
+    """:func:`parse_matrix` on the lines buf[s0:e0] (e0 at a line end or the
+    text's end), writing values from out[o0] and at most up to out[lim - 1];
+    returns (count written, rows, columns of its first row, its first row
+    (0-based, within the range) whose count differs, slow)."""
     count = 0
     rows = 0
     ncol0 = -1
     bad_row = -1
     in_row = 0
     slow = 0
-    i = 0
-    while i <= n:
-        c = buf[i] if i < n else 10  # the end of the text ends the last row
+    i = s0
+    while i <= e0:
+        c = buf[i] if i < e0 else 10  # the end of the range ends its last row
         if c == 32 or c == 9 or c == 13:
             i += 1
             continue
@@ -112,9 +123,9 @@ def parse_matrix(buf, out, spans, pow10):
             i += 1
             continue
         s = i
-        while i < n and buf[i] != 32 and buf[i] != 9 and buf[i] != 10 and buf[i] != 13:
+        while i < e0 and buf[i] != 32 and buf[i] != 9 and buf[i] != 10 and buf[i] != 13:
             i += 1
-        if count >= out.size:
+        if o0 + count >= lim:
             return count + 1, rows, ncol0, bad_row, slow
         v, ok = parse_decimal(buf, s, i, pow10)
         if not ok:
@@ -122,12 +133,41 @@ def parse_matrix(buf, out, spans, pow10):
                 return count, rows, ncol0, bad_row, slow + 1
             spans[slow, 0] = s
             spans[slow, 1] = i
-            spans[slow, 2] = count
+            spans[slow, 2] = o0 + count
             slow += 1
-        out[count] = v
+        out[o0 + count] = v
         count += 1
         in_row += 1
     return count, rows, ncol0, bad_row, slow
+
+
+@jit(parallel=True)
+def count_values(buf, bounds, counts):
+    """counts[k] = the number of whitespace-separated fields in
+    buf[bounds[k]:bounds[k + 1]] (uint8; int64 bounds, each chunk whole lines)."""
+    for k in prange(bounds.size - 1):
+        c = 0
+        prev_ws = True
+        for i in range(bounds[k], bounds[k + 1]):
+            ch = buf[i]
+            ws = ch == 32 or ch == 9 or ch == 10 or ch == 13
+            if prev_ws and not ws:
+                c += 1
+            prev_ws = ws
+        counts[k] = c
+
+
+@jit(parallel=True)
+def parse_chunks(buf, bounds, offsets, out, spans, pow10, res):
+    """:func:`parse_range` on each chunk buf[bounds[k]:bounds[k + 1]] in
+    parallel, its values from out[offsets[k]] up to out[offsets[k + 1] - 1];
+    spans (chunks, s, 3) int64 per chunk; res (chunks, 5) int64 receives each
+    chunk's (count, rows, ncol0, bad_row, slow)."""
+    for k in prange(bounds.size - 1):
+        r = parse_range(buf, bounds[k], bounds[k + 1], out, offsets[k], offsets[k + 1], spans[k],
+                        pow10)
+        for j in range(5):
+            res[k, j] = r[j]
 
 
 @jit()

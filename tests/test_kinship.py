@@ -175,3 +175,29 @@ def test_text_matrix_kernel_equals_python_parsers(tmp_path):
     assert got.shape == (30, 30)
     assert np.array_equal(got, want, equal_nan=True)
     assert np.isnan(got[0, 0]) and got[1, 1] == -np.inf
+
+
+def test_text_matrix_parallel_chunks_equal_sequential(monkeypatch):
+    """The chunked parallel reader (large kinship texts) gives the sequential
+    reader's matrix, slow-path values and errors: a ragged row and a bad token
+    in a later chunk are named by their row and line."""
+    from gwaslmm import kinship_io
+
+    rng = np.random.default_rng(5)
+    vals = rng.normal(size=(300, 40))
+    fmts = ["{:.10g}", "{:.17g}", "{:.3e}"]
+    rows = [" ".join(fmts[(i + j) % 3].format(float(v)) for j, v in enumerate(r))
+            for i, r in enumerate(vals)]
+    rows[7] = rows[7].replace(rows[7].split()[3], "1e-300", 1)
+    text = ("\n".join(rows) + "\n\n").encode()
+    monkeypatch.setattr(kinship_io, "PARALLEL_PARSE_BYTES", 1 << 40)
+    seq = kinship_io.parse_text_matrix(text, "x")
+    monkeypatch.setattr(kinship_io, "PARALLEL_PARSE_BYTES", 100)
+    par = kinship_io.parse_text_matrix(text, "x")
+    assert par.shape == (300, 40) and np.array_equal(par, seq)
+    assert par[7, 3] == 1e-300 and np.array_equal(par, np.loadtxt(text.decode().splitlines()))
+    for k, bad, msg in [(250, rows[250] + " 1", "row 251 has another number of values"),
+                        (260, "abc " + rows[260], "line 261: 'abc' is not a number")]:
+        text2 = "\n".join(rows[:k] + [bad] + rows[k + 1:]).encode()
+        with pytest.raises(InputError, match=msg):
+            kinship_io.parse_text_matrix(text2, "x")
