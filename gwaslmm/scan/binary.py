@@ -11,7 +11,10 @@ the same triangular solve and kernel as the fast linear scan
 (:class:`~gwaslmm.scan.fixed.Whitener`), so no variance ratio (SAIGE's
 approximation of x'Px from x'Wx) is needed.  z = T / sqrt(var2); where
 |z| exceeds ``spa_cutoff`` (default 2) the p-value is the saddlepoint
-approximation's, else the normal one's.
+approximation's, else the normal one's.  A variant whose carriers are all
+cases (or all controls), where SAIGE's rescaled quantile passes what the
+carriers can reach, gets the independent-Bernoulli tail of its unrescaled
+score instead (:func:`.spa.spa_pvalues`, issue 15).
 
 Output: beta = T / var2 (the score estimate of the log-odds ratio, one
 Newton step from 0: conditional on the random effect, not marginal),
@@ -171,13 +174,10 @@ class BinaryScanner:
     def spa(self, Xraw: np.ndarray, T: np.ndarray, var2: np.ndarray) -> tuple:
         """(-log10 p, code) by the saddlepoint approximation for the columns
         of Xraw (n, k) with scores T and variances var2 (k,)."""
-        from .spa import spa_neglog10, spa_scale, spa_z
+        from .spa import spa_pvalues
 
         G = np.asfortranarray(Xraw - self.A @ (self.XW @ Xraw))
-        s = spa_scale(G, self.mu, T, var2)
-        Z = np.empty((G.shape[1], 3))
-        spa_z(G, self.mu, s, self.fast_spa, np.asfortranarray(Xraw), Z)
-        return spa_neglog10(Z), Z[:, 2].astype(np.int64)
+        return spa_pvalues(G, self.mu, T, var2, self.fast_spa, np.asfortranarray(Xraw))
 
     def firth_columns(self, Xraw: np.ndarray, nl: np.ndarray) -> dict:
         """beta_firth, se_firth, p_firth (as -log10, Wald) for the variants

@@ -23,6 +23,35 @@ the samples carry genotype 0 (or 2, by symmetry: 2 - x has the adjusted
 genotype -g and the same two-sided p), those samples enter K by their normal
 cumulant mu_NA t + sigma2_NA t^2 / 2 and only the carriers exactly.
 
+The carriers' reach (issue 15).  SAIGE's rescaling moves q by the factor
+sqrt(var1/var2) >= 1 (x'Px <= g'Wg: Sigma^-1 <= W), to a value that no
+outcome need produce.  Call the carriers the samples off the majority
+genotype (0 or 2, held by more than half the samples; all samples if
+neither is), C; with the other samples at their mean, Q reaches at most
+mu_NA + sum_C max(g_i, 0) and at least mu_NA + sum_C min(g_i, 0).  For a
+very rare variant whose carriers are all cases (all controls, on the lower
+side) the rescaled q can lie beyond that reach, and then the saddlepoint
+tail, full or sparse, comes only from the non-carriers' part, a near-normal
+sum of many small g with a small SD: the p-value fell orders of magnitude
+below the chance, under the same independent Bernoulli(mu) outcomes, of the
+observed statistic itself (0 and 2e-61 where that chance is 5e-6: 5
+carriers, mu 0.1, x'Px = 0.8 var1; ``tests/test_binary.py``).  The
+rescaling has no meaning there, so for such a variant (judged on the
+observed score's side: m1 + |s| above the upper reach when T > 0, m1 - |s|
+below the lower one when T < 0) :func:`spa_pvalues` gives instead the
+independent-Bernoulli two-sided tail of the *unrescaled* score,
+P(Q >= m1 + |T|) + P(Q <= m1 - |T|), a floor the rescaled tail would sit
+under anyway (|s| >= |T|): exact over the carriers' 2^|C| outcomes with
+the non-carriers' part normal (mean mu_NA, variance sigma2_NA) when
+|C| <= :data:`MAX_EXACT_CARRIERS`, else the saddlepoint (full or sparse, as
+asked) at the unrescaled score.  p_method keeps the path's code (spa or
+spa-fast).  Every other variant keeps the rescaled SPA p, bit for bit.
+Clamping q to the reach instead would still leave p below the observed
+statistic's own tail when that lies inside the reach.  (SAIGE's src/SPA_binary.cpp,
+where q passes the sum of the positive g, takes the normal p of
+T/sqrt(var2), smaller still; between the carriers' reach and that sum its
+sparse version has the defect described here.)
+
 The kernels return the two tails' Z; :func:`spa_neglog10` turns them into
 -log10 p in logs (exact far below the float64 range).  Plain-numpy
 reference: :func:`spa_z_reference`.
@@ -37,6 +66,25 @@ import numpy as np
 from .._jit import jit
 
 NORMAL, SPA, SPA_FAST = 0, 1, 2  # which approximation gave a p-value (codes)
+MAX_EXACT_CARRIERS = 20  # beyond the reach, enumerate up to 2^20 carrier outcomes
+
+
+@jit()
+def _majority_genotype(x):
+    """0.0 or 2.0 when more than half of x (n,) hold it, else -1.0."""
+    n = x.size
+    n0 = 0
+    n2 = 0
+    for i in range(n):
+        if x[i] == 0.0:
+            n0 += 1
+        elif x[i] == 2.0:
+            n2 += 1
+    if 2 * n0 > n:
+        return 0.0
+    if 2 * n2 > n:
+        return 2.0
+    return -1.0
 
 
 @jit()
@@ -143,18 +191,7 @@ def spa_z(G, mu, s, fast, X0, Z):
         s2_na = 0.0
         code = 1
         if fast:
-            n0 = 0
-            n2 = 0
-            for i in range(n):
-                if x[i] == 0.0:
-                    n0 += 1
-                elif x[i] == 2.0:
-                    n2 += 1
-            ref = -1.0
-            if 2 * n0 > n:
-                ref = 0.0
-            elif 2 * n2 > n:
-                ref = 2.0
+            ref = _majority_genotype(x)
             if ref >= 0:
                 cnt = 0
                 for i in range(n):
@@ -192,6 +229,107 @@ def spa_scale(G: np.ndarray, mu: np.ndarray, T: np.ndarray, var2: np.ndarray) ->
     """s = T sqrt(var1/var2), var1 = sum mu (1 - mu) g^2 per column: (k,)."""
     var1 = (mu * (1 - mu)) @ (G * G)
     return T * np.sqrt(var1 / var2)
+
+
+@jit()
+def carrier_reach(G, mu, X0, R):
+    """The carriers' reach of Q = g'y per column (module docstring).
+
+    G : float64 (n, k), F-order -- covariate-adjusted genotypes g.
+    mu : float64 (n,) -- fitted probabilities.
+    X0 : float64 (n, k), F-order -- the raw genotypes (carriers: x != the
+        majority genotype; all samples when no genotype has a majority).
+    R : float64 (k, 3) out -- mu_NA + sum_C min(g, 0), mu_NA + sum_C max(g, 0)
+        and m1 = g'mu.
+    """
+    n, k = G.shape
+    for j in range(k):
+        ref = _majority_genotype(X0[:, j])
+        lo = 0.0
+        hi = 0.0
+        m1 = 0.0
+        for i in range(n):
+            gi = G[i, j]
+            m1 += mu[i] * gi
+            if X0[i, j] != ref:
+                if gi > 0:
+                    hi += gi
+                else:
+                    lo += gi
+            else:
+                lo += mu[i] * gi
+                hi += mu[i] * gi
+        R[j, 0] = lo
+        R[j, 1] = hi
+        R[j, 2] = m1
+
+
+def independent_tail_neglog10(g: np.ndarray, mu: np.ndarray, T: float, x: np.ndarray,
+                              fast: bool) -> float:
+    """-log10 of P(Q >= m1 + |T|) + P(Q <= m1 - |T|), Q = g'y with y_i
+    independent Bernoulli(mu_i), for one column g (n,) (raw genotypes x):
+    the carriers' 2^|C| outcomes enumerated, the non-carriers' part
+    N(mu_NA, sigma2_NA) (exact but for that normal part); with more than
+    :data:`MAX_EXACT_CARRIERS` carriers the saddlepoint tail at s = |T|
+    (full, or sparse with ``fast``)."""
+    from scipy.special import log_ndtr, logsumexp
+
+    ref = _majority_genotype(np.ascontiguousarray(x, dtype=np.float64))
+    car = x != ref
+    if car.sum() > MAX_EXACT_CARRIERS:
+        Z = np.empty((1, 3))
+        spa_z(np.asfortranarray(g[:, None]), mu, np.array([abs(T)]), fast,
+              np.asfortranarray(x[:, None], dtype=np.float64), Z)
+        return float(spa_neglog10(Z)[0])
+    nc = ~car
+    mu_na = float(mu[nc] @ g[nc])
+    s2_na = float((mu[nc] * (1 - mu[nc])) @ (g[nc] ** 2))
+    v = np.zeros(1)  # the carriers' part g_C'y_C of each outcome, and its log-probability
+    lp = np.zeros(1)
+    for gi, mi in zip(g[car], mu[car]):
+        v = np.concatenate([v, v + gi])
+        lp = np.concatenate([lp + math.log1p(-mi), lp + math.log(mi)])
+    m1 = float(mu @ g)
+    q_up, q_lo = m1 + abs(T), m1 - abs(T)
+    if s2_na > 0:
+        sd = math.sqrt(s2_na)
+        up = logsumexp(lp + log_ndtr((v + mu_na - q_up) / sd))
+        lo = logsumexp(lp + log_ndtr((q_lo - v - mu_na) / sd))
+    else:  # no non-carriers: Q is discrete; the observed value counts (to rounding)
+        tol = 1e-9 * (float(np.abs(g).sum()) + abs(m1))
+        with np.errstate(divide="ignore"):
+            up = logsumexp(np.where(v >= q_up - tol, lp, -np.inf))
+            lo = logsumexp(np.where(v <= q_lo + tol, lp, -np.inf))
+    return float(-np.logaddexp(up, lo) / math.log(10.0))
+
+
+def spa_pvalues(G: np.ndarray, mu: np.ndarray, T: np.ndarray, var2: np.ndarray, fast: bool,
+                X0: np.ndarray) -> tuple:
+    """(-log10 p, code) of the scores T with variances var2: the saddlepoint
+    at SAIGE's rescaled quantile, except where that quantile lies beyond the
+    carriers' reach on the observed score's side, which get the
+    independent-Bernoulli tail of the unrescaled score
+    (:func:`independent_tail_neglog10`; module docstring).
+
+    G : float64 (n, k), F-order -- covariate-adjusted genotypes g.
+    mu : float64 (n,) -- fitted probabilities.
+    T, var2 : float64 (k,) -- scores x'(y - mu) = g'(y - mu) and x'Px.
+    fast : bool -- the sparse version where it applies.
+    X0 : float64 (n, k), F-order -- the raw genotypes.
+    Returns float64 (k,), int64 (k,) (SPA or SPA_FAST).
+    """
+    s = spa_scale(G, mu, T, var2)
+    k = G.shape[1]
+    Z = np.empty((k, 3))
+    spa_z(G, mu, s, fast, X0, Z)
+    nl, code = spa_neglog10(Z), Z[:, 2].astype(np.int64)
+    R = np.empty((k, 3))
+    carrier_reach(G, mu, X0, R)
+    a = np.abs(s)
+    beyond = ((T > 0) & (R[:, 2] + a > R[:, 1])) | ((T < 0) & (R[:, 2] - a < R[:, 0]))
+    for j in np.flatnonzero(beyond):
+        nl[j] = independent_tail_neglog10(G[:, j], mu, float(T[j]), X0[:, j], fast)
+    return nl, code
 
 
 # ---------------------------------------------------------------------------
