@@ -26,7 +26,14 @@ CALIBRATION_MIN = 8  # per mask
 RETEST_TOL = 1e-4  # the re-tests' float32 solve, before the float64 correction
 DEFLATE = 20  # leading eigenpairs of the kinship for the preconditioner and the calibration
 RETEST_P = 1e-5
-RETEST_MEMORY = 256 * 2**20  # bytes for a batch of re-tests (~10 float64 arrays n x batch)
+# A batch of re-tests holds about RETEST_BYTES_PER n bytes per column (the
+# float32 CG iterates and temporaries, the float64 right-hand sides and
+# residual pass); its budget is half the packed genotypes' size, within
+# RETEST_MEMORY_MIN..RETEST_MEMORY_MAX: memory scales with what the run
+# already holds, and one or two batches cover the usual few hundred hits.
+RETEST_BYTES_PER = 48
+RETEST_MEMORY_MIN = 32 * 2**20
+RETEST_MEMORY_MAX = 256 * 2**20
 
 
 def resolve_engine(opts, n: int, log):
@@ -100,7 +107,7 @@ def pack_for(opts, source, sel, kin_idx, log):
               f"({packed.nbytes / 2**20:.1f} MiB) in {secs:.2f}s; the kinship ({opts.grm_type}) "
               f"is never formed")
     log.stage("pack", secs)
-    block = _decode_block(sel.n, opts.memory_gb)
+    block = _decode_block(sel.n, opts.memory_gb, packed.nbytes)
     return packed, KinshipOperator(packed, np.linalg.qr(sel.W)[0], np.float32, block)
 
 
@@ -286,7 +293,8 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
     masks = loco_masks(op, scopes)
     for sol, mk in zip(null.sols, masks):
         sol.mask = mk
-    op64 = op.with_dtype(np.float64, block=max(32, op.block // 2))  # one pass: half the block
+    # one pass in float64: half the block, so its buffer takes the float32 one's bytes
+    op64 = op.with_dtype(np.float64, block=max(32, op.block // 2))
     solver = ExactSolver(op, op64, sel.y[:, 0], dict(zip(masks, null.deltas.tolist())),
                          null.deflation)
     t2 = time.perf_counter()
@@ -305,12 +313,14 @@ def cg_models(opts, source, sel, kin_idx, tested, chromosomes, log):
         yield Fitted(scope=scope, fit=ft, fingerprint=fp, scanner=scanner)
 
 
-def _decode_block(n: int, memory_gb: float) -> int:
+def _decode_block(n: int, memory_gb: float, packed_bytes: int) -> int:
     """Variants decoded at a time into the float32 buffer: at most 1/16 of the
-    budget and 64 MiB, 64 to 1,024 variants (wider blocks make the block
-    GEMMs more efficient; beyond about 1,024 they gained nothing here)."""
+    budget and an eighth of the packed genotypes (within 16-64 MiB), 64 to
+    1,024 variants (wider blocks make the block GEMMs more efficient; beyond
+    about 1,024 they gained nothing here)."""
     per = 4 * n
-    return int(max(64, min(1024, memory_gb * 2**30 / 16 / per, 64 * 2**20 / per)))
+    cap = min(64 * 2**20, max(16 * 2**20, packed_bytes / 8))
+    return int(max(64, min(1024, memory_gb * 2**30 / 16 / per, cap / per)))
 
 
 def _fingerprint(fit, sel) -> str:
@@ -350,18 +360,27 @@ class ExactSolver:
         B[:, k:] = self.yq[:, None]
         cm = np.concatenate([masks, uniq])
         cd = np.array([self.delta_of[int(mk)] for mk in cm])
+        # float32 iterates: the float64 residual below makes the result exact
+        # to second order whatever the precision the solve was carried in
         res = h_solve(self.op32, B, cm, cd, RETEST_TOL, what="re-test solve",
-                      deflation=self.deflation)
+                      deflation=self.deflation, dtype=np.float32)
         S = res.X
         del res
-        R = self.op.project(self.op.kinship_times(S, cm))  # float64 residuals B - A S
-        R += cd * S
-        np.subtract(B, R, out=R)
+        self.op32.release()  # its decode buffer, while the float64 pass has its own
+        R = self.op.kinship_times(S, cm)  # float64 residuals B - A S, column chunks in place
+        for j in range(0, R.shape[1], 32):
+            Rj = R[:, j:j + 32]
+            Rj -= self.op.Wq @ (self.op.Wq.T @ Rj)
+            Rj += cd[j:j + 32] * S[:, j:j + 32]
+            np.subtract(B[:, j:j + 32], Rj, out=Rj)
         U, Rx = S[:, :k], R[:, :k]
         PY, Ry = S[:, k:], R[:, k:]
-        a = np.einsum("ij,ij->j", B[:, :k], U) + np.einsum("ij,ij->j", U, Rx)
-        b = self.yq @ U + np.einsum("ij,ij->j", PY[:, which], Rx)
-        q = self.yq @ PY + np.einsum("ij,ij->j", PY, Ry)
+        f8 = np.float64
+        a = (np.einsum("ij,ij->j", B[:, :k], U, dtype=f8)
+             + np.einsum("ij,ij->j", U, Rx, dtype=f8))
+        b = (np.einsum("i,ij->j", self.yq, U, dtype=f8)
+             + np.einsum("ij,ij->j", PY[:, which], Rx, dtype=f8))
+        q = np.einsum("i,ij->j", self.yq, PY, dtype=f8) + np.einsum("ij,ij->j", PY, Ry, dtype=f8)
         return a, b, q[which]
 
 
@@ -400,7 +419,8 @@ def retest_packed(op, solver: ExactSolver, sols, masks, c: int, tested: np.ndarr
     if not hits.size:
         log.write(f"re-test: no tested kinship variant has a calibrated p below {retest_p:g}")
         return 0
-    batch = int(np.clip(RETEST_MEMORY // (80 * n), 16, 256))
+    budget = np.clip(packed.codes.nbytes / 2, RETEST_MEMORY_MIN, RETEST_MEMORY_MAX)
+    batch = int(np.clip(budget // (RETEST_BYTES_PER * n) - nm, 16, 512))
     for s0 in range(0, hits.size, batch):  # every mask in the same passes
         part = hits[s0:s0 + batch]
         a_std, b_std, q = solver(op.columns(part), np.asarray(masks)[col[part]])

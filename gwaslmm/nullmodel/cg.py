@@ -72,6 +72,7 @@ class KinshipOperator:
         self.passes = 0
         self.seconds = 0.0
         self._buf = None
+        self._wq32 = None
 
     def with_dtype(self, dtype, block: int | None = None) -> "KinshipOperator":
         """The same products in another precision (its own buffer)."""
@@ -99,14 +100,16 @@ class KinshipOperator:
             self._buf = np.empty((self.packed.n, self.block), dtype=self.dtype, order="F")
         return self._buf
 
-    def kinship_times(self, B: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        """K_mask[j] B[:, j] for every column j: B (n, k) float64, masks (k,)
-        int (chromosome index or ALL); returns (n, k) float64."""
+    def kinship_times(self, B: np.ndarray, masks: np.ndarray, out_dtype=np.float64) -> np.ndarray:
+        """K_mask[j] B[:, j] for every column j: B (n, k) float64 (or float32),
+        masks (k,) int (chromosome index or ALL); returns (n, k) of
+        ``out_dtype`` (float32: the blocks' products summed in single
+        precision, for a solve whose state is float32)."""
         t0 = time.perf_counter()
         n, k = B.shape
         masks = np.asarray(masks, dtype=np.int64)
         Bd = np.asfortranarray(B, dtype=self.dtype)
-        out = np.zeros((n, k))
+        out = np.zeros((n, k), dtype=out_dtype)
         buf = self._buffer()
         for a, b in self.blocks:
             ch = self.packed.chrom[a]
@@ -168,8 +171,13 @@ class KinshipOperator:
         return out
 
     def project(self, B: np.ndarray) -> np.ndarray:
-        """Q B = B - Wq Wq' B."""
-        return B - self.Wq @ (self.Wq.T @ B)
+        """Q B = B - Wq Wq' B (in B's precision, float64 or float32)."""
+        Wq = self.Wq
+        if B.dtype == np.float32:
+            if self._wq32 is None:
+                self._wq32 = Wq.astype(np.float32)
+            Wq = self._wq32
+        return B - Wq @ (Wq.T @ B)
 
 
 @dataclass
@@ -180,23 +188,29 @@ class CGResult:
     seconds: float
 
 
+def _dots(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Column dot products (k,), accumulated in float64 for float32 columns too."""
+    return np.einsum("ij,ij->j", A, B, dtype=np.float64)
+
+
 def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
-               what: str = "CG", precond=None) -> CGResult:
+               what: str = "CG", precond=None, dtype=np.float64) -> CGResult:
     """Solve A_j x_j = b_j for every column of B (n, k) float64 by (preconditioned)
     conjugate gradient, all columns in each pass: ``apply(P, cols)`` returns
     A_j p_j for the columns ``cols`` (indices into B) of P (n, len(cols));
     ``precond(R, cols)`` (optional) M_j^-1 r_j, M_j symmetric positive
     definite.  A column stops when |r| <= tol |b|; a column that does not
     within ``max_iter`` passes is a :class:`NumericalError` with the residual
-    reached."""
+    reached.  ``dtype``: the precision of the iterates (float32 halves the
+    memory of a wide batch; its dot products are still summed in float64)."""
     t0 = time.perf_counter()
     n, k = B.shape
-    X = np.zeros((n, k))
-    R = np.array(B, dtype=np.float64, copy=True)
-    bnorm = np.sqrt(np.einsum("ij,ij->j", B, B))
-    rr = np.einsum("ij,ij->j", R, R)
+    X = np.zeros((n, k), dtype=dtype)
+    R = np.array(B, dtype=dtype, copy=True)
+    bnorm = np.sqrt(_dots(B, B))
+    rr = _dots(R, R)
     Pd = R.copy() if precond is None else precond(R, np.arange(k))  # search directions
-    rz = np.einsum("ij,ij->j", R, Pd)
+    rz = _dots(R, Pd)
     active = (bnorm > 0) & (np.sqrt(rr) > tol * bnorm)
     it = 0
     while active.any():
@@ -210,11 +224,11 @@ def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
         every = idx.size == k  # views instead of copies while every column is active
         Pa = Pd if every else Pd[:, idx]
         AP = apply(Pa, idx)
-        pap = np.einsum("ij,ij->j", Pa, AP)
+        pap = _dots(Pa, AP)
         if not (pap > 0).all():
             raise NumericalError(f"{what}: the system is not positive definite (p'Ap = "
                                  f"{pap.min():.3g}) after {it} passes")
-        alpha = rz[idx] / pap
+        alpha = (rz[idx] / pap).astype(dtype)
         if every:
             X += Pa * alpha
             AP *= alpha
@@ -225,10 +239,10 @@ def batched_cg(apply, B: np.ndarray, tol: float, max_iter: int = MAX_ITER,
             R[:, idx] -= AP * alpha
             Ra = R[:, idx]
         del AP
-        rr[idx] = np.einsum("ij,ij->j", Ra, Ra)
+        rr[idx] = _dots(Ra, Ra)
         Za = Ra.copy() if precond is None else precond(Ra, idx)  # a new array either way
-        rz_new = np.einsum("ij,ij->j", Ra, Za)
-        Za += Pa * (rz_new / rz[idx])  # the new search directions
+        rz_new = _dots(Ra, Za)
+        Za += Pa * (rz_new / rz[idx]).astype(dtype)  # the new search directions
         if every:
             Pd = Za
         else:
@@ -271,9 +285,17 @@ class Deflation:
         inv_top = 1.0 / (S + delta[:, None])  # (k_rhs, k)
         inv_rest = 1.0 / (rest + delta)
 
+        U32 = []
+
         def precond(R, cols):
-            C = self.U.T @ R  # (k, len(cols))
-            return (R - self.U @ C) * inv_rest[cols] + self.U @ (C * inv_top[cols].T)
+            U = self.U
+            if R.dtype == np.float32:  # a float32 solve: U in its precision, once
+                if not U32:
+                    U32.append(U.astype(np.float32))
+                U = U32[0]
+            C = U.T @ R  # (k, len(cols))
+            return ((R - U @ C) * inv_rest[cols].astype(R.dtype)
+                    + U @ (C * inv_top[cols].T.astype(R.dtype)))
 
         return precond
 
@@ -316,19 +338,23 @@ def top_eigen(op: KinshipOperator, k: int, seed: int = 7, iterations: int = 3) -
 
 
 def h_solve(op: KinshipOperator, B: np.ndarray, masks, delta, tol: float,
-            what: str = "solve", deflation: Deflation | None = None) -> CGResult:
+            what: str = "solve", deflation: Deflation | None = None,
+            dtype=np.float64) -> CGResult:
     """x_j in range(Q) with (Q K_mask_j Q + delta_j I) x_j = Q b_j (B (n, k));
-    delta a scalar or one per column; preconditioned with ``deflation``."""
+    delta a scalar or one per column; preconditioned with ``deflation``;
+    ``dtype`` the precision of the iterates (see :func:`batched_cg`)."""
     k = B.shape[1]
     masks = np.broadcast_to(np.asarray(masks, dtype=np.int64), (k,))
     deltas = np.broadcast_to(np.asarray(delta, dtype=np.float64), (k,))
 
     def apply(P, cols):
-        return op.project(op.kinship_times(P, masks[cols])) + deltas[cols] * P
+        KP = op.project(op.kinship_times(P, masks[cols], out_dtype=dtype))
+        KP += deltas[cols].astype(dtype) * P
+        return KP
 
     pre = deflation.preconditioner(masks, deltas) if deflation is not None else None
     return batched_cg(apply, op.project(np.asarray(B, dtype=np.float64)), tol, what=what,
-                      precond=pre)
+                      precond=pre, dtype=dtype)
 
 
 @dataclass
