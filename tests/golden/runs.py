@@ -104,7 +104,9 @@ def runs(d: str) -> list:
     base = ["--bfile", sim]
     ph = ["--pheno", pheno, "--pheno-name", "trait", "--covar", covar]
     return [
-        ("grm_std", ["grm", *base, "--out", o("grm_std")],
+        # float64 products, as when captured (grm's default became float32 after
+        # the capture; grm_cen32 checks that path)
+        ("grm_std", ["grm", *base, "--grm-dtype", "float64", "--out", o("grm_std")],
          ["grm_std.grm.bin", "grm_std.grm.N.bin", "grm_std.grm.id"]),
         ("grm_cen32", ["grm", *base, "--grm-type", "centered", "--grm-dtype", "float32",
                        "--keep", f["keep"], "--out", o("grm_cen32")],
