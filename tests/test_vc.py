@@ -221,8 +221,9 @@ def test_two_kinships_equal_gemma_vc2(tmp_path):
     0.98.5 -vc 2 -noconstrain -mk on the same kinships (testdata/reference/
     vc_gemma: sigma2 and their SEs, GEMMA's 6 printed digits: 1e-5; issue:
     1e-3) and the dense REML optimum there (logL to 1e-9)."""
-    for name, chrs in (("k1", "1-4"), ("k2", "5-8")):
-        r = run_cli(["grm", "--bfile", SIM, "--chr", chrs, "--out", tmp_path / name])
+    for name, chrs in (("k1", "1-4"), ("k2", "5-8")):  # float64 products, as for the reference
+        r = run_cli(["grm", "--bfile", SIM, "--chr", chrs, "--grm-dtype", "float64", "--out",
+                     tmp_path / name])
         assert r.exit_code == 0, r.output
     (tmp_path / "list.txt").write_text("k1\nk2\n")
     r = run_cli(["reml", "--bfile", SIM, "--pheno", Path(GEMMA_VC, "vc2.pheno.tsv"),
@@ -313,8 +314,9 @@ def test_assoc_with_components_equals_dense_gls(tmp_path):
             for j in (4, 5)]
     y = np.array([float(ph[tuple(k)]) for k in keys])
     W = np.column_stack([np.ones(len(keys)), x_, e])
-    kin = run_cli(["grm", "--bfile", SIM, "--keep", tmp_path / "a.samples.tsv", "--out",
-                   tmp_path / "k"])
+    # float64 products, as the kinship reml and assoc build for themselves
+    kin = run_cli(["grm", "--bfile", SIM, "--keep", tmp_path / "a.samples.tsv", "--grm-dtype",
+                   "float64", "--out", tmp_path / "k"])
     assert kin.exit_code == 0
     from gwaslmm.kinship_io import read_gcta_grm
 

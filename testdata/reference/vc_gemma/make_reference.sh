@@ -3,7 +3,8 @@
 # the bundled simulation.  From the repository root:
 #     bash testdata/reference/vc_gemma/make_reference.sh
 #
-# 1. gwaslmm grm (standardized, the default): K1 from chromosomes 1-4, K2 from
+# 1. gwaslmm grm (standardized, float64 products as when these references were
+#    made; grm multiplies in float32 by default since): K1 from chromosomes 1-4, K2 from
 #    chromosomes 5-8, as GCTA binary GRMs in the scratch dir $WORK;
 # 2. make_vc2.py simulates y = 1 + 0.3 c + g1 + g2 + e (s1 0.4, s2 0.3, se 0.3,
 #    seed 20261127) and writes vc2.pheno / vc2.covar (+ .tsv) here and the GRMs
@@ -22,8 +23,8 @@ GWASLMM=${GWASLMM:-.venv/bin/gwaslmm}
 WORK=${WORK:-$(mktemp -d /tmp/gwaslmm-vc2-ref.XXXXXX)}
 export OPENBLAS_NUM_THREADS=1  # GEMMA and numpy/scipy: one BLAS thread, reproducible bits, no oversubscription
 mkdir -p "$WORK"
-"$GWASLMM" grm --bfile testdata/sim --chr 1-4 --out "$WORK/k1" > /dev/null 2>&1
-"$GWASLMM" grm --bfile testdata/sim --chr 5-8 --out "$WORK/k2" > /dev/null 2>&1
+"$GWASLMM" grm --bfile testdata/sim --chr 1-4 --grm-dtype float64 --out "$WORK/k1" > /dev/null 2>&1
+"$GWASLMM" grm --bfile testdata/sim --chr 5-8 --grm-dtype float64 --out "$WORK/k2" > /dev/null 2>&1
 "$PY" "$HERE/make_vc2.py" "$WORK/k1" "$WORK/k2" "$WORK"
 # convention probe: K1' = 2 K1 + 0.5 (every entry)
 awk 'BEGIN{OFS="\t"} {for (i = 1; i <= NF; i++) $i = sprintf("%.9g", 2 * $i + 0.5); print}' \
