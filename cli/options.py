@@ -469,8 +469,9 @@ def cg_options(scan: bool):
                                 "(genotypes at 2 bits, Monte-Carlo REML, batched conjugate "
                                 "gradient"
                               + (", fixed-variance tests with a calibrated x'Px, exact below "
-                                 "--retest-p); auto: cg from 8,000 analysed samples where it "
-                                 "applies." if scan else
+                                 "--retest-p); auto: cg from 2,000 analysed samples with --loco, "
+                                 "4,000 without, where it applies (the measured crossover)."
+                                 if scan else
                                  "; logl_reml/logl_ml/p_h2 NA, h2_se the AI-REML SE; "
                                  "--save-null stores every LOCO mask in one file).")),
             click.option("--cg-tol", type=click.FloatRange(min=1e-12, max=0.1), default=5e-4,

@@ -414,3 +414,30 @@ def test_cg_saved_null_model(cg_run, tmp_path):
                    "--out", tmp_path / "b"])
     assert bad.exit_code != 0 and "add --loco" in bad.output, bad.output
     assert "Traceback" not in bad.output and "internal error" not in bad.output
+
+
+def test_engine_auto_picks_by_the_measured_crossover():
+    """--engine auto: cg from 2,000 analysed samples with --loco and 4,000
+    without (benchmarks/cg_crossover.py), dense below; an option the CG engine
+    does not offer keeps the dense engine, and the log says which and why."""
+    from gwaslmm.drivers.cg import resolve_engine
+    from gwaslmm.drivers.options import AssocOptions
+
+    class Log:
+        def __init__(self):
+            self.lines = []
+
+        def write(self, line):
+            self.lines.append(line)
+
+    for loco, n, want in ((True, 1999, "dense"), (True, 2000, "cg"), (False, 3999, "dense"),
+                          (False, 4000, "cg")):
+        log = Log()
+        got = resolve_engine(AssocOptions(bfile=SIM, out="x", loco=loco, engine_choice="auto"), n, log)
+        assert got.engine_choice == want, (loco, n)
+        assert log.lines == [f"--engine auto: the {want} engine ({n} analysed samples (cg from "
+                             f"{2000 if loco else 4000}{' with --loco' if loco else ''}))"]
+    log = Log()
+    got = resolve_engine(AssocOptions(bfile=SIM, out="x", loco=True, engine_choice="auto", binary=True),
+                         50_000, log)
+    assert got.engine_choice == "dense" and "--binary" in log.lines[0], log.lines

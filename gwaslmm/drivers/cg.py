@@ -20,7 +20,14 @@ from ..qc import qc_report_lines
 from .models import Fitted
 
 # --engine auto: the CG engine from this many analysed samples (README, Performance)
-AUTO_CROSSOVER = 8000
+# --engine auto: analysed samples from which the CG engine is picked, with and
+# without --loco (benchmarks/cg_crossover.py, results/2026-12-07-cg-crossover.md:
+# with LOCO cg was faster at every size measured, 4.2 s vs 6.7 s at 1,000 and
+# 6.4 s vs 17.2 s at 2,000; without, about equal at 2,000 and 12.3 s vs 22.3 s
+# at 4,000; below these the dense engine's exact REML is kept, at a cost of
+# seconds)
+AUTO_CROSSOVER_LOCO = 2000
+AUTO_CROSSOVER = 4000
 CALIBRATION_VARIANTS = 30  # in all, spread over the LOCO masks
 CALIBRATION_MIN = 8  # per mask
 RETEST_TOL = 1e-4  # the re-tests' float32 solve, before the float64 correction
@@ -38,12 +45,15 @@ RETEST_MEMORY_MAX = 256 * 2**20
 
 def resolve_engine(opts, n: int, log):
     """``--engine auto``: the options with engine_choice 'cg' from
-    AUTO_CROSSOVER analysed samples when the run is one the CG engine offers,
-    else 'dense'; the log says which and why."""
+    AUTO_CROSSOVER_LOCO (with --loco) or AUTO_CROSSOVER analysed samples when
+    the run is one the CG engine offers, else 'dense'; the log says which and
+    why."""
     from dataclasses import replace
 
-    pick, why = "dense", f"{n} analysed samples (cg from {AUTO_CROSSOVER})"
-    if n >= AUTO_CROSSOVER:
+    cut = AUTO_CROSSOVER_LOCO if getattr(opts, "loco", False) else AUTO_CROSSOVER
+    pick, why = "dense", (f"{n} analysed samples (cg from {cut}"
+                          f"{' with --loco' if cut == AUTO_CROSSOVER_LOCO else ''})")
+    if n >= cut:
         try:
             check_cg_options(replace(opts, engine_choice="cg"))
             pick = "cg"
