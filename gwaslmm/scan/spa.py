@@ -239,8 +239,8 @@ def carrier_reach(G, mu, X0, R):
     mu : float64 (n,) -- fitted probabilities.
     X0 : float64 (n, k), F-order -- the raw genotypes (carriers: x != the
         majority genotype; all samples when no genotype has a majority).
-    R : float64 (k, 3) out -- mu_NA + sum_C min(g, 0), mu_NA + sum_C max(g, 0)
-        and m1 = g'mu.
+    R : float64 (k, 4) out -- mu_NA + sum_C min(g, 0), mu_NA + sum_C max(g, 0),
+        m1 = g'mu and the number of carriers |C|.
     """
     n, k = G.shape
     for j in range(k):
@@ -248,10 +248,12 @@ def carrier_reach(G, mu, X0, R):
         lo = 0.0
         hi = 0.0
         m1 = 0.0
+        nc = 0
         for i in range(n):
             gi = G[i, j]
             m1 += mu[i] * gi
             if X0[i, j] != ref:
+                nc += 1
                 if gi > 0:
                     hi += gi
                 else:
@@ -262,25 +264,20 @@ def carrier_reach(G, mu, X0, R):
         R[j, 0] = lo
         R[j, 1] = hi
         R[j, 2] = m1
+        R[j, 3] = nc
 
 
-def independent_tail_neglog10(g: np.ndarray, mu: np.ndarray, T: float, x: np.ndarray,
-                              fast: bool) -> float:
+def independent_tail_neglog10(g: np.ndarray, mu: np.ndarray, T: float,
+                              x: np.ndarray) -> float:
     """-log10 of P(Q >= m1 + |T|) + P(Q <= m1 - |T|), Q = g'y with y_i
-    independent Bernoulli(mu_i), for one column g (n,) (raw genotypes x):
-    the carriers' 2^|C| outcomes enumerated, the non-carriers' part
-    N(mu_NA, sigma2_NA) (exact but for that normal part); with more than
-    :data:`MAX_EXACT_CARRIERS` carriers the saddlepoint tail at s = |T|
-    (full, or sparse with ``fast``)."""
+    independent Bernoulli(mu_i), for one column g (n,) (raw genotypes x) of
+    at most :data:`MAX_EXACT_CARRIERS` carriers: their 2^|C| outcomes
+    enumerated, the non-carriers' part N(mu_NA, sigma2_NA) (exact but for
+    that normal part)."""
     from scipy.special import log_ndtr, logsumexp
 
     ref = _majority_genotype(np.ascontiguousarray(x, dtype=np.float64))
     car = x != ref
-    if car.sum() > MAX_EXACT_CARRIERS:
-        Z = np.empty((1, 3))
-        spa_z(np.asfortranarray(g[:, None]), mu, np.array([abs(T)]), fast,
-              np.asfortranarray(x[:, None], dtype=np.float64), Z)
-        return float(spa_neglog10(Z)[0])
     nc = ~car
     mu_na = float(mu[nc] @ g[nc])
     s2_na = float((mu[nc] * (1 - mu[nc])) @ (g[nc] ** 2))
@@ -323,12 +320,18 @@ def spa_pvalues(G: np.ndarray, mu: np.ndarray, T: np.ndarray, var2: np.ndarray, 
     Z = np.empty((k, 3))
     spa_z(G, mu, s, fast, X0, Z)
     nl, code = spa_neglog10(Z), Z[:, 2].astype(np.int64)
-    R = np.empty((k, 3))
+    R = np.empty((k, 4))
     carrier_reach(G, mu, X0, R)
     a = np.abs(s)
     beyond = ((T > 0) & (R[:, 2] + a > R[:, 1])) | ((T < 0) & (R[:, 2] - a < R[:, 0]))
-    for j in np.flatnonzero(beyond):
-        nl[j] = independent_tail_neglog10(G[:, j], mu, float(T[j]), X0[:, j], fast)
+    many = np.flatnonzero(beyond & (R[:, 3] > MAX_EXACT_CARRIERS))
+    if many.size:  # the saddlepoint (full, or sparse with fast) at the unrescaled s = |T|
+        Zm = np.empty((many.size, 3))
+        spa_z(np.asfortranarray(G[:, many]), mu, np.abs(T[many]), fast,
+              np.asfortranarray(X0[:, many]), Zm)
+        nl[many] = spa_neglog10(Zm)
+    for j in np.flatnonzero(beyond & (R[:, 3] <= MAX_EXACT_CARRIERS)):
+        nl[j] = independent_tail_neglog10(G[:, j], mu, float(T[j]), X0[:, j])
     return nl, code
 
 
