@@ -7,12 +7,12 @@ subpopulations, families; seed 5):
    covariates): per phenotype the difference and the Monte-Carlo SE, and
    their mean over the 20;
 2. per-variant chi2 (t_stat^2): ``assoc --loco --engine cg`` (``--loco-h2
-   once``, ``each``, ``each --mc-probes 60``) against the dense ``assoc
+   once``, ``each``, ``each --mc-probes 60``, ``each --cg-tol 1e-6``) against the dense ``assoc
    --fast --loco`` on the simulated trait with its covariates: median and
    99th percentile of |ratio - 1| over all variants and over dense chi2 > 1,
    > 10, and the wall time of each run (one after the other).
 
-    .venv/bin/python benchmarks/cg_continuity.py --date 2026-12-07
+    .venv/bin/python benchmarks/cg_continuity.py --date 2026-12-07 [--chi2-only]
 
 Data are simulated into benchmarks/data/cg5k/ on the first run (not
 committed).  Writes benchmarks/results/<date>-cg-continuity.md.
@@ -129,8 +129,14 @@ def main() -> int:
     ap.add_argument("--phenotypes", type=int, default=20)
     ap.add_argument("--date", default=time.strftime("%Y-%m-%d"))
     ap.add_argument("--data-dir", default=os.path.join(HERE, "data", "cg5k"))
+    ap.add_argument("--chi2-only", action="store_true", help="section 2 only (no h2 runs)")
     a = ap.parse_args()
-    lines = []
+    lines = [f"# The CG engine against the dense engine ({a.date})", "",
+             f"`.venv/bin/python benchmarks/cg_continuity.py --date {a.date}"
+             f"{' --chi2-only' if a.chi2_only else ''}`", "",
+             f"Data: {a.n} samples x {a.m} SNPs of gwaslmm's simulation (8 chromosomes, 3 "
+             f"subpopulations, trios and sibling pairs; seed 5), 2 cores, one command at a time.",
+             ""]
 
     def log(msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -145,7 +151,18 @@ def main() -> int:
          os.path.join(ROOT, "testdata", "sim.pheno"), "--pheno-name", "trait", "--engine", "cg",
          "--out", os.path.join(work, "warmup")], log)  # numba compilation, untimed
 
-    # 1. h2 over the phenotypes
+    if not a.chi2_only:
+        lines += h2_section(a, prefix, pheno20, work, log)
+    chi2_section(prefix, work, lines, log)
+    out = os.path.join(HERE, "results", f"{a.date}-cg-continuity.md")
+    with open(out, "w") as fh:
+        fh.write("\n".join(lines))
+    log(f"wrote {out}")
+    return 0
+
+
+def h2_section(a, prefix: str, pheno20: str, work: str, log) -> list:
+    """1. h2 of the phenotypes, dense against cg, and p1/p2 over five seeds."""
     t_dense = run(["reml", "--bfile", prefix, "--pheno", pheno20, "--all-pheno", "--out",
                    os.path.join(work, "reml_dense")], log)
     t_cg = run(["reml", "--bfile", prefix, "--pheno", pheno20, "--all-pheno", "--engine", "cg",
@@ -156,11 +173,7 @@ def main() -> int:
         mc = [float(x) for x in re.findall(r"Monte-Carlo se ([0-9.eE+-]+)\)", fh.read())]
     diff = np.array([float(c["h2"]) - float(r["h2"]) for c, r in zip(cg, dense)])
     mc = np.array(mc[:diff.size])
-    lines += [f"# The CG engine against the dense engine ({a.date})", "",
-              f"`.venv/bin/python benchmarks/cg_continuity.py --date {a.date}`", "",
-              f"Data: {a.n} samples x {a.m} SNPs of gwaslmm's simulation (8 chromosomes, 3 "
-              f"subpopulations, trios and sibling pairs; seed 5), 2 cores, one command at a time.",
-              "", f"## 1. h2 of {diff.size} phenotypes (500 causal variants each, h2 0.4; no "
+    lines = [f"## 1. h2 of {diff.size} phenotypes (500 causal variants each, h2 0.4; no "
               f"covariates)", "",
               f"`reml --all-pheno`: {t_dense:.1f} s; `reml --all-pheno --engine cg`: {t_cg:.1f} s.",
               "", "| phenotype | dense h2 (se) | cg h2 (AI se) | Monte-Carlo se | cg - dense |",
@@ -196,13 +209,17 @@ def main() -> int:
         lines.append(f"| {name} | {d_h2:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | "
                      f"{np.mean(vals) - d_h2:+.4f} |")
     lines.append("")
+    return lines
 
-    # 2. chi2 against the dense --fast --loco
+
+def chi2_section(prefix: str, work: str, lines: list, log) -> None:
+    """2. per-variant chi2 of the CG runs against the dense --fast --loco."""
     base = ["assoc", "--bfile", prefix, "--pheno", prefix + ".pheno", "--pheno-name", "trait",
             "--covar", prefix + ".covar", "--loco"]
     t = {"dense": run(base + ["--fast", "--out", os.path.join(work, "dense")], log)}
     runs = {"once": ["--engine", "cg"], "each": ["--engine", "cg", "--loco-h2", "each"],
-            "each60": ["--engine", "cg", "--loco-h2", "each", "--mc-probes", "60"]}
+            "each60": ["--engine", "cg", "--loco-h2", "each", "--mc-probes", "60"],
+            "each_tol": ["--engine", "cg", "--loco-h2", "each", "--cg-tol", "1e-6"]}
     for key, extra in runs.items():
         t[key] = run(base + extra + ["--out", os.path.join(work, key)], log)
     d_chi2 = chi2_of(os.path.join(work, "dense.assoc.tsv.gz"))
@@ -220,12 +237,8 @@ def main() -> int:
               "chi2 near 0, where a tiny absolute difference is a large ratio. x'Px spread: the "
               "relative SD between the calibration variants of x'Px/x'Qx (the single ratio "
               "BOLT-LMM, fastGWA and SAIGE calibrate) and of the remainder after the leading "
-              "eigenvectors (what gwaslmm calibrates), from each run's log.", ""]
-    out = os.path.join(HERE, "results", f"{a.date}-cg-continuity.md")
-    with open(out, "w") as fh:
-        fh.write("\n".join(lines))
-    log(f"wrote {out}")
-    return 0
+              "eigenvectors (what gwaslmm calibrates), from each run's log. `--cg-tol 1e-6` "
+              "(default 5e-4) shows how much of the difference the solves' tolerance makes.", ""]
 
 
 if __name__ == "__main__":

@@ -96,6 +96,17 @@ def table(t: dict, labels: dict) -> list:
             ""]
 
 
+def stages_line(path: str, label: str) -> list:
+    """One line with a run's stage timings (its OUT.timings.json), if it exists."""
+    import json
+
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        stages = json.load(fh)
+    return [f"{label}: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()), ""]
+
+
 def before_note(t: dict, what: str) -> list:
     if "before" not in t:
         return []
@@ -127,10 +138,6 @@ def section_mouse(d: str, repeats: int, lines: list, before: str | None) -> None
     with open(out + ".log") as fh:
         log = fh.read()
     tested = [ln for ln in log.splitlines() if "SNPs tested:" in ln][0].strip()
-    import json
-
-    with open(out + ".timings.json") as fh:
-        stages = json.load(fh)
     g, p = med(t["gwaslmm"]), med(t["gemma"])
     lines += [f"1,940 samples in the .fam (1,410 analysed), 12,226 SNPs; {tested}.", "",
               *table(t, {"gwaslmm": "gwaslmm `assoc --test all --kinship K`",
@@ -138,8 +145,9 @@ def section_mouse(d: str, repeats: int, lines: list, before: str | None) -> None
                          "before": "the build before, same command"}),
               f"gwaslmm is **{p / g:.1f}x** faster end to end (target: 10x).", "",
               *before_note(t, "assoc --test all"),
-              "gwaslmm's stages (last run, `OUT.timings.json`): "
-              + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()), ""]
+              *stages_line(out + ".timings.json", "gwaslmm's stages (last run, `OUT.timings.json`)"),
+              *(stages_line(out + "-before.timings.json", "the build before's stages (last run)")
+                if before else [])]
 
 
 def section_wide(d: str, repeats: int, lines: list, before: str | None) -> None:
@@ -158,10 +166,6 @@ def section_wide(d: str, repeats: int, lines: list, before: str | None) -> None:
     if before:
         cmds["before"] = [before, "grm", "--bfile", prefix, "--out", out + "-before"]
     t = alternate(cmds, repeats)
-    import json
-
-    with open(out + ".timings.json") as fh:
-        stages = json.load(fh)
     lines += table(t, {"gwaslmm": "gwaslmm `grm`",
                        "plink2": "`plink2 --make-rel triangle bin4 --maf 0.01 --geno 0.05`",
                        "before": "the build before, same command"})
@@ -171,7 +175,9 @@ def section_wide(d: str, repeats: int, lines: list, before: str | None) -> None:
     else:
         lines += ["plink2 is not installed (apt-get install plink2).", ""]
     lines += before_note(t, "grm")
-    lines += ["gwaslmm's stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()), ""]
+    lines += stages_line(out + ".timings.json", "gwaslmm's stages")
+    if before:
+        lines += stages_line(out + "-before.timings.json", "the build before's stages")
 
 
 def section_writing(d: str, repeats: int, lines: list) -> None:
@@ -325,9 +331,32 @@ def section_help(lines: list) -> None:
         t0 = time.perf_counter()
         subprocess.run([gwaslmm_exe(), "assoc", "--bfile"], capture_output=True)
         bad.append(time.perf_counter() - t0)
+    # what every run pays before the project's code: numba's import, and its
+    # first call of a cached kernel in a process (loading its compiler's
+    # registries); a bare function, cached in a scratch folder (second run timed)
+    import tempfile
+
+    probe = ("import time; t0 = time.perf_counter(); import numpy, numba; t1 = time.perf_counter()\n"
+             "@numba.njit(cache=True)\ndef f(x):\n    return x.sum()\n"
+             "f(numpy.ones(4)); t2 = time.perf_counter(); print(t1 - t0, t2 - t1)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "probe.py")
+        with open(path, "w") as fh:
+            fh.write(probe)
+        env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tmp, "cache"))
+        runs = []
+        for _ in range(6):  # the first compiles and caches; the other five load
+            r = subprocess.run([sys.executable, path], capture_output=True, text=True, env=env,
+                               check=True)
+            runs.append([float(v) for v in r.stdout.split()])
+    imp, first = med([r[0] for r in runs[1:]]), med([r[1] for r in runs[1:]])
     lines += ["## 4. Start-up", "",
               f"`gwaslmm --help`: median {med(ts):.3f} s of 5 (range {min(ts):.3f}-{max(ts):.3f}); "
-              f"an argument error (`gwaslmm assoc --bfile`): median {med(bad):.3f} s.", ""]
+              f"an argument error (`gwaslmm assoc --bfile`): median {med(bad):.3f} s.", "",
+              f"numba's own cost in any process that runs a kernel (a bare `@njit(cache=True)` "
+              f"function, cached): `import numpy, numba` median {imp:.3f} s, its first call "
+              f"{first:.3f} s (numba loads its compiler's registries, scipy.linalg among them), "
+              f"medians of 5.", ""]
 
 
 def write_report(date: str, lines: list) -> str:
