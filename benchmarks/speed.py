@@ -338,7 +338,9 @@ def section_help(lines: list) -> None:
 
     probe = ("import time; t0 = time.perf_counter(); import numpy, numba; t1 = time.perf_counter()\n"
              "@numba.njit(cache=True)\ndef f(x):\n    return x.sum()\n"
-             "f(numpy.ones(4)); t2 = time.perf_counter(); print(t1 - t0, t2 - t1)")
+             "f(numpy.ones(4)); t2 = time.perf_counter()\n"
+             "import resource; print(t1 - t0, t2 - t1, "
+             "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "probe.py")
         with open(path, "w") as fh:
@@ -350,13 +352,14 @@ def section_help(lines: list) -> None:
                                check=True)
             runs.append([float(v) for v in r.stdout.split()])
     imp, first = med([r[0] for r in runs[1:]]), med([r[1] for r in runs[1:]])
+    rss = med([r[2] for r in runs[1:]])
     lines += ["## 4. Start-up", "",
               f"`gwaslmm --help`: median {med(ts):.3f} s of 5 (range {min(ts):.3f}-{max(ts):.3f}); "
               f"an argument error (`gwaslmm assoc --bfile`): median {med(bad):.3f} s.", "",
               f"numba's own cost in any process that runs a kernel (a bare `@njit(cache=True)` "
               f"function, cached): `import numpy, numba` median {imp:.3f} s, its first call "
               f"{first:.3f} s (numba loads its compiler's registries, scipy.linalg among them), "
-              f"medians of 5.", ""]
+              f"peak resident memory of that process {rss:.0f} MiB, medians of 5.", ""]
 
 
 def write_report(date: str, lines: list) -> str:
