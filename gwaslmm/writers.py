@@ -64,7 +64,14 @@ def reporting(path: str):
 
 
 def ensure_parent(path: str) -> None:
+    """Make ``path``'s folder (and those above it) if missing; a file where a
+    folder should be is named as such (os.makedirs says only 'File exists')."""
     parent = os.path.dirname(os.path.abspath(path))
+    up = parent
+    while not os.path.exists(up) and os.path.dirname(up) != up:
+        up = os.path.dirname(up)
+    if os.path.exists(up) and not os.path.isdir(up):
+        raise UsageError(f"cannot write {path}: {up} is a file, not a folder")
     with reporting(path):
         os.makedirs(parent, exist_ok=True)
 

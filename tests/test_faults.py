@@ -197,6 +197,16 @@ def test_a_folder_where_an_output_file_should_be(tmp_path):
     assert not partials(tmp_path)
 
 
+def test_a_file_where_the_output_folder_should_be(tmp_path):
+    """--out under a path whose folder is a file: named as such (os.makedirs
+    alone says only 'File exists', which points at the wrong thing)."""
+    (tmp_path / "prof").write_text("x")
+    r = run_cli(["grm", "--bfile", TINY, "--out", tmp_path / "prof" / "sub" / "run"])
+    assert r.exit_code == 2, r.output
+    assert re.search(r"cannot write .*run\.lock: \S*/prof is a file, not a folder", r.output), r.output
+    assert (tmp_path / "prof").read_text() == "x"
+
+
 def test_an_unwritable_folder_is_named(tmp_path):
     import tempfile
 
