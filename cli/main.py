@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import click
@@ -60,7 +61,43 @@ cli.add_command(predict.predict)
 
 
 def main():
-    cli(prog_name="gwaslmm")
+    """Run the command, then leave with its exit code by ``os._exit`` once
+    the atexit handlers have run and stdout/stderr are flushed: the
+    interpreter's own teardown of numba's and scipy's modules writes nothing
+    and took 0.2-0.25 s of every run (measured on GEMMA's example shape; every
+    output file is closed and renamed before the command returns)."""
+    # The young generation's threshold raised from 700 objects to 10,000: the
+    # imports of numpy, scipy and numba's compiler registries allocate
+    # millions of objects, and the default setting scans the growing heap
+    # again and again (about 0.07 s of CPU per run, measured with
+    # time.process_time over those imports); cycles are still collected.
+    gc.set_threshold(10_000, 10, 10)
+    try:
+        cli(prog_name="gwaslmm")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"), as Python itself prints it
+        print(code, file=sys.stderr)
+        code = 1
+    _leave(code)
+
+
+def _leave(code: int) -> None:
+    import atexit
+    import os
+
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe (gwaslmm ... | head): nothing to add
+                pass
+        os._exit(code)
 
 
 if __name__ == "__main__":

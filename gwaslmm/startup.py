@@ -1,5 +1,5 @@
 """Start-up costs: modules a command needs later are imported in a
-background thread while the main thread reads inputs.
+background thread while the main thread runs kernels that release the GIL.
 
 scipy.special takes about 0.2 s to import (most of it in scipy's array-API
 layer) and is needed only for p-values, after the kinship is read and

@@ -62,6 +62,28 @@ def wait_for_scan(p, timeout=120):
 # 1. safe, unique output writing
 # ---------------------------------------------------------------------------
 
+def test_the_process_leaves_after_every_output_is_written(tmp_path):
+    """The command line leaves by os._exit (skipping the interpreter's
+    teardown, 0.2 s with numba loaded) once the command has returned: every
+    output, the log's last line and the timings file are on disk, and the
+    exit code is the command's."""
+    out = tmp_path / "g"
+    p = subprocess.run([sys.executable, "-m", "gwaslmm", "grm", "--bfile", TINY, "--out", out],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=ROOT))
+    assert p.returncode == 0, p.stderr
+    assert files(tmp_path) == ["g.grm.N.bin", "g.grm.bin", "g.grm.id", "g.log",
+                               "g.timings.json"]
+    n = len(slurp(tmp_path / "g.grm.id").splitlines())
+    assert os.path.getsize(tmp_path / "g.grm.bin") == 4 * n * (n + 1) // 2
+    assert slurp(tmp_path / "g.log").rstrip().splitlines()[-1].startswith("timings:")
+    assert "total" in slurp(tmp_path / "g.timings.json")
+    p = subprocess.run([sys.executable, "-m", "gwaslmm", "grm", "--bfile", tmp_path / "none",
+                        "--out", tmp_path / "h"], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=ROOT))
+    assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("gwaslmm: error:")
+
+
 def test_a_symlink_at_an_output_name_is_not_replaced(tmp_path):
     target = tmp_path / "precious.txt"
     target.write_text("keep me\n")

@@ -165,3 +165,19 @@ def test_field_splitting_kernel_equals_python(tabs):
     assert all(ord(ch) < 128 for w in got[0] for ch in w)
     assert got[0].dtype == np.array(list(got[0])).dtype  # the same U width as astype(str)
     assert [list(col) for col in got] == [list(c) for c in zip(*want)]
+
+
+@pytest.mark.parametrize("n, scale, lam", [(1409, 5.0, 2.9), (1409, 200.0, 1e5), (1000, 1e-3, 1e-5),
+                                           (7, 1.0, 1.0), (0, 1.0, 1.0), (130, 1e30, 1e5),
+                                           (64, 1e300, 1e5), (129, 3.0, 0.5)])
+def test_sum_log1p_equals_numpy(n, scale, lam):
+    """The exact scan's sum ln(1 + lam d) (one logarithm per run of 64
+    factors; a run whose product overflows takes each factor's logarithm)
+    against numpy's log1p, in runs that fit, that overflow, and lengths
+    that are not multiples of 64."""
+    from gwaslmm.scan.kernels import _sum_log1p
+
+    d = np.random.default_rng(n).random(n) * scale
+    d[:min(n, 3)] = 0.0
+    want = float(np.sum(np.log1p(lam * d)))
+    assert abs(_sum_log1p(lam, d) - want) <= 1e-13 * max(1.0, abs(want))

@@ -304,7 +304,6 @@ def _chunk_of(opts, out, source, tested, log) -> tuple:
 
 
 def run_assoc(opts, log) -> dict:
-    import_in_background("scipy.special")  # needed for p-values, after the inputs are read
     check_binary_options(opts)
     if opts.engine_choice == "cg":
         check_cg_options(opts)
@@ -336,6 +335,10 @@ def run_assoc(opts, log) -> dict:
         sel = load_selection(opts, source, log)
     else:
         sel = select_samples(opts, source, log, need_phenotype=True)
+    # scipy.special is needed for p-values, after the kinship is read and
+    # decomposed: imported meanwhile, while those kernels run free of the
+    # GIL (not earlier, where it would hold the GIL against numba's set-up)
+    import_in_background("scipy.special")
     if opts.engine_choice == "auto":
         opts = resolve_engine(opts, sel.n, log)
         if opts.engine_choice == "cg":
