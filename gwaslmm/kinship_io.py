@@ -207,10 +207,25 @@ def read_gemma_kinship(path: str, fid, iid) -> Kinship:
     if K.shape != (n, n):
         raise InputError(f"kinship {path} is {K.shape[0]} x {K.shape[1]} but the .fam has {n} "
                          f"samples (a GEMMA kinship lists the .fam's samples in order)")
-    _check_finite(K, path)
-    _check_symmetric(K, path)
+    _check_square(K, path)
     return Kinship(K=K, fid=np.asarray(fid, str), iid=np.asarray(iid, str), n_snps=0,
                    source=path)
+
+
+def _check_square(K: np.ndarray, source: str) -> None:
+    """:func:`_check_finite` and :func:`_check_symmetric` in one parallel pass
+    over K (:func:`gwaslmm.text_kernels.square_stats`; the numpy checks
+    took 0.04 s on 1,940 samples, mostly K - K.T's transposed reads); where
+    it finds a problem, the numpy check names it."""
+    from .text_kernels import square_stats
+
+    h = (K.shape[0] + 1) // 2
+    asym, amax, bad = np.zeros(h), np.zeros(h), np.zeros(h, dtype=np.int64)
+    square_stats(K, asym, amax, bad)
+    if bad.any():
+        _check_finite(K, source)
+    if h and asym.max() > 1e-6 * max(1.0, float(amax.max())):
+        _check_symmetric(K, source)
 
 
 def _check_symmetric(K: np.ndarray, source: str) -> None:

@@ -9,10 +9,13 @@ whitespace-separated numeric matrix (a GEMMA text kinship) with it;
 :func:`parse_chunks` the same in parallel over chunks of whole lines, after
 :func:`count_values` has found where each chunk's values start.  The
 plain-Python references are ``float`` and ``numpy.fromstring``, which tests
-compare them with.
+compare them with.  :func:`square_stats` checks the parsed kinship (finite,
+symmetric) in one parallel pass; its reference is numpy's.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import prange
@@ -279,3 +282,39 @@ def parse_fields(buf, spans, col, pow10, integers, out, slow):
                 slow[k] = r
                 k += 1
     return k
+
+
+@jit(parallel=True)
+def square_stats(K, asym, amax, bad):
+    """Checks on a parsed square matrix K (n, n) float64 in one parallel
+    pass, by pairs of rows (i, n - 1 - i) so that the threads' work is even:
+    for t in range((n + 1) // 2), asym[t] = max |K[i, j] - K[j, i]| over j < i
+    of its rows, amax[t] = max |K[i, j]| of its finite entries, bad[t] = its
+    count of non-finite entries (float64 / int64 arrays of that size).
+    Reference: ``np.abs(K - K.T).max()``, ``np.abs(K[finite]).max()``,
+    ``(~np.isfinite(K)).sum()`` (the asymmetry only where every entry is
+    finite)."""
+    n = K.shape[0]
+    for t in prange((n + 1) // 2):
+        a = 0.0
+        m = 0.0
+        b = 0
+        t0 = np.int64(t)  # prange's index may be unsigned: int64 for the arithmetic
+        for r in range(2):
+            i = t0 if r == 0 else n - 1 - t0
+            if r == 1 and i == t0:
+                break
+            for j in range(n):
+                v = K[i, j]
+                if not math.isfinite(v):
+                    b += 1
+                    continue
+                if abs(v) > m:
+                    m = abs(v)
+                if j < i:
+                    dv = abs(v - K[j, i])
+                    if dv > a:
+                        a = dv
+        asym[t] = a
+        amax[t] = m
+        bad[t] = b

@@ -181,3 +181,26 @@ def test_sum_log1p_equals_numpy(n, scale, lam):
     d[:min(n, 3)] = 0.0
     want = float(np.sum(np.log1p(lam * d)))
     assert abs(_sum_log1p(lam, d) - want) <= 1e-13 * max(1.0, abs(want))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 101])
+def test_square_stats_equals_numpy(n):
+    """The kinship reader's one-pass checks (gwaslmm.text_kernels.square_stats,
+    rows paired for even threads) against numpy: largest asymmetry over
+    finite pairs, largest finite |K|, count of non-finite entries."""
+    from gwaslmm.text_kernels import square_stats
+
+    rng = np.random.default_rng(n)
+    A = rng.standard_normal((n, n))
+    A = A + A.T
+    A[rng.random((n, n)) < 0.05] += 1e-3
+    if n > 3:
+        A[1, 2], A[3, 0] = np.nan, -np.inf
+    h = (n + 1) // 2
+    asym, amax, bad = np.zeros(h), np.zeros(h), np.zeros(h, dtype=np.int64)
+    square_stats(A, asym, amax, bad)
+    fin = np.isfinite(A)
+    both = np.where(fin & fin.T, A, 0.0)
+    assert int(bad.sum()) == int((~fin).sum())
+    assert (amax.max() if h else 0.0) == (np.abs(A[fin]).max() if fin.any() else 0.0)
+    assert (asym.max() if h else 0.0) == (np.abs(both - both.T).max() if n else 0.0)
