@@ -129,15 +129,22 @@ def section_mouse(d: str, repeats: int, lines: list, before: str | None) -> None
     out = os.path.join(d, "mouse", "run")
     # both read the phenotype from the .fam's column 6 (-9 missing), no covariates
     args = ["assoc", "--bfile", prefix, "--test", "all", "--kinship", kin]
-    # the same run compiling its Python modules every time (no bytecode cache:
-    # an empty cache folder that is never written)
-    nocache = os.path.join(d, "mouse", "no-pycache")
-    os.makedirs(nocache, exist_ok=True)
+    # the same run compiling gwaslmm's own modules every time: a copy of the
+    # source (modification times kept, so numba's cache for it stays valid)
+    # without __pycache__, run with PYTHONDONTWRITEBYTECODE=1; numpy's, scipy's
+    # and numba's modules keep the bytecode pip compiled at install
+    src = os.path.join(d, "mouse", "nocache-src")
+    for name, dest in (("gwaslmm", "gwaslmm"), ("cli", "gwaslmm_cli")):
+        shutil.rmtree(os.path.join(src, dest), ignore_errors=True)
+        shutil.copytree(os.path.join(ROOT, name), os.path.join(src, dest),
+                        ignore=shutil.ignore_patterns("__pycache__"))
     cmds = {"gwaslmm": [gwaslmm_exe(), *args, "--out", out],
             "gemma": ["sh", "-c", f"cd {os.path.dirname(prefix)} && {gemma} -bfile sim -k {kin} "
                       f"-lmm 4 -o g"],
-            "nocache": ["env", "PYTHONDONTWRITEBYTECODE=1", f"PYTHONPYCACHEPREFIX={nocache}",
-                        gwaslmm_exe(), *args, "--out", out + "-nocache"]}
+            "nocache": ["env", "PYTHONDONTWRITEBYTECODE=1", sys.executable, "-c",
+                        f"import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'gwaslmm'; "
+                        f"from gwaslmm_cli.main import main; main()",
+                        *args, "--out", out + "-nocache"]}
     if before:
         cmds["before"] = [before, *args, "--out", out + "-before"]
     t = alternate(cmds, repeats)
