@@ -25,8 +25,25 @@ def first_ids(ids, k: int = SHOW_IDS) -> str:
     return s + (" ..." if len(ids) > k else "")
 
 
+HASHED_CHECK = 100_000  # from this many keys, a hash pass first (numba kernel)
+
+
 def duplicated(keys: np.ndarray) -> np.ndarray:
-    """The keys (sorted, unique) that occur more than once."""
+    """The keys (sorted, unique) that occur more than once.
+
+    From ``HASHED_CHECK`` str keys on, one hash pass
+    (:func:`gwaslmm.text_kernels.first_repeat`) answers the usual case, no
+    repeat, before numpy's sort: 0.07 s -> 0.01 s for 350,000 variant IDs
+    (below that, loading the kernel costs more than the sort saves)."""
+    keys = np.asarray(keys)
+    if keys.ndim == 1 and keys.size >= HASHED_CHECK and keys.dtype.kind in "US" \
+            and keys.dtype.itemsize:
+        from .text_kernels import first_repeat
+
+        codes = np.ascontiguousarray(keys).view(np.uint32 if keys.dtype.kind == "U"
+                                                else np.uint8).reshape(keys.size, -1)
+        if first_repeat(codes) < 0:
+            return keys[:0]
     uniq, counts = np.unique(keys, return_counts=True)
     return uniq[counts > 1]
 

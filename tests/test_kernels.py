@@ -204,3 +204,33 @@ def test_square_stats_equals_numpy(n):
     assert int(bad.sum()) == int((~fin).sum())
     assert (amax.max() if h else 0.0) == (np.abs(A[fin]).max() if fin.any() else 0.0)
     assert (asym.max() if h else 0.0) == (np.abs(both - both.T).max() if n else 0.0)
+
+
+@pytest.mark.parametrize("kind", ["U", "S"])
+def test_first_repeat_equals_numpy_unique(kind):
+    """The hashed duplicate check (gwaslmm.text_kernels.first_repeat) against
+    numpy.unique: no repeat among distinct IDs (shared prefixes, padding of
+    shorter IDs with zeros), and the first repeated row where one is planted;
+    ids.duplicated gives numpy's answer above its hashing threshold too."""
+    from gwaslmm import ids
+    from gwaslmm.text_kernels import first_repeat
+
+    rng = np.random.default_rng(7)
+    keys = np.array([f"rs{k}" for k in rng.permutation(5000)] + ["a", "ab", "abc", "b"],
+                    dtype=kind)
+    codes = keys.view(np.uint32 if kind == "U" else np.uint8).reshape(keys.size, -1)
+    assert np.unique(keys).size == keys.size and first_repeat(codes) == -1
+    for a, b in [(10, 4000), (4999, 5002), (0, 5003)]:
+        k2 = keys.copy()
+        k2[b] = k2[a]
+        c2 = k2.view(codes.dtype).reshape(k2.size, -1)
+        uniq, first = np.unique(k2, return_index=True)
+        dup_rows = np.setdiff1d(np.arange(k2.size), first)
+        assert first_repeat(c2) == dup_rows.min() == b
+        old = ids.HASHED_CHECK
+        try:
+            ids.HASHED_CHECK = 10
+            assert ids.duplicated(k2).tolist() == [k2[a]]
+            assert ids.duplicated(keys).size == 0
+        finally:
+            ids.HASHED_CHECK = old

@@ -177,6 +177,32 @@ def test_text_matrix_kernel_equals_python_parsers(tmp_path):
     assert np.isnan(got[0, 0]) and got[1, 1] == -np.inf
 
 
+def test_text_matrix_fields_equal_float_one_by_one():
+    """Each field the one-pass reader converts itself equals float() bit for
+    bit, and each field float() refuses is an error: signs, lone points,
+    leading and trailing zeros, 15 to 20 significant digits, exponents at
+    the fast path's edges, underscores (which float() accepts)."""
+    from gwaslmm.kinship_io import parse_text_matrix
+
+    fields = ["+.5", "-5.", "0.", ".0", "-0", "+0.000", "00012.5000", "0.000000000000000000001",
+              "123456789012345", "1234567890123456", "123456789012345678",
+              "12345678901234567890", "0.12345678901234567890", "1e22", "1e23", "1e-22",
+              "1.5e-23", "1E+5", "9007199254740993", "0.1e1", "1_000", "5e0", "-1.25E-3",
+              "100000000000000000000000", "1e400", "-1e-400", "inf", "NaN",
+              ".", "-", "+", "1e", "1e+", "e5", "1.2.3", "--1", "1e-5x", "0x10", "1,5", "1-"]
+    for f in fields:
+        try:
+            want = float(f)
+        except ValueError:
+            with pytest.raises(InputError, match="is not a number"):
+                parse_text_matrix(f"0 {f}\n{f} 0\n".encode(), "x")
+            continue
+        got = parse_text_matrix(f"0 {f}\n{f} 0\n".encode(), "x")
+        assert got.shape == (2, 2)
+        assert (np.isnan(got[0, 1]) and np.isnan(want)) or (
+            np.float64(got[0, 1]).tobytes() == np.float64(want).tobytes()), f
+
+
 def test_text_matrix_parallel_chunks_equal_sequential(monkeypatch):
     """The chunked parallel reader (large kinship texts) gives the sequential
     reader's matrix, slow-path values and errors: a ragged row and a bad token

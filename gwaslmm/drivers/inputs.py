@@ -18,6 +18,7 @@ import numpy as np
 from ..eigen import decompose
 from ..errors import InputError, UsageError
 from ..genotypes import open_genotypes
+from ..ids import duplicated
 from ..kinship import finish_grm, grm_sum
 from ..kinship_io import read_gcta_grm, read_gemma_kinship
 from ..qc import preselect_variants, qc_report_lines
@@ -46,10 +47,11 @@ def open_source(opts, log):
     if flt is not None and flt.info_min is not None and src.info_kind is None:
         raise InputError(f"{flt.info_flag}: {src.path} gives no imputation quality (it stores "
                          f"hard calls only)")
-    ids, counts = np.unique(src.variants.id, return_counts=True)
-    if (counts > 1).any():
-        log.write(f"  note: {int((counts > 1).sum())} variant ID(s) appear more than once "
-                  f"(first: {ids[counts > 1][0]}, {int(counts[counts > 1][0])} times); "
+    dup = duplicated(src.variants.id)
+    if dup.size:
+        times = int(np.count_nonzero(src.variants.id == dup[0]))
+        log.write(f"  note: {dup.size} variant ID(s) appear more than once "
+                  f"(first: {dup[0]}, {times} times); "
                   f"--extract/--exclude of such an ID take every copy")
     return src
 

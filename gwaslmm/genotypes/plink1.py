@@ -84,8 +84,7 @@ def read_bim(path: str) -> Bim:
     cols = read_columns(path, ".bim", 6, numbers={2: "float", 3: "int"})
     if not cols or cols[0].size == 0:
         raise InputError(f"{path} has no variants")
-    codes, inv = np.unique(cols[0], return_inverse=True)
-    chrom = np.array([normalize_chromosome(c) for c in codes], dtype=str)[inv.reshape(-1)]
+    chrom = _normalized_chromosomes(cols[0])
     cm, bp = cols[2], cols[3]
     neg = bp < 0
     if neg.any():
@@ -95,6 +94,18 @@ def read_bim(path: str) -> Bim:
                          f"marks variants to leave out so: drop them (--exclude, or plink "
                          f"--make-bed), or write 0 for an unplaced variant")
     return Bim(chromosome=chrom, snp=cols[1], cm=cm, bp=bp, a1=cols[4], a2=cols[5])
+
+
+def _normalized_chromosomes(codes: np.ndarray) -> np.ndarray:
+    """Each variant's chromosome code normalized (:func:`normalize_chromosome`),
+    once per run of equal codes: a .bim is sorted by chromosome, so a few
+    dozen runs stand for 350,000 rows (numpy's sort of every code took 0.02 s)."""
+    if codes.size == 0:
+        return codes.astype(str)
+    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+    uniq, inv = np.unique(codes[starts], return_inverse=True)
+    names = np.array([normalize_chromosome(c) for c in uniq], dtype=str)
+    return np.repeat(names[inv.reshape(-1)], np.diff(np.append(starts, codes.size)))
 
 
 def fam_samples(fam: Fam, path: str) -> SampleInfo:
