@@ -45,6 +45,23 @@ def test_kernel_equals_reference(problem):
         assert np.allclose(got[k], ref[k], rtol=1e-9, atol=1e-12), k
 
 
+def test_snp_grid_sums_equal_matrix_products(problem):
+    """The exact kernel's per-SNP lam-grid sums (gwaslmm.scan.kernels.snp_grid_sums)
+    against their numpy reference by matrix products (grid_sums)."""
+    from gwaslmm.scan.exact import grid_sums, grid_weights
+    from gwaslmm.scan.kernels import snp_grid_sums
+
+    *_, X, eig, null, model = problem
+    Xt = np.asfortranarray(eig.rotate(X[:, :20]))
+    W2, _ = grid_weights(model, True)
+    want = grid_sums(model, Xt)
+    scratch = np.empty((2, Xt.shape[0]))
+    for s in range(Xt.shape[1]):
+        got = np.empty((2, W2.shape[0]))
+        snp_grid_sums(W2, np.ascontiguousarray(Xt[:, s]), model.yt, scratch[0], scratch[1], got)
+        assert np.allclose(got, want[s], rtol=1e-12, atol=1e-12 * np.abs(want[s]).max())
+
+
 def dense_fit(lam, Kc, X, y):
     n = X.shape[0]
     V = lam * Kc + np.eye(n)

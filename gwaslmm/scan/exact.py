@@ -120,42 +120,40 @@ def ld_table(model: ScanModel):
     return lt, lp
 
 
-def grid_sums(model: ScanModel, Xt: np.ndarray, with_ml: bool, work=None):
-    """Sums at the lam grid for a whole block, by matrix products.
-
-    ``work``: None (Xt * Xt a new array) or a function of a shape returning
-    a reused float64 array of that shape for it (:meth:`ExactScanner._square`;
-    a fresh 46 MB array per 4,096-variant block at 1,410 samples cost its
-    page faults: 0.017-0.07 s against 0.011 s reused).
-
-    Returns (gA, gB, gA1, gB1) each (nk, m) — sum w x^2, sum w x y,
-    sum d w^2 x^2, sum d w^2 x y — and (gq, gq1, gtr1, gsl, gld, gld1) each (nk,):
-    sum w y^2, sum d w^2 y^2, sum d w, sum ln w, ln det S and its derivative
-    (zeros unless with_ml).
-    """
+def grid_weights(model: ScanModel, with_ml: bool):
+    """The SNP-free part of the lam-grid sums: W2 (2 nk, n') float64 C-order,
+    the weights w = 1/(lam d + 1) and d w^2 at the nk grid points, and a
+    tuple (gq, gq1, gtr1, gsl, gld, gld1), each (nk,): sum w y^2,
+    sum d w^2 y^2, sum d w, sum ln w, ln det S and its derivative (zeros
+    unless with_ml).  The kernel forms each SNP's own sums with W2
+    (:func:`gwaslmm.scan.kernels.snp_grid_sums`)."""
     grid = lambda_grid()
     d, yt = model.d, model.yt
     nk = grid.size
     w = 1.0 / (grid[:, None] * d[None, :] + 1.0)
     t1 = d[None, :] * w * w
-    W = np.vstack([w, t1])  # (2 nk, n'): one product per sum instead of two
-    X2 = Xt * Xt if work is None else np.multiply(Xt, Xt, out=work(Xt.shape))
-    R2 = W @ X2  # sum w x^2 and sum d w^2 x^2
-    RY = (W * yt[None, :]) @ Xt  # sum w x y: y folded into the weights, no n' x m temporary
+    W2 = np.ascontiguousarray(np.vstack([w, t1]))
     yy = yt * yt
     gld = np.zeros(nk)
     gld1 = np.zeros(nk)
     if with_ml:
         for k, lam in enumerate(grid):
             gld[k], gld1[k] = logdet_s(lam, model.d, model.G, model.C)[:2]
-    return (R2[:nk], RY[:nk], R2[nk:], RY[nk:], w @ yy, t1 @ yy, (d[None, :] * w).sum(1),
-            np.log(w).sum(1), gld, gld1)
+    return W2, (w @ yy, t1 @ yy, (d[None, :] * w).sum(1), np.log(w).sum(1), gld, gld1)
 
 
-def exact_block(model: ScanModel, Xt: np.ndarray, test: str, ld=None, work=None) -> dict:
+def grid_sums(model: ScanModel, Xt: np.ndarray) -> np.ndarray:
+    """Plain-numpy reference of the kernel's per-SNP grid sums for a block
+    Xt (n', m): (m, 2, 2 nk) with [s, 0] = W2 x^2 and [s, 1] = W2 (x y)
+    (:func:`grid_weights`' W2), by matrix products."""
+    W2, _ = grid_weights(model, False)
+    return np.stack([(W2 @ (Xt * Xt)).T, (W2 @ (Xt * model.yt[:, None])).T], axis=1)
+
+
+def exact_block(model: ScanModel, Xt: np.ndarray, test: str, ld=None, weights=None) -> dict:
     """Exact tests (numba kernel) for a rotated block Xt (n', m) float64;
-    ``ld`` the model's :func:`ld_table` (needed for the ML tests); ``work``
-    :func:`grid_sums`'s buffer."""
+    ``ld`` the model's :func:`ld_table` (needed for the ML tests);
+    ``weights`` its :func:`grid_weights` (computed here when None)."""
     from .kernels import exact_scan
 
     Xt = np.asarray(Xt, dtype=np.float64)
@@ -165,15 +163,15 @@ def exact_block(model: ScanModel, Xt: np.ndarray, test: str, ld=None, work=None)
     do_ml = test in ("lrt", "all")
     lam_score = model.lam_ml if test in ("score", "all") else -1.0
     if do_reml or do_ml:
-        gs = grid_sums(model, Xt, do_ml, work)
+        W2, gc = weights if weights is not None else grid_weights(model, do_ml)
     else:  # score only: no lam optimization, no grid
-        z2, z1 = np.zeros((1, 1)), np.zeros(1)
-        gs = (z2, z2, z2, z2, z1, z1, z1, z1, z1, z1)
+        z1 = np.zeros(1)
+        W2, gc = np.zeros((0, model.d.size)), (z1, z1, z1, z1, z1, z1)
     if do_ml:
         lt, lp = ld if ld is not None else ld_table(model)
     else:
         lt, lp = np.zeros((3, 1)), np.zeros(2)
-    exact_scan(model.d, model.yt, Xt, model.G, model.C, model.n, model.c, lambda_grid(), gs, gs,
+    exact_scan(model.d, model.yt, Xt, model.G, model.C, model.n, model.c, lambda_grid(), W2, gc,
                do_reml, do_ml, lam_score, out, NEWTON_RTOL, MAX_ITER, model.lam_reml,
                model.lam_ml, lt, lp)
     res = dict(beta=out[:, 0], se=out[:, 1], F_wald=out[:, 2], lam_remle=out[:, 3],
@@ -305,14 +303,8 @@ class ExactScanner:
         self.rotator = Rotator(basis, precision)
         self.reserved_bytes = self.rotator.nbytes
         self.ld = ld_table(self.model) if test in ("lrt", "all") else None
-        self._sq = None
-
-    def _square(self, shape) -> np.ndarray:
-        """A reused (n', m) float64 F-order buffer (grid_sums' Xt * Xt)."""
-        n, m = shape
-        if self._sq is None or self._sq.shape[0] < m or self._sq.shape[1] != n:
-            self._sq = np.empty((m, n))
-        return self._sq[:m].T
+        self.weights = (grid_weights(self.model, test in ("lrt", "all"))
+                        if test in ("wald", "lrt", "all") else None)
 
     def rotate(self, X: np.ndarray) -> np.ndarray:
         """B'X (n-c, m) float64 for X (n, m) float64."""
@@ -327,7 +319,7 @@ class ExactScanner:
 
     def test(self, prep: Prepared) -> BlockResult:
         model, test = self.model, self.test_name
-        res = exact_block(model, prep.Xt, test, self.ld, self._square)
+        res = exact_block(model, prep.Xt, test, self.ld, self.weights)
         nl = {}
         if test in ("wald", "all"):
             nl["wald"] = neglog10_f1(res["F_wald"], model.df)

@@ -216,13 +216,36 @@ def _terms(lam, mode, d, G, C, df, n, sxx, buf, work, with_log, lt, lp):
     return logl, g, h
 
 
+@jit(reassoc=True)
+def snp_grid_sums(W2, x, y, xx, xy, g):
+    """The lam-grid sums of one SNP: for each row k of W2 (2 nk, n') — the
+    weights w and d w^2 at the grid points, :func:`gwaslmm.scan.exact.grid_weights`
+    — g[0, k] = sum_j W2[k, j] x_j^2 and g[1, k] = sum_j W2[k, j] x_j y_j;
+    xx, xy (n') are scratch.  Per SNP while x is in cache: the block-wide
+    matrix products this replaces (:func:`gwaslmm.scan.exact.grid_sums`, its
+    reference) read and wrote the block four times."""
+    for j in range(x.size):
+        xx[j] = x[j] * x[j]
+        xy[j] = x[j] * y[j]
+    for k in range(W2.shape[0]):
+        row = W2[k]
+        a = 0.0
+        b = 0.0
+        for j in range(row.size):
+            a += row[j] * xx[j]
+            b += row[j] * xy[j]
+        g[0, k] = a
+        g[1, k] = b
+
+
 @jit()
-def _grid_terms(mode, k, s, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl, gld, gld1, df, n, sxx):
-    """(logl, d1) at grid point k for SNP s from the precomputed grid sums."""
-    a = gA[k, s]
-    b = gB[k, s]
-    a1 = gA1[k, s]
-    b1 = gB1[k, s]
+def _grid_terms(mode, k, nk, gs, gq, gq1, gtr1, gsl, gld, gld1, df, n, sxx):
+    """(logl, d1) at grid point k from the SNP's grid sums gs (2, 2 nk)
+    (:func:`snp_grid_sums`) and the SNP-free ones."""
+    a = gs[0, k]
+    b = gs[1, k]
+    a1 = gs[0, nk + k]
+    b1 = gs[1, nk + k]
     Q = gq[k] - b * b / a
     dQ = -gq1[k] + 2.0 * b * b1 / a - b * b * a1 / (a * a)
     r1 = dQ / Q
@@ -238,12 +261,12 @@ def _grid_terms(mode, k, s, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl, gld, gld1, df,
 
 
 @jit()
-def _maximize(mode, s, d, x, y, G, C, df, n, sxx, grid, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl,
-              gld, gld1, buf, work, rtol, max_iter, lam0, lt, lp):
+def _maximize(mode, d, x, y, G, C, df, n, sxx, grid, gs, gq, gq1, gtr1, gsl, gld, gld1, buf,
+              work, rtol, max_iter, lam0, lt, lp):
     """Global maximum over the grid's range; returns (lam, logl, where, iters).
 
-    The derivative at the grid points comes from precomputed sums (one BLAS
-    product per block); each interval where it falls from + to - is refined
+    The derivative at the grid points comes from the SNP's grid sums gs
+    (:func:`snp_grid_sums`); each interval where it falls from + to - is refined
     by safeguarded Newton, started at lam0 (the null estimate, usually within
     a few percent of the SNP's) when it lies in the interval.  On return buf
     holds the sums at the returned lam.  where: 0 interior, 1 lower bound,
@@ -256,11 +279,10 @@ def _maximize(mode, s, d, x, y, G, C, df, n, sxx, grid, gA, gB, gA1, gB1, gq, gq
     iters = 0
     l_hi = -np.inf
     n_cand = 0
-    l_lo, g_prev = _grid_terms(mode, 0, s, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl, gld, gld1, df,
-                               n, sxx)
+    l_lo, g_prev = _grid_terms(mode, 0, nk, gs, gq, gq1, gtr1, gsl, gld, gld1, df, n, sxx)
     for k in range(nk - 1):
-        l_k1, g_next = _grid_terms(mode, k + 1, s, gA, gB, gA1, gB1, gq, gq1, gtr1, gsl, gld,
-                                   gld1, df, n, sxx)
+        l_k1, g_next = _grid_terms(mode, k + 1, nk, gs, gq, gq1, gtr1, gsl, gld, gld1, df, n,
+                                   sxx)
         if g_prev > 0.0 and g_next < 0.0:
             lo = grid[k]
             hi = grid[k + 1]
@@ -307,14 +329,15 @@ def _maximize(mode, s, d, x, y, G, C, df, n, sxx, grid, gA, gB, gA1, gB1, gq, gq
 
 
 @jit(parallel=True)
-def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, out, rtol,
+def exact_scan(d, yt, Xt, G, C, n, c, grid, W2, gc, do_reml, do_ml, lam_score, out, rtol,
                max_iter, lam_reml0, lam_ml0, lt, lp):
     """Per-SNP exact tests for a block.
 
     d (n',), yt (n',), Xt (n', m) float64 rotated SNPs (x~ = B'x); G (n', k),
     C (k, k) the kinship's covariate blocks (k may be 0); n samples, c covariates.
-    rg, mg: grid sums for REML and ML, tuples (gA, gB, gA1, gB1 (nk, m);
-    gq, gq1, gtr1, gsl, gld, gld1 (nk,)) from :func:`gwaslmm.scan.exact.grid_sums`;
+    W2 (2 nk, n') the grid weights and gc the SNP-free grid sums, a tuple
+    (gq, gq1, gtr1, gsl, gld, gld1), each (nk,), from
+    :func:`gwaslmm.scan.exact.grid_weights`;
     lt (3, nu), lp (2,): the ln det S derivative table of :func:`gwaslmm.scan.exact.ld_table`.
     out (m, 10) float64 receives per SNP:
       0 beta, 1 se, 2 F_wald, 3 lam_remle, 4 logl_remle, 5 lam_mle,
@@ -322,6 +345,7 @@ def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, o
     (NaN where a test was not asked for).
     """
     m = Xt.shape[1]
+    nd = d.size
     df = float(n - c - 1)
     for s in prange(m):
         x = np.ascontiguousarray(Xt[:, s])
@@ -330,14 +354,17 @@ def exact_scan(d, yt, Xt, G, C, n, c, grid, rg, mg, do_reml, do_ml, lam_score, o
         sxx = _sumsq(x)
         for k in range(10):
             out[s, k] = np.nan
+        gs = np.empty((2, W2.shape[0]))
+        if do_reml or do_ml:
+            scratch = np.empty((2, nd))
+            snp_grid_sums(W2, x, yt, scratch[0], scratch[1], gs)
         for mode in range(2):  # 0: REML (Wald), 1: ML (LRT)
             if not (do_reml if mode == 0 else do_ml):
                 continue
-            g = rg if mode == 0 else mg
-            lam, ll, where, _ = _maximize(mode, s, d, x, yt, G, C, df, float(n), sxx, grid,
-                                          g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8],
-                                          g[9], buf, work, rtol, max_iter,
-                                          lam_reml0 if mode == 0 else lam_ml0, lt, lp)
+            lam, ll, where, _ = _maximize(mode, d, x, yt, G, C, df, float(n), sxx, grid, gs,
+                                          gc[0], gc[1], gc[2], gc[3], gc[4], gc[5], buf, work,
+                                          rtol, max_iter, lam_reml0 if mode == 0 else lam_ml0,
+                                          lt, lp)
             out[s, 3 + 2 * mode] = lam
             out[s, 4 + 2 * mode] = ll
             out[s, 8 + mode] = where
