@@ -81,8 +81,12 @@ def compile_note() -> str | None:
             f"runs load them")
 
 
-def jit(parallel: bool = False, reassoc: bool = False):
+def jit(parallel: bool = False, reassoc: bool = False, inline: bool = False):
     """Decorator: numba.njit with the project's settings.
+
+    ``inline``: numba inlines the function into its callers (``inline='always'``)
+    rather than calling it; for small helpers in a kernel's inner loop, where
+    LLVM left the call and its returned tuple in place.
 
     ``reassoc``: let LLVM reorder floating-point additions (and only that:
     no approximate division, no assumptions about NaN or infinity), so that
@@ -93,7 +97,8 @@ def jit(parallel: bool = False, reassoc: bool = False):
 
     _configure()
     return numba.njit(cache=_STATE["cache"] is not None, nogil=True, parallel=parallel,
-                      fastmath={"reassoc"} if reassoc else False, error_model="numpy")
+                      fastmath={"reassoc"} if reassoc else False, error_model="numpy",
+                      inline="always" if inline else "never")
 
 
 def available_cores() -> int:

@@ -97,18 +97,102 @@ def parse_matrix(buf, out, spans, pow10):
     return parse_range(buf, 0, buf.size, out, 0, out.size, spans, pow10)
 
 
+@jit(inline=True)
+def scan_field(buf, i, e0, pow10):
+    """The field starting at buf[i] (not whitespace), converted as it is
+    scanned by the rules of :func:`parse_decimal` (the same values, the same
+    fields left to ``float()``): (value, exact, index past the field).  One
+    pass: scanning a field first and converting it in a second read took
+    0.092 s instead of 0.058 s for GEMMA's 1,940 x 1,940 kinship on two
+    threads."""
+    neg = buf[i] == 45
+    if neg or buf[i] == 43:
+        i += 1
+    # digits, then an optional '.' and digits: mant holds the significant
+    # digits (leading zeros add none), at most 18 of them
+    mant, sig, exp10, ndig, exact = 0, 0, 0, 0, True
+    while i < e0:
+        dg = np.int64(buf[i]) - 48
+        if dg < 0 or dg > 9:
+            break
+        if sig < 18:
+            mant = mant * 10 + dg
+            if mant != 0:
+                sig += 1
+        else:
+            exp10 += 1
+            exact = False
+        ndig += 1
+        i += 1
+    if i < e0 and buf[i] == 46:
+        i += 1
+        while i < e0:
+            dg = np.int64(buf[i]) - 48
+            if dg < 0 or dg > 9:
+                break
+            if sig < 18:
+                mant = mant * 10 + dg
+                exp10 -= 1
+                if mant != 0:
+                    sig += 1
+            else:
+                exact = False
+            ndig += 1
+            i += 1
+    if ndig == 0:
+        exact = False
+    if exact and i < e0 and (buf[i] == 101 or buf[i] == 69):
+        i += 1
+        eneg = i < e0 and buf[i] == 45
+        if i < e0 and (eneg or buf[i] == 43):
+            i += 1
+        ev, nexp = 0, 0
+        while i < e0:
+            dg = np.int64(buf[i]) - 48
+            if dg < 0 or dg > 9:
+                break
+            if ev < 100000:
+                ev = ev * 10 + dg
+            nexp += 1
+            i += 1
+        if nexp == 0:
+            exact = False
+        exp10 += -ev if eneg else ev
+    if i < e0:  # anything else before the field's end: float() decides
+        c = buf[i]
+        if not (c == 32 or c == 9 or c == 13 or c == 10):
+            exact = False
+            i = skip_field(buf, i, e0)
+    v = 0.0
+    if exact and mant == 0:
+        v = -0.0 if neg else 0.0
+    elif exact and sig <= 15 and -22 <= exp10 <= 22:
+        v = float(mant) * pow10[exp10] if exp10 >= 0 else float(mant) / pow10[-exp10]
+        if neg:
+            v = -v
+    else:
+        exact = False
+    return v, exact, i
+
+
+@jit(inline=True)
+def skip_field(buf, i, e0):
+    """The index past the field at buf[i] (its first whitespace byte, or e0)."""
+    while i < e0:
+        c = buf[i]
+        if c == 32 or c == 9 or c == 13 or c == 10:
+            break
+        i += 1
+    return i
+
+
 @jit()
 def parse_range(buf, s0, e0, out, o0, lim, spans, pow10):
     """:func:`parse_matrix` on the lines buf[s0:e0] (e0 at a line end or the
     text's end), writing values from out[o0] and at most up to out[lim - 1];
     returns (count written, rows, columns of its first row, its first row
-    (0-based, within the range) whose count differs, slow).
-
-    One pass: each field is converted as it is scanned, by the rules of
-    :func:`parse_decimal` (the same values, the same fields left to
-    ``float()``); scanning a field first and converting it in a second read
-    took 0.092 s instead of 0.058 s for GEMMA's 1,940 x 1,940 kinship on two
-    threads."""
+    (0-based, within the range) whose count differs, slow).  Fields are
+    converted by :func:`scan_field`."""
     count = 0
     rows = 0
     ncol0 = -1
@@ -135,76 +219,10 @@ def parse_range(buf, s0, e0, out, o0, lim, spans, pow10):
         if i >= e0:
             break
         s = i
-        neg = buf[i] == 45
-        if neg or buf[i] == 43:
-            i += 1
-        # digits, then an optional '.' and digits: mant holds the significant
-        # digits (leading zeros add none), at most 18 of them
-        mant, sig, exp10, ndig, exact = 0, 0, 0, 0, True
-        while i < e0:
-            dg = np.int64(buf[i]) - 48
-            if dg < 0 or dg > 9:
-                break
-            if sig < 18:
-                mant = mant * 10 + dg
-                if mant != 0:
-                    sig += 1
-            else:
-                exp10 += 1
-                exact = False
-            ndig += 1
-            i += 1
-        if i < e0 and buf[i] == 46:
-            i += 1
-            while i < e0:
-                dg = np.int64(buf[i]) - 48
-                if dg < 0 or dg > 9:
-                    break
-                if sig < 18:
-                    mant = mant * 10 + dg
-                    exp10 -= 1
-                    if mant != 0:
-                        sig += 1
-                else:
-                    exact = False
-                ndig += 1
-                i += 1
-        if ndig == 0:
-            exact = False
-        if exact and i < e0 and (buf[i] == 101 or buf[i] == 69):
-            i += 1
-            eneg = i < e0 and buf[i] == 45
-            if i < e0 and (eneg or buf[i] == 43):
-                i += 1
-            ev, nexp = 0, 0
-            while i < e0:
-                dg = np.int64(buf[i]) - 48
-                if dg < 0 or dg > 9:
-                    break
-                if ev < 100000:
-                    ev = ev * 10 + dg
-                nexp += 1
-                i += 1
-            if nexp == 0:
-                exact = False
-            exp10 += -ev if eneg else ev
-        if i < e0:  # anything else before the field's end: float() decides
-            c = buf[i]
-            if not (c == 32 or c == 9 or c == 13 or c == 10):
-                exact = False
-                while i < e0 and not (buf[i] == 32 or buf[i] == 9 or buf[i] == 13
-                                      or buf[i] == 10):
-                    i += 1
+        v, exact, i = scan_field(buf, i, e0, pow10)
         if o0 + count >= lim:
             return count + 1, rows, ncol0, bad_row, slow
-        v = 0.0
-        if exact and mant == 0:
-            v = -0.0 if neg else 0.0
-        elif exact and sig <= 15 and -22 <= exp10 <= 22:
-            v = float(mant) * pow10[exp10] if exp10 >= 0 else float(mant) / pow10[-exp10]
-            if neg:
-                v = -v
-        else:
+        if not exact:
             if slow >= spans.shape[0]:
                 return count, rows, ncol0, bad_row, slow + 1
             spans[slow, 0] = s
@@ -221,6 +239,91 @@ def parse_range(buf, s0, e0, out, o0, lim, spans, pow10):
             bad_row = rows
         rows += 1
     return count, rows, ncol0, bad_row, slow
+
+
+@jit(parallel=True)
+def count_rows(buf, bounds, counts):
+    """counts[k] = the lines with at least one field in buf[bounds[k]:bounds[k + 1]]
+    (uint8; int64 bounds, each chunk whole lines)."""
+    for k in prange(bounds.size - 1):
+        c = 0
+        has = False
+        for i in range(bounds[k], bounds[k + 1]):
+            ch = buf[i]
+            if ch == 10:
+                if has:
+                    c += 1
+                has = False
+            elif not (ch == 32 or ch == 9 or ch == 13):
+                has = True
+        if has:
+            c += 1
+        counts[k] = c
+
+
+@jit()
+def parse_rows_kept(buf, s0, e0, r0, rank, k, out, spans, pow10):
+    """The rows r0, r0 + 1, ... of the lines buf[s0:e0] of a square text matrix
+    over n = rank.size samples, keeping the analysed ones: field j of row r
+    goes to out[rank[r] * k + rank[j]] where rank[r] >= 0 and rank[j] >= 0
+    (rank: position among the k kept samples, -1 for the others); the other
+    fields are only counted, not converted.  Returns (rows, first row
+    (global, 0-based) whose field count is not n, -1 if none; slow), spans
+    as in :func:`parse_range` (index into out) for the kept fields the fast
+    path left to ``float()``."""
+    n = rank.size
+    rows = 0
+    bad_row = -1
+    slow = 0
+    i = s0
+    while True:
+        while i < e0:  # to the next row's first field
+            c = buf[i]
+            if c == 32 or c == 9 or c == 13 or c == 10:
+                i += 1
+            else:
+                break
+        if i >= e0:
+            break
+        r = r0 + rows
+        base = rank[r] * k if r < n and rank[r] >= 0 else -1
+        j = 0
+        while i < e0 and buf[i] != 10:
+            c = buf[i]
+            if c == 32 or c == 9 or c == 13:
+                i += 1
+                continue
+            if base >= 0 and j < n and rank[j] >= 0:
+                s = i
+                v, exact, i = scan_field(buf, i, e0, pow10)
+                at = base + rank[j]
+                if not exact:
+                    if slow >= spans.shape[0]:
+                        return rows, bad_row, slow + 1
+                    spans[slow, 0] = s
+                    spans[slow, 1] = i
+                    spans[slow, 2] = at
+                    slow += 1
+                out[at] = v
+            else:
+                i = skip_field(buf, i, e0)
+            j += 1
+        if j != n and bad_row < 0:
+            bad_row = r
+        rows += 1
+    return rows, bad_row, slow
+
+
+@jit(parallel=True)
+def parse_chunks_kept(buf, bounds, row0, rank, k, out, spans, pow10, res):
+    """:func:`parse_rows_kept` on each chunk buf[bounds[c]:bounds[c + 1]] in
+    parallel, its first row row0[c]; res (chunks, 3) int64 receives each
+    chunk's (rows, bad_row, slow)."""
+    for c in prange(bounds.size - 1):
+        r = parse_rows_kept(buf, bounds[c], bounds[c + 1], row0[c], rank, k, out, spans[c],
+                            pow10)
+        for j in range(3):
+            res[c, j] = r[j]
 
 
 @jit(parallel=True)

@@ -203,6 +203,78 @@ def test_text_matrix_fields_equal_float_one_by_one():
             np.float64(got[0, 1]).tobytes() == np.float64(want).tobytes()), f
 
 
+def test_kept_block_equals_the_full_matrix_block(monkeypatch):
+    """The analysed samples' block of a text kinship, parsed alone
+    (kinship_io.parse_kept_block: other samples' fields counted, not
+    converted), equals the same block of the full parse bit for bit, slow-path
+    fields, CRLF, a BOM and blank lines included; a text that is not n rows
+    of n fields, or a kept field that is not a number, returns None (the
+    full parse then names the problem), while a skipped field is not read."""
+    from gwaslmm import kinship_io
+
+    rng = np.random.default_rng(8)
+    n = 120
+    A = rng.normal(size=(n, n)) * 10.0 ** rng.integers(-25, 5, (n, n))
+    fmts = ["{:.10g}", "{:.17g}", "{:.3e}"]
+    rows = [" \t".join(fmts[(i + j) % 3].format(float(v)) for j, v in enumerate(r))
+            for i, r in enumerate(A)]
+    rows[5] = rows[5].replace(rows[5].split()[7], "1e-300", 1)
+    text = "\ufeff" + "\r\n".join(rows[:60]) + "\r\n\n" + "\r\n".join(rows[60:]) + "\r\n"
+    keep = np.sort(rng.choice(n, 70, replace=False))
+    keep[0] = 5  # the slow-path row is analysed
+    keep = np.unique(keep)
+    buf = np.frombuffer(text.encode(), dtype=np.uint8)
+    full = kinship_io.parse_text_matrix(text.encode(), "x")
+    got = kinship_io.parse_kept_block(buf, n, keep)
+    assert got.shape == (keep.size, keep.size)
+    assert np.array_equal(got.view(np.int64), full[np.ix_(keep, keep)].view(np.int64))
+    skipped = int(np.setdiff1d(np.arange(n), keep)[0])
+
+    def edit(r, new_row):
+        t = rows.copy()
+        t[r] = new_row
+        return np.frombuffer(("\n".join(t) + "\n").encode(), dtype=np.uint8)
+
+    assert kinship_io.parse_kept_block(edit(skipped, rows[skipped] + " 1"), n, keep) is None
+    def with_field(r, j, tok):
+        f = rows[r].split()
+        f[j] = tok
+        return " ".join(f)
+
+    assert kinship_io.parse_kept_block(edit(int(keep[1]), with_field(int(keep[1]), int(keep[0]),
+                                                                     "abc")), n, keep) is None
+    assert kinship_io.parse_kept_block(
+        np.frombuffer(("\n".join(rows[:-1]) + "\n").encode(), dtype=np.uint8), n, keep) is None
+    assert kinship_io.parse_kept_block(
+        edit(skipped, with_field(skipped, int(keep[0]), "abc")), n, keep) is not None
+
+
+def test_gemma_kinship_read_for_analysed_samples(tmp_path, monkeypatch):
+    """read_gemma_kinship(keep=...) returns the analysed samples' kinship,
+    equal to the full read's; a ragged row still gets the full read's error."""
+    from gwaslmm import kinship_io
+
+    rng = np.random.default_rng(9)
+    n = 40
+    G = rng.normal(size=(n, 200))
+    K = G @ G.T / 200
+    fid = np.array([f"F{i}" for i in range(n)])
+    iid = np.array([f"I{i}" for i in range(n)])
+    path = tmp_path / "k.cXX.txt"
+    np.savetxt(path, K, fmt="%.10g", delimiter="\t")
+    keep = np.arange(0, n, 3)
+    monkeypatch.setattr(kinship_io, "PARALLEL_PARSE_BYTES", 0)
+    kin = kinship_io.read_gemma_kinship(str(path), fid, iid, keep=keep)
+    whole = kinship_io.read_gemma_kinship(str(path), fid, iid)
+    assert kin.K.shape == (keep.size, keep.size) and list(kin.iid) == list(iid[keep])
+    assert np.array_equal(kin.subset(fid[keep], iid[keep]), whole.subset(fid[keep], iid[keep]))
+    lines = path.read_text().splitlines()
+    lines[2] += "\t0.5"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="row 3 has another number of values"):
+        kinship_io.read_gemma_kinship(str(path), fid, iid, keep=keep)
+
+
 def test_text_matrix_parallel_chunks_equal_sequential(monkeypatch):
     """The chunked parallel reader (large kinship texts) gives the sequential
     reader's matrix, slow-path values and errors: a ragged row and a bad token

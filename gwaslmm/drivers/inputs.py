@@ -243,14 +243,16 @@ def kinship_for(opts, source, sel: SampleSelection, snp_idx: np.ndarray, log,
         t0 = time.perf_counter()
         if opts.grm:
             kin = read_gcta_grm(opts.grm)
-            what = f"GCTA GRM {opts.grm}"
+            what = f"GCTA GRM {opts.grm} ({kin.keys.size} samples)"
         else:
-            kin = read_gemma_kinship(opts.kinship, source.samples.fid, source.samples.iid)
-            what = f"GEMMA text matrix {opts.kinship}"
+            # only the analysed samples' rows and columns are converted
+            kin = read_gemma_kinship(opts.kinship, source.samples.fid, source.samples.iid,
+                                     keep=sel.idx)
+            what = f"GEMMA text matrix {opts.kinship} ({source.samples.n} samples)"
         K = kin.subset(sel.fid, sel.iid)
         dt = time.perf_counter() - t0
         log.stage("kinship_read", dt)
-        log.write(f"kinship: {what} ({kin.keys.size} samples), read in {dt:.2f}s")
+        log.write(f"kinship: {what}, read in {dt:.2f}s")
         return K
     gs = build_grm(opts, source, sel.idx, snp_idx, log, precision)
     return finish_grm(gs.S, gs.m, inplace=True)
