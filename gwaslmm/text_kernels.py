@@ -1,15 +1,18 @@
 """numba kernels that read numbers from text, exactly as Python's ``float()``.
 
-:func:`parse_decimal` converts one field: a decimal number with at most 15
-significant digits and a decimal exponent within +-22 is exact by Clinger's
-fast path (one correctly rounded multiplication or division of two exactly
-representable doubles); anything else (``1.2e-300``, ``inf``, ``NA``) is left
-to the caller, who uses ``float()``.  :func:`parse_matrix` reads a
-whitespace-separated numeric matrix (a GEMMA text kinship) with it;
+:func:`scan_field` converts one field as it scans it: a decimal number with
+at most 15 significant digits and a decimal exponent within +-22 is exact
+by Clinger's fast path (one correctly rounded multiplication or division of
+two exactly representable doubles); anything else (``1.2e-300``, ``inf``,
+``NA``) is left to the caller, who uses ``float()``; :func:`parse_decimal`
+is the same for a field whose bounds are known.  :func:`parse_matrix` reads
+a whitespace-separated numeric matrix (a GEMMA text kinship) with it;
 :func:`parse_chunks` the same in parallel over chunks of whole lines, after
-:func:`count_values` has found where each chunk's values start.  The
-plain-Python references are ``float`` and ``numpy.fromstring``, which tests
-compare them with.  :func:`square_stats` checks the parsed kinship (finite,
+:func:`count_values` has found where each chunk's values start, and
+:func:`parse_chunks_kept` only the rows and columns of the analysed samples
+(after :func:`count_rows`).  :func:`first_repeat` finds a repeated ID.  The
+plain-Python references are ``float``, ``numpy.fromstring`` and
+``numpy.unique``, which tests compare them with.  :func:`square_stats` checks the parsed kinship (finite,
 symmetric) in one parallel pass; its reference is numpy's.
 """
 
@@ -28,58 +31,12 @@ POW10 = np.array([10.0 ** k for k in range(23)])
 @jit()
 def parse_decimal(buf, s, e, pow10):
     """(value, exact) of the text buf[s:e] (uint8); exact False where the fast
-    path does not apply and the value must come from ``float()``."""
-    neg = e > s and buf[s] == 45
-    k = s + 1 if e > s and (neg or buf[s] == 43) else s
-    mant, sig, exp10, ndig, exact = 0, 0, 0, 0, True
-    frac = False  # digits, then an optional '.' and more digits
-    while k < e:
-        ch = buf[k]
-        if ch == 46 and not frac:
-            frac = True
-            k += 1
-            continue
-        if ch < 48 or ch > 57:
-            break
-        d = ch - 48
-        ndig += 1
-        if mant == 0 and d == 0:
-            if frac:
-                exp10 -= 1
-        elif sig < 18:
-            mant = mant * 10 + d
-            sig += 1
-            if frac:
-                exp10 -= 1
-        else:
-            if not frac:
-                exp10 += 1
-            exact = False
-        k += 1
-    if ndig == 0:
-        exact = False
-    if exact and k < e and (buf[k] == 101 or buf[k] == 69):
-        k += 1
-        eneg = k < e and buf[k] == 45
-        if k < e and (eneg or buf[k] == 43):
-            k += 1
-        ev, nexp = 0, 0
-        while k < e and buf[k] >= 48 and buf[k] <= 57:
-            if ev < 100000:
-                ev = ev * 10 + (buf[k] - 48)
-            nexp += 1
-            k += 1
-        if nexp == 0:
-            exact = False
-        exp10 += -ev if eneg else ev
-    if k != e:
-        exact = False
-    if exact and mant == 0:
-        return (-0.0 if neg else 0.0), True
-    if exact and sig <= 15 and -22 <= exp10 <= 22:
-        val = float(mant) * pow10[exp10] if exp10 >= 0 else float(mant) / pow10[-exp10]
-        return (-val if neg else val), True
-    return 0.0, False
+    path does not apply and the value must come from ``float()``
+    (:func:`scan_field`'s rules; a field with whitespace inside is not exact)."""
+    if e <= s:
+        return 0.0, False
+    v, exact, i = scan_field(buf, s, e, pow10)
+    return v, exact and i == e
 
 
 @jit()
