@@ -200,10 +200,9 @@ def parse_kept_block(buf: np.ndarray, n: int, keep: np.ndarray) -> np.ndarray | 
     parallel chunks of whole lines (:func:`gwaslmm.text_kernels.parse_chunks_kept`):
     buf: the text (uint8).  The other samples' fields are counted, not
     converted (GEMMA's example analyses 1,410 of its kinship's 1,940
-    samples: half the values).  None
-    where the text is not n rows of n fields or a kept field is not a
-    number: the caller then parses all of it, and its errors name the
-    problem."""
+    samples: half the values).  None where the text is not n rows of n
+    fields or a kept field is not a number: the caller then parses all of
+    it, and its errors name the problem."""
     from .text_kernels import POW10, count_rows, parse_chunks_kept
 
     if buf[:3].tobytes() == b"\xef\xbb\xbf":
@@ -274,19 +273,24 @@ def read_gemma_kinship(path: str, fid, iid, keep=None) -> Kinship:
     symmetric) over the samples it returns."""
     if not os.path.exists(path):
         raise InputError(f"kinship file not found: {path}")
+    if os.path.isdir(path):
+        raise InputError(f"kinship {path} is a folder, not a file")
     fid, iid = np.asarray(fid, str), np.asarray(iid, str)
     n = len(fid)
     K = text = None
-    if keep is not None and os.path.getsize(path) > PARALLEL_PARSE_BYTES:
-        keep = np.asarray(keep, dtype=np.int64)
-        text = _read_text(path)
-        K = parse_kept_block(text, n, keep)
-        if K is not None:
-            fid, iid = fid[keep], iid[keep]
-    if K is None:
-        if text is None:
+    try:
+        if keep is not None and os.path.getsize(path) > PARALLEL_PARSE_BYTES:
+            keep = np.asarray(keep, dtype=np.int64)
+            text = _read_text(path)
+            K = parse_kept_block(text, n, keep)
+            if K is not None:
+                fid, iid = fid[keep], iid[keep]
+        if K is None and text is None:
             with open(path, "rb") as fh:
                 text = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read kinship {path}: {exc.strerror or exc}") from None
+    if K is None:
         K = parse_text_matrix(bytes(text), path, expect=n * n)
         if K.shape != (n, n):
             raise InputError(f"kinship {path} is {K.shape[0]} x {K.shape[1]} but the .fam has "

@@ -50,13 +50,23 @@ def _split(line: str, tabbed: bool) -> list[str]:
 def text_rows(path: str, what: str):
     """(line number, whitespace-split fields) of each non-blank line of a text
     file, a UTF-8 byte-order mark dropped; InputError if the file is missing."""
+    _check_readable(path, what)
+    try:
+        with open(path, "r", encoding="utf-8-sig", errors="replace") as fh:
+            for lineno, line in enumerate(fh, 1):
+                fields = line.split()
+                if fields:
+                    yield lineno, fields
+    except OSError as exc:
+        raise InputError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+
+
+def _check_readable(path: str, what: str) -> None:
+    """InputError naming a missing file or a folder given as a file."""
     if not os.path.exists(path):
         raise InputError(f"{what} file not found: {path}")
-    with open(path, "r", encoding="utf-8-sig", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            fields = line.split()
-            if fields:
-                yield lineno, fields
+    if os.path.isdir(path):
+        raise InputError(f"{what} file {path} is a folder, not a file")
 
 
 def split_table(data: bytes, path: str, what: str, ncol: int, more: bool = False,
@@ -137,10 +147,12 @@ def _number_column(buf: np.ndarray, spans: np.ndarray, j: int, kind: str, path: 
 
 
 def _bytes_of(path: str, what: str) -> bytes:
-    if not os.path.exists(path):
-        raise InputError(f"{what} file not found: {path}")
-    with open(path, "rb") as fh:
-        data = fh.read()
+    _check_readable(path, what)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
     return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
 

@@ -650,3 +650,20 @@ def test_an_option_value_that_looks_like_an_option(tmp_path):
     r = run_cli(["grm", "--bfile", TINY, "--keep", "--chr", "--maf", "0.01", "--chr", "1",
                  "--out", tmp_path / "g"])
     assert r.exit_code == 1 and "--keep file not found: --chr" in r.output, r.output
+
+
+@pytest.mark.parametrize("opt", ["--pheno", "--covar", "--extract", "--keep", "--kinship",
+                                 "--model-snps"])
+def test_a_folder_given_as_an_input_file(tmp_path, opt):
+    """A folder where an input file belongs is named as such on one line with
+    exit code 1 (it was an internal IsADirectoryError for the tables and the
+    GEMMA kinship)."""
+    os.mkdir(tmp_path / "d")
+    args = ["assoc", "--bfile", SIM, "--out", tmp_path / "r"]
+    if opt != "--pheno":
+        args += ["--pheno", PHENO, "--pheno-name", "trait"]
+    r = run_cli(args + [opt, tmp_path / "d"])
+    assert r.exit_code == 1, r.output
+    assert re.search(r"^gwaslmm: error: .*d is a folder, not a file$", r.output.strip(),
+                     re.M), r.output
+    assert "internal error" not in r.output and "Traceback" not in r.output
