@@ -10,6 +10,7 @@ import errno
 import gzip
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -667,3 +668,28 @@ def test_a_folder_given_as_an_input_file(tmp_path, opt):
     assert re.search(r"^gwaslmm: error: .*d is a folder, not a file$", r.output.strip(),
                      re.M), r.output
     assert "internal error" not in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("kind", ["bed", "pgen", "psam", "bgen"])
+def test_a_folder_in_a_genotype_fileset(tmp_path, kind):
+    """A genotype file that is a folder: one error line naming it, exit 1."""
+    p = tmp_path / "g"
+    if kind == "bed":
+        os.mkdir(f"{p}.bed")
+        for ext in ("bim", "fam"):
+            shutil.copy(f"{TINY}.{ext}", f"{p}.{ext}")
+        args = ["--bfile", p]
+    elif kind == "bgen":
+        os.mkdir(f"{p}.bgen")
+        args = ["--bgen", f"{p}.bgen"]
+    else:
+        (tmp_path / "g.pvar").write_text("#CHROM\tPOS\tID\tREF\tALT\n1\t1\tr\tA\tG\n")
+        (tmp_path / "g.psam").write_text("#FID\tIID\nA\tB\n")
+        (tmp_path / "g.pgen").write_bytes(b"")
+        os.remove(tmp_path / f"g.{kind}")
+        os.mkdir(tmp_path / f"g.{kind}")
+        args = ["--pfile", p]
+    r = run_cli(["grm", *args, "--out", tmp_path / "r"])
+    assert r.exit_code == 1, r.output
+    assert re.search(rf"^gwaslmm: error: .*g\.{kind} is a folder, not a file$", r.output.strip(),
+                     re.M), r.output

@@ -115,6 +115,8 @@ class BgenFile:
         self.path = path
         if not os.path.exists(path):
             raise InputError(f"BGEN file not found: {path}")
+        if os.path.isdir(path):
+            raise InputError(f"BGEN file {path} is a folder, not a file")
         size = os.path.getsize(path)
         if size < 24:
             raise InputError(f"{path}: {size} bytes, too short for a BGEN header")

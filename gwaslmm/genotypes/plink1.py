@@ -133,6 +133,8 @@ class BedFile:
         for p in (self.bed_path, self.bim_path, self.fam_path):
             if not os.path.exists(p):
                 raise InputError(f"PLINK fileset '{prefix}': {p} not found")
+            if os.path.isdir(p):
+                raise InputError(f"PLINK fileset '{prefix}': {p} is a folder, not a file")
         self.fam = read_fam(self.fam_path)
         self.bim = read_bim(self.bim_path)
         size = os.path.getsize(self.bed_path)

@@ -40,6 +40,8 @@ def read_psam(path: str) -> SampleInfo:
     than SEX, PAT, MAT and SID.  Without a FID column the FID is the IID."""
     if not os.path.exists(path):
         raise InputError(f"PLINK 2 sample file not found: {path}")
+    if os.path.isdir(path):
+        raise InputError(f"PLINK 2 sample file {path} is a folder, not a file")
     with open(path, "rb") as fh:
         head = fh.readline().lstrip(b"\xef\xbb\xbf")
     if not head.startswith(b"#"):  # a .fam-style .psam
@@ -156,6 +158,8 @@ class PgenFile:
         self.path = prefix + ".pgen"
         if not os.path.exists(self.path):
             raise InputError(f"PLINK 2 fileset '{prefix}': {self.path} not found")
+        if os.path.isdir(self.path):
+            raise InputError(f"PLINK 2 fileset '{prefix}': {self.path} is a folder, not a file")
         pvar = prefix + ".pvar"
         if not os.path.exists(pvar) and os.path.exists(pvar + ".zst"):
             pvar += ".zst"
