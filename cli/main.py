@@ -10,8 +10,8 @@ import sys
 # spin for 2^16 cycles (25 us) after a call instead of the default 2^28 (about
 # 0.1 s), long enough to stay awake between LAPACK's back-to-back calls, short
 # enough not to hold a core through the numba kernel after each rotation (the
-# exact kernel after a 4,096-SNP rotation: 0.10-0.12 s with spinning workers,
-# 0.07 s without, at 1,410 samples on 2 cores).  A value the user set stands.
+# exact kernel after a 4,096-SNP rotation at 1,410 samples: 0.121 s with
+# spinning workers, 0.102 s without; benchmarks/speed_pieces.py, section 4).  A value the user set stands.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
 
 import click  # noqa: E402

@@ -144,8 +144,9 @@ def grm_sum(source: GenotypeSource, samples: np.ndarray, snp_idx: np.ndarray, gr
             syrk_update(S, Z)
         elif Z.shape[1]:
             # the full product (sgemm), not ssyrk's lower triangle: OpenBLAS's
-            # ssyrk took 8% longer at 400 x 8,192 for the same lower-triangle
-            # bits (finish_grm keeps the lower triangle)
+            # ssyrk took 0.183 s against 0.167 s for 10 blocks of 400 x 8,192,
+            # the same lower-triangle bits (benchmarks/speed_pieces.py;
+            # finish_grm keeps the lower triangle)
             np.matmul(Z, Z.T, out=T)
             S += T
         t_syrk += time.perf_counter() - t1
